@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 // more than two test files at once only makes them fight over the two cores.
 export default defineConfig({
   test: {
-    include: ['tests/unit/**/*.test.ts'],
+    include: ['tests/unit/**/*.test.ts', 'tests/e2e/**/*.test.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',

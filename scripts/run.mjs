@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+// Runs a TypeScript entry point (CLI, benchmark) in Node. The sources import WGSL as
+// `?raw` strings, which Vite understands and plain Node does not, so the entry is
+// bundled with esbuild first. The same bundle is what travels to a GPU machine.
+import { build } from 'esbuild';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+
+const [entry, ...args] = process.argv.slice(2);
+if (!entry) {
+  console.error('usage: node scripts/run.mjs <entry.ts> [args...]');
+  process.exit(2);
+}
+const outDir = resolve('node_modules/.cache/prts-run');
+mkdirSync(outDir, { recursive: true });
+const outfile = resolve(outDir, basename(entry).replace(/\.tsx?$/, '.mjs'));
+
+const rawPlugin = {
+  name: 'raw',
+  setup(b) {
+    b.onResolve({ filter: /\?raw$/ }, (a) => ({ path: resolve(a.resolveDir, a.path.slice(0, -4)), namespace: 'raw' }));
+    b.onLoad({ filter: /.*/, namespace: 'raw' }, (a) => ({ contents: readFileSync(a.path, 'utf8'), loader: 'text' }));
+  },
+};
+
+await build({
+  entryPoints: [entry],
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  outfile,
+  sourcemap: 'inline',
+  logLevel: 'warning',
+  packages: process.env.PRTS_BUNDLE_ALL ? undefined : 'external',
+  plugins: [rawPlugin],
+  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+});
+const r = spawnSync(process.execPath, ['--enable-source-maps', outfile, ...args], { stdio: 'inherit' });
+process.exit(r.status ?? 1);
