@@ -1,0 +1,78 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { Runtime } from '../../../src/engine/runtime';
+import { Scope, Tensor, fromArray, parameter, tidy } from '../../../src/engine/tensor';
+import { backward, record } from '../../../src/engine/autograd';
+
+let rt: Runtime;
+beforeAll(async () => {
+  rt = await Runtime.create();
+});
+afterAll(() => rt?.destroy());
+
+const DOUBLE_WGSL = `
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read_write> o: array<f32>;
+override SCALE: f32 = 2.0;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) id: vec3u) { if (id.x < arrayLength(&a)) { o[id.x] = SCALE * a[id.x]; } }`;
+
+function scaled(x: Tensor, s: number): Tensor {
+  const out = new Tensor(x.rt, x.shape, 'f32');
+  x.rt.dispatch({ kernel: 'test.scale', code: DOUBLE_WGSL, constants: { SCALE: s }, buffers: [x.buffer, out.buffer], workgroups: [Math.ceil(x.size / 64)] });
+  return record('scale', out, [x], (g) => [scaled(g, s)]);
+}
+
+describe('runtime', () => {
+  test('dispatch, specialization constants and readback', async () => {
+    const x = fromArray(rt, [1, 2, 3, 4], [4]);
+    const y = scaled(x, 3);
+    expect(Array.from(await y.read())).toEqual([3, 6, 9, 12]);
+    x.dispose();
+    y.dispose();
+  });
+
+  test('released buffers are reused only after submit, and the pool does not grow across steps', async () => {
+    const p = parameter(rt, [1, 1, 1, 1], [4]);
+    const step = () =>
+      tidy(() => {
+        let h = p;
+        for (let i = 0; i < 5; i++) h = scaled(h, 1.5);
+        backward(h.reshape([4]), fromArray(rt, [1, 1, 1, 1], [4]));
+      });
+    step();
+    await rt.sync();
+    const live = rt.liveBytes;
+    for (let i = 0; i < 3; i++) step();
+    await rt.sync();
+    expect(rt.liveBytes).toBe(live);
+    const g = await p.grad!.read();
+    expect(g[0]).toBeCloseTo(4 * Math.pow(1.5, 5), 3);
+  });
+
+  test('gradients of a tensor used twice accumulate', async () => {
+    const scope = new Scope();
+    await scope.run(async () => {
+      const p = parameter(rt, [2], [1]);
+      const a = scaled(p, 3);
+      const b = scaled(p, 5);
+      const sum = new Tensor(rt, [1], 'f32');
+      // sum = a + b with a hand-written backward that hands the same gradient to both inputs
+      rt.copy(a.buffer, 0, sum.buffer, 0, 4);
+      const s = record('add', sum, [a, b], (g) => [g, g]);
+      backward(s);
+      expect((await p.grad!.read())[0]).toBeCloseTo(8, 5);
+      p.grad!.dispose();
+      p.dispose();
+    });
+    scope.dispose();
+  });
+
+  test('profiling reports per-kernel GPU time', async () => {
+    if (!rt.hasTimestamps) return;
+    rt.startProfiling();
+    const x = fromArray(rt, new Float32Array(1000), [1000]);
+    scaled(scaled(x, 2), 2);
+    const prof = await rt.stopProfiling();
+    expect(prof.find((p) => p.kernel === 'test.scale')?.calls).toBe(2);
+  });
+});
