@@ -140,9 +140,4 @@ describe('block map', () => {
     expect(bm.allowedPairs).toBe(16 * allowedInOneDoc(layoutOf([docs[0]])));
     checkLists(bm);
   });
-    const ms = performance.now() - t0;
-    expect(bm.n).toBe(docs.length * 542);
-    expect(bm.visitedFraction).toBeLessThan(0.1);
-    expect(ms).toBeLessThan(5000);
-  });
 });
