@@ -1,0 +1,68 @@
+/**
+ * Server entry: `npm run serve -- [--host H] [--port P] [--data-dir D] [--robot sim|rosbridge] [--config file.json]`.
+ * Prints the URL with the token in the fragment (never sent to servers or logged by
+ * proxies); the app reads it from there.
+ */
+import { loadConfigFile, parseArgs } from './config.ts';
+import { startServer } from './app.ts';
+
+const HELP = `PRTS Workbench server
+
+  --host H         bind address (default 127.0.0.1; anything else exposes the robot to the network)
+  --port P         port (default 8787; 0 picks a free one)
+  --data-dir D     datasets directory (default ./data)
+  --dist-dir D     built app to serve (default ./dist)
+  --robot R        sim (default), rosbridge, or kinematic (a test driver)
+  --config F       JSON config file (see docs/server.md); flags override it
+`;
+
+async function main(): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n${HELP}`);
+    process.exit(2);
+  }
+  if (parsed.help) {
+    process.stdout.write(HELP);
+    return;
+  }
+  const fileConfig = parsed.configPath ? (loadConfigFile(parsed.configPath) as Record<string, unknown>) : {};
+  if (typeof fileConfig !== 'object' || fileConfig === null || Array.isArray(fileConfig)) throw new Error('config file must hold a JSON object');
+  const server = await startServer({ config: { ...fileConfig, ...parsed.overrides } });
+  const c = server.config;
+  if (c.host !== '127.0.0.1' && c.host !== 'localhost' && c.host !== '::1') {
+    process.stderr.write(`WARNING: bound to ${c.host}: anyone who can reach this address and has the token can drive the robot.\n`);
+  }
+  process.stdout.write(
+    `PRTS Workbench server ${server.url}\n` +
+      `  open:        ${server.url}/#token=${server.token}\n` +
+      `  token:       ${server.token}\n` +
+      `  admin token: ${server.adminToken}\n` +
+      `  robot:       ${server.driver.info.name} (${server.driver.info.driver}), data: ${c.dataDir}\n`,
+  );
+  let stopping = false;
+  const stop = (sig: string) => {
+    if (stopping) {
+      process.stderr.write(`${sig} again: exiting now\n`);
+      process.exit(1);
+    }
+    stopping = true;
+    process.stdout.write(`${sig}: holding the robot, closing recordings and connections...\n`);
+    server.close().then(
+      () => process.exit(0),
+      (e: Error) => {
+        process.stderr.write(`shutdown error: ${e.message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((e: Error) => {
+  process.stderr.write(`${e.message}\n`);
+  process.exit(1);
+});
