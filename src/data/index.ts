@@ -29,3 +29,9 @@
  */
 export * from './types.ts';
 export { httpIO, memoryIO, joinPath, TEMP_SUFFIX, type DatasetIO, type WritableDatasetIO } from './io.ts';
+export { LeRobotWriter, aggregateStats, type AppendOptions } from './writer.ts';
+export { LeRobotReader, type DatasetInfo } from './reader.ts';
+export { actionChunkFrom, type ActionChunk } from './batch.ts';
+export { exactStats, NumericAccumulator, ImageAccumulator, SKETCH_BINS } from './stats.ts';
+export { encodePng, decodePng } from './png.ts';
+export { DEFAULT_FEATURES } from './features.ts';
