@@ -89,6 +89,8 @@ export class LeRobotWriter {
       if (k in DEFAULT_FEATURES) throw new DatasetError(`feature "${k}" is filled in by the writer; leave it out of features`, k);
     }
     validateFeatureSpecs(opts.features);
+    // A create killed before its first info.json leaves at most a temp file.
+    await sweepTempFiles(io);
     for (const k of opts.allowNaN ?? []) if (!opts.features[k]) throw new DatasetError(`allowNaN names unknown feature "${k}"`, k);
     const info: DatasetInfo = {
       codebase_version: 'v3.0',

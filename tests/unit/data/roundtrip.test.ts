@@ -83,7 +83,7 @@ describe('LeRobot v3.0 round trip', () => {
     const r = await LeRobotReader.open(io);
     for (let ep = 0; ep < 6; ep++) {
       const d = await r.getFrames(ep, 1, 3);
-      expect(Array.from(d.columns.index.data)).toEqual([r.episodes[ep].from + 1, r.episodes[ep].from + 2]);
+      expect(Array.from(d.columns.index.data as Float64Array)).toEqual([r.episodes[ep].from + 1, r.episodes[ep].from + 2]);
       expect(d.columns.episode_index.data[0]).toBe(ep);
     }
   });
