@@ -242,7 +242,12 @@ export class FastTokenizer {
       bpe: new Bpe(2 * bound + 1, []),
     });
     const symbols = chunks.map((c, i) => base.symbolsOf(c, `fit: chunk ${i}`));
-    const vocabSize = Math.max(options.vocabSize ?? 1024, 2 * bound + 1);
+    const vocabSize = options.vocabSize ?? 1024;
+    if (!Number.isInteger(vocabSize) || vocabSize < 2 * bound + 1) {
+      throw new FastError(
+        `fit: vocabSize must be an integer >= the coefficient alphabet 2 * ceil(scale * sqrt(H)) + 1 = ${2 * bound + 1}, got ${vocabSize}`,
+      );
+    }
     const bpe = Bpe.train(symbols, 2 * bound + 1, { vocabSize, minFrequency: options.minFrequency ?? 2 });
     return new FastTokenizer({ horizon: H, actionDim: K, scale, channelMask: base.channelMask, q01: base.q01, q99: base.q99, bpe });
   }

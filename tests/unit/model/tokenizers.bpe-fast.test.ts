@@ -20,7 +20,7 @@ function randomSequences(seed: number, n: number, alphabet: number, maxLen: numb
 }
 
 /** Textbook BPE: recount every pair after every merge; same tie rule (smaller pair). */
-function naiveTrain(seqs: readonly Int32Array[], base: number, vocabSize: number, minFrequency: number): [number, number][] {
+function naiveTrain(seqs: readonly Int32Array[], base: number, vocabSize: number, minFrequency: number): { merges: [number, number][]; words: number[][] } {
   const words = seqs.map((s) => Array.from(s));
   const merges: [number, number][] = [];
   while (base + merges.length < vocabSize) {
@@ -50,7 +50,7 @@ function naiveTrain(seqs: readonly Int32Array[], base: number, vocabSize: number
       words[wi] = out;
     }
   }
-  return merges;
+  return { merges, words };
 }
 
 describe('BPE over integer symbols', () => {
@@ -75,14 +75,19 @@ describe('BPE over integer symbols', () => {
     for (const [seed, alphabet] of [[3, 5], [4, 12], [5, 3]] as const) {
       const data = randomSequences(seed, 120, alphabet, 30);
       const fast = Bpe.train(data, alphabet, { vocabSize: alphabet + 40, minFrequency: 2 });
-      expect(fast.merges.map((m) => [...m])).toEqual(naiveTrain(data, alphabet, alphabet + 40, 2));
+      const ref = naiveTrain(data, alphabet, alphabet + 40, 2);
+      expect(fast.merges.map((m) => [...m])).toEqual(ref.merges);
+      // The encoder segments each training sequence exactly as training did.
+      data.forEach((s, i) => expect(Array.from(fast.encode(s))).toEqual(ref.words[i]));
     }
   });
 
   it('handles runs of one symbol ("a a a a") like the textbook algorithm', () => {
     const data = [Int32Array.of(0, 0, 0, 0, 0), Int32Array.of(0, 0, 0), Int32Array.of(1, 0, 0, 0, 1)];
     const bpe = Bpe.train(data, 2, { vocabSize: 6, minFrequency: 1 });
-    expect(bpe.merges.map((m) => [...m])).toEqual(naiveTrain(data, 2, 6, 1));
+    const ref = naiveTrain(data, 2, 6, 1);
+    expect(bpe.merges.map((m) => [...m])).toEqual(ref.merges);
+    data.forEach((s, i) => expect(Array.from(bpe.encode(s))).toEqual(ref.words[i]));
     for (const s of data) expect(Array.from(bpe.decode(bpe.encode(s)))).toEqual(Array.from(s));
   });
 
@@ -151,7 +156,7 @@ describe('FAST action tokenizer', () => {
   const tok = FastTokenizer.fit(chunks, { horizon: H, actionDim: K, stats, vocabSize: 1024 });
 
   it('uses the orthonormal DCT-II, flattened frequency-major', () => {
-    const t = FastTokenizer.fit([new Float32Array(H * 2)], { horizon: H, actionDim: 2, stats: { q01: [-1, -1], q99: [1, 1] }, vocabSize: 1 });
+    const t = FastTokenizer.fit([new Float32Array(H * 2)], { horizon: H, actionDim: 2, stats: { q01: [-1, -1], q99: [1, 1] }, vocabSize: 59 });
     // Constant chunks: only the DC term, sum / sqrt(H) * scale, channel 0 then channel 1.
     const chunk = new Float32Array(H * 2);
     for (let s = 0; s < H; s++) {
@@ -273,9 +278,28 @@ describe('FAST action tokenizer', () => {
     nan[3 * K + 2] = NaN;
     expect(() => tok.encode(nan)).toThrow(/step 3, channel 2 is NaN/);
     expect(() => FastTokenizer.fit([], { horizon: H, actionDim: K })).toThrow(FastError);
+    expect(() => FastTokenizer.fit(chunks, { horizon: H, actionDim: K, vocabSize: 40 })).toThrow(/vocabSize must be an integer >= the coefficient alphabet .* = 59, got 40/);
     expect(() => FastTokenizer.fit(chunks, { horizon: H, actionDim: K, validChannels: 8 })).toThrow(/validChannels: a channel count must be an integer in \[1, actionDim = 7\]/);
     expect(() => FastTokenizer.fit(chunks, { horizon: H, actionDim: K, stats: { q01: [0], q99: [1] } })).toThrow(/stats.q01 has length 1, expected actionDim = 7/);
     expect(() => FastTokenizer.fit(chunks, { horizon: H, actionDim: K, stats: { q01: [1, 0, 0, 0, 0, 0, 0], q99: [0, 1, 1, 1, 1, 1, 1] } })).toThrow(/channel 0: q99 \(0\) is below q01 \(1\)/);
     expect(() => FastTokenizer.fromJSON({ ...tok.toJSON(), scale: 'x' })).toThrow(/field "scale" must be a number/);
+  });
+});
+
+describe('BPE encoder on long sequences', () => {
+  it('round-trips 1600-symbol chunks (H = 50, K = 32) quickly', () => {
+    const rng = new Rng(21);
+    const data = Array.from({ length: 60 }, () => Int32Array.from({ length: 1600 }, (_, j) => Math.max(0, Math.min(20, Math.round(10 + rng.normal() * (j < 64 ? 4 : 0.6))))));
+    const bpe = Bpe.train(data, 21, { vocabSize: 300 });
+    const t0 = performance.now();
+    let tokens = 0;
+    for (const s of data) {
+      const ids = bpe.encode(s);
+      tokens += ids.length;
+      expect(Array.from(bpe.decode(ids))).toEqual(Array.from(s));
+    }
+    expect(tokens).toBeLessThan(data.length * 1600);
+    // About 1 ms per chunk measured; the bound allows for a loaded machine.
+    expect(performance.now() - t0).toBeLessThan(5000);
   });
 });
