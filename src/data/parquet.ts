@@ -20,16 +20,20 @@ export async function openParquet(io: DatasetIO, path: string): Promise<ParquetF
   } catch (e) {
     throw new DatasetError(`cannot open ${path}: ${(e as Error).message}`);
   }
+  // hyparquet reads the last 512 KB by default to find the footer; over HTTP that is a
+  // large share of an image file when one episode is all we want. Our footers are a few
+  // KB per episode; a larger one costs one more request.
+  const initialFetchSize = 64 * 1024;
   const file = cachedAsyncBuffer({
     byteLength,
     slice: async (start, end) => {
       const bytes = await io.readRange(path, start, end ?? byteLength);
       return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
     },
-  });
+  }, { minSize: initialFetchSize });
   let metadata: FileMetaData;
   try {
-    metadata = await parquetMetadataAsync(file);
+    metadata = await parquetMetadataAsync(file, { initialFetchSize });
   } catch (e) {
     throw new DatasetError(`${path} is not a readable parquet file: ${(e as Error).message}`);
   }
