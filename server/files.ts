@@ -10,8 +10,7 @@
 import { createReadStream, promises as fsp, type Stats } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve, sep } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 export class HttpError extends Error {
@@ -189,16 +188,14 @@ export async function writeAtomic(target: string, body: Readable, maxBytes: numb
   const dir = dirname(target);
   const tmp = join(dir, `.${target.slice(dir.length + 1)}.${randomBytes(6).toString('hex')}.tmp-prts`);
   let written = 0;
-  const limiter = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      written += chunk.length;
-      if (written > maxBytes) cb(new HttpError(413, 'too_large', `body: larger than the ${maxBytes}-byte upload limit`));
-      else cb(null, chunk);
-    },
-  });
   const fh = await fsp.open(tmp, 'wx', 0o644);
   try {
-    await pipeline(body, limiter, fh.createWriteStream({ autoClose: false }));
+    for await (const chunk of body) {
+      const buf = chunk as Buffer;
+      written += buf.length;
+      if (written > maxBytes) throw new HttpError(413, 'too_large', `body: larger than the ${maxBytes}-byte upload limit`);
+      for (let off = 0; off < buf.length; ) off += (await fh.write(buf, off, buf.length - off)).bytesWritten;
+    }
     await fh.sync();
     await fh.close();
     await fsp.rename(tmp, target);
