@@ -53,6 +53,29 @@ class Bucket {
   }
 }
 
+/**
+ * A one-shot timer that can be pushed back cheaply. `refresh()` on a pending timer moves
+ * its deadline without allocating, which matters at 100 commands a second; a fired or
+ * disarmed timer is replaced by a new one (Node does not revive a cleared timer).
+ */
+class Deadline {
+  private t: NodeJS.Timeout | null = null;
+  constructor(private readonly ms: number, private readonly fn: () => void) {}
+  arm(): void {
+    if (this.t) this.t.refresh();
+    else {
+      this.t = setTimeout(() => {
+        this.t = null;
+        this.fn();
+      }, this.ms);
+    }
+  }
+  disarm(): void {
+    if (this.t) clearTimeout(this.t);
+    this.t = null;
+  }
+}
+
 interface Conn {
   id: string;
   ws: WebSocket;
@@ -82,8 +105,8 @@ export class RobotBridge {
   private holder: Conn | null = null;
   private lastSeq = -1;
   private lastActivity = 0;
-  private readonly watchdogTimer: NodeJS.Timeout;
-  private readonly leaseTimer: NodeJS.Timeout;
+  private readonly watchdogTimer: Deadline;
+  private readonly leaseTimer: Deadline;
   private estop: { latched: boolean; by: string | null; reason: string | null; at: string | null } = { latched: false, by: null, reason: null, at: null };
   private holdReason: string | null = 'startup';
   private telemetrySeq = 0;
@@ -103,12 +126,8 @@ export class RobotBridge {
     this.driver = opts.driver;
     this.audit = opts.audit;
     this.recorder = opts.recorder;
-    // Both timers are created disarmed and re-armed with refresh() on each renewal; that
-    // avoids allocating a timer per command at 100 Hz.
-    this.watchdogTimer = setTimeout(() => this.onWatchdog(), this.cfg.safety.watchdogMs);
-    clearTimeout(this.watchdogTimer);
-    this.leaseTimer = setTimeout(() => this.onLeaseTimeout(), this.cfg.safety.leaseTimeoutMs);
-    clearTimeout(this.leaseTimer);
+    this.watchdogTimer = new Deadline(this.cfg.safety.watchdogMs, () => this.onWatchdog());
+    this.leaseTimer = new Deadline(this.cfg.safety.leaseTimeoutMs, () => this.onLeaseTimeout());
   }
 
   async start(): Promise<void> {
@@ -330,7 +349,7 @@ export class RobotBridge {
     // A new controller starts from a robot at rest, never from the previous one's motion.
     this.hold('lease_change');
     this.renew();
-    this.leaseTimer.refresh();
+    this.leaseTimer.arm();
     this.audit.write('lease', { conn: conn.id, role: conn.role, reason, from: from ?? null });
     this.broadcast({ type: 'lease', holder: conn.id, role: conn.role, reason });
   }
@@ -340,8 +359,8 @@ export class RobotBridge {
     if (!prev) return;
     this.discardRecording(`lease_${reason}`);
     this.holder = null;
-    clearTimeout(this.watchdogTimer);
-    clearTimeout(this.leaseTimer);
+    this.watchdogTimer.disarm();
+    this.leaseTimer.disarm();
     this.hold(`lease_${reason}`);
     this.audit.write('lease', { conn: prev.id, role: prev.role, reason });
     this.broadcast({ type: 'lease', holder: null, reason, previous: prev.id });
@@ -349,8 +368,8 @@ export class RobotBridge {
 
   private renew(): void {
     this.lastActivity = performance.now();
-    this.watchdogTimer.refresh();
-    this.leaseTimer.refresh();
+    this.watchdogTimer.arm();
+    this.leaseTimer.arm();
   }
 
   private onWatchdog(): void {
@@ -366,7 +385,7 @@ export class RobotBridge {
     if (!this.holder) return;
     const silent = performance.now() - this.lastActivity;
     if (silent + 1 < this.cfg.safety.leaseTimeoutMs) {
-      this.leaseTimer.refresh();
+      this.leaseTimer.arm();
       return;
     }
     const h = this.holder;
@@ -641,8 +660,8 @@ export class RobotBridge {
     this.closing = true;
     if (this.telemetryTimer) clearInterval(this.telemetryTimer);
     if (this.cameraTimer) clearInterval(this.cameraTimer);
-    clearTimeout(this.watchdogTimer);
-    clearTimeout(this.leaseTimer);
+    this.watchdogTimer.disarm();
+    this.leaseTimer.disarm();
     this.hold('shutdown');
     this.audit.write('shutdown', { holder: this.holder?.id ?? null });
     if (this.recorder?.active) {
