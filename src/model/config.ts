@@ -1,0 +1,288 @@
+/**
+ * Model and training configuration: the zod schema every layer agrees on (UI editor,
+ * training loops, checkpoints), three presets, and closed-form estimates of the
+ * parameter count, sequence length and memory a config implies.
+ *
+ * The estimates follow the PRTS token layout (DESIGN.md 3): one document is
+ *   [vision+state][instruction][AR action][CRL_action copy][CRL_goal copy]
+ * so sequence length and attention cost are derived from the same fields the
+ * tokenizers will use. Keep the formulas here in step with src/model's modules; the
+ * model engineer's unit tests compare them with the real parameter tensors.
+ */
+import { z } from 'zod';
+import tinyPreset from './presets/tiny.json';
+import smallPreset from './presets/small.json';
+import basePreset from './presets/base.json';
+
+const int = (label: string) => z.number({ error: `${label} must be a number` }).int(`${label} must be a whole number`);
+const pos = (label: string) => int(label).min(1, `${label} must be at least 1`);
+
+export const CameraSchema = z
+  .string()
+  .trim()
+  .regex(/^[a-z][a-z0-9_]{0,31}$/, 'camera names are 1-32 lowercase letters, digits or _, starting with a letter');
+
+export const ModelConfigSchema = z
+  .object({
+    /** Text vocabulary (instruction, embodiment prompt, proprio-as-text digits, special tokens). */
+    textVocab: pos('text vocab').max(262_144, 'text vocab is at most 262144'),
+    /** FAST action-token vocabulary (BPE over quantized DCT coefficients). */
+    actionVocab: pos('action vocab').max(65_536, 'action vocab is at most 65536'),
+    dModel: pos('d_model').max(8192, 'd_model is at most 8192'),
+    layers: pos('layers').max(128, 'layers is at most 128'),
+    heads: pos('heads').max(128, 'heads is at most 128'),
+    /** Attention kernels are specialised for these two head sizes. */
+    headDim: z.union([z.literal(32), z.literal(64)], { error: 'head_dim must be 32 or 64' }),
+    mlpRatio: z.number({ error: 'mlp ratio must be a number' }).min(1, 'mlp ratio must be at least 1').max(16, 'mlp ratio is at most 16'),
+    patchSize: pos('patch size').max(64, 'patch size is at most 64'),
+    imageSize: pos('image size').max(1024, 'image size is at most 1024'),
+    cameras: z.array(CameraSchema).min(1, 'at least one camera is needed').max(8, 'at most 8 cameras'),
+    /** Proprio dimensions, each written as `stateDigits` text tokens. */
+    stateDim: pos('state dim').max(64, 'state dim is at most 64'),
+    stateDigits: pos('state digits').max(8, 'state digits is at most 8'),
+    /** Longest embodiment prompt + instruction in tokens. */
+    instructionTokens: pos('instruction tokens').max(512, 'instruction tokens is at most 512'),
+    /** Action chunk length H (control steps per chunk). */
+    chunkLength: pos('chunk length H').max(256, 'chunk length H is at most 256'),
+    /** Action dimension K (6-D end-effector delta + gripper = 7). */
+    actionDim: pos('action dim K').max(64, 'action dim K is at most 64'),
+    /** Scale applied to DCT coefficients before rounding (FAST default 10). */
+    fastScale: z.number({ error: 'FAST scale must be a number' }).positive('FAST scale must be positive').max(1000, 'FAST scale is at most 1000'),
+    /** Upper bound on FAST tokens per chunk after BPE; sizes the AR/CRL action spans. */
+    fastTokens: pos('FAST tokens').max(1024, 'FAST tokens is at most 1024'),
+    /** Hidden width of the CRL projection MLPs (phi and psi). */
+    crlHidden: pos('CRL hidden').max(8192, 'CRL hidden is at most 8192'),
+    /** Dimension of the normalised phi/psi embeddings. */
+    crlDim: pos('CRL dim').max(4096, 'CRL dim is at most 4096'),
+    /** Q/K tile of the block-sparse attention kernels. */
+    attnTile: z.union([z.literal(32), z.literal(64)], { error: 'attention tile must be 32 or 64' }),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.heads * c.headDim !== c.dModel) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['heads'],
+        message: `heads x head_dim must equal d_model (${c.heads} x ${c.headDim} = ${c.heads * c.headDim}, d_model = ${c.dModel})`,
+      });
+    }
+    if (c.imageSize % c.patchSize !== 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['patchSize'],
+        message: `patch size must divide image size (${c.imageSize} / ${c.patchSize} is not whole)`,
+      });
+    }
+    if (new Set(c.cameras).size !== c.cameras.length) {
+      ctx.addIssue({ code: 'custom', path: ['cameras'], message: 'camera names must be unique' });
+    }
+  });
+
+export const TrainConfigSchema = z
+  .object({
+    batchSize: pos('batch size').max(4096, 'batch size is at most 4096'),
+    lr: z.number({ error: 'learning rate must be a number' }).positive('learning rate must be positive').max(1, 'learning rate is at most 1'),
+    warmupSteps: int('warmup steps').min(0, 'warmup steps must be >= 0'),
+    steps: pos('steps').max(10_000_000, 'steps is at most 10,000,000'),
+    weightDecay: z.number({ error: 'weight decay must be a number' }).min(0, 'weight decay must be >= 0').max(1, 'weight decay is at most 1'),
+    gradClip: z.number({ error: 'grad clip must be a number' }).min(0, 'grad clip must be >= 0 (0 disables clipping)'),
+    /** Discount of the CRL weights w = gamma^(T - t); the PRTS code uses 0.99, the paper 0.995. */
+    gamma: z.number({ error: 'gamma must be a number' }).gt(0, 'gamma must be in (0, 1]').max(1, 'gamma must be in (0, 1]'),
+    lambdaCrl: z.number({ error: 'lambda_crl must be a number' }).min(0, 'lambda_crl must be >= 0'),
+    /** Initial temperature of the contrastive logits (PRTS code: 0.2). */
+    temperatureInit: z.number({ error: 'temperature init must be a number' }).positive('temperature init must be positive'),
+    /** Clamp of exp(s), the logit scale (PRTS: 100). */
+    maxScale: z.number({ error: 'max scale must be a number' }).positive('max scale must be positive'),
+    seed: int('seed').min(0, 'seed must be >= 0').max(0xffffffff, 'seed must fit in 32 bits'),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    if (t.warmupSteps > t.steps) {
+      ctx.addIssue({ code: 'custom', path: ['warmupSteps'], message: `warmup steps (${t.warmupSteps}) exceed total steps (${t.steps})` });
+    }
+    if (1 / t.temperatureInit > t.maxScale) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['temperatureInit'],
+        message: `1 / temperature init (${(1 / t.temperatureInit).toPrecision(3)}) exceeds max scale (${t.maxScale})`,
+      });
+    }
+  });
+
+export const WorkbenchConfigSchema = z
+  .object({
+    name: z.string().trim().min(1, 'name must not be empty').max(80, 'name is at most 80 characters'),
+    model: ModelConfigSchema,
+    train: TrainConfigSchema,
+  })
+  .strict();
+
+export type ModelConfig = z.infer<typeof ModelConfigSchema>;
+export type TrainConfig = z.infer<typeof TrainConfigSchema>;
+export type WorkbenchConfig = z.infer<typeof WorkbenchConfigSchema>;
+
+export const PRESET_NAMES = ['tiny', 'small', 'base'] as const;
+export type PresetName = (typeof PRESET_NAMES)[number];
+
+// Presets are parsed at load so a broken JSON file fails loudly in every test run.
+export const PRESETS: Record<PresetName, WorkbenchConfig> = {
+  tiny: WorkbenchConfigSchema.parse(tinyPreset),
+  small: WorkbenchConfigSchema.parse(smallPreset),
+  base: WorkbenchConfigSchema.parse(basePreset),
+};
+
+export function isPresetName(s: string): s is PresetName {
+  return (PRESET_NAMES as readonly string[]).includes(s);
+}
+
+/** One validation problem, addressed by a dotted path such as "model.heads". */
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+export type ValidationResult<T> = { ok: true; value: T } | { ok: false; errors: FieldError[] };
+
+function toFieldErrors(issues: readonly z.core.$ZodIssue[]): FieldError[] {
+  return issues.map((i) => {
+    let path = i.path.map(String).join('.');
+    // A misspelt key is reported on the key itself so the editor can point at it.
+    if (i.code === 'unrecognized_keys') path = [path, ...i.keys].filter(Boolean).join('.');
+    return { path: path || '(root)', message: i.message };
+  });
+}
+
+export function validateConfig(input: unknown): ValidationResult<WorkbenchConfig> {
+  const r = WorkbenchConfigSchema.safeParse(input);
+  return r.success ? { ok: true, value: r.data } : { ok: false, errors: toFieldErrors(r.error.issues) };
+}
+
+/** Parses exported JSON text; JSON syntax errors come back as a (root) field error. */
+export function parseConfigJson(text: string): ValidationResult<WorkbenchConfig> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    return { ok: false, errors: [{ path: '(root)', message: `not valid JSON: ${(e as Error).message}` }] };
+  }
+  return validateConfig(raw);
+}
+
+export function configToJson(cfg: WorkbenchConfig): string {
+  return JSON.stringify(cfg, null, 2) + '\n';
+}
+
+/** Token counts of one training document, by role (DESIGN.md 3). */
+export interface SequenceLayout {
+  visionTokens: number;
+  stateTokens: number;
+  instructionTokens: number;
+  /** <|action_start|> + FAST tokens + <|action_end_ar|>. */
+  arActionTokens: number;
+  /** FAST copy + <|action_end|>. */
+  crlActionTokens: number;
+  /** Instruction copy + <|goal_end|>. */
+  crlGoalTokens: number;
+  total: number;
+}
+
+export function sequenceLayout(m: ModelConfig): SequenceLayout {
+  const perCam = (m.imageSize / m.patchSize) ** 2;
+  const visionTokens = Math.floor(perCam) * m.cameras.length;
+  const stateTokens = m.stateDim * m.stateDigits;
+  const arActionTokens = m.fastTokens + 2;
+  const crlActionTokens = m.fastTokens + 1;
+  const crlGoalTokens = m.instructionTokens + 1;
+  const total = visionTokens + stateTokens + m.instructionTokens + arActionTokens + crlActionTokens + crlGoalTokens;
+  return { visionTokens, stateTokens, instructionTokens: m.instructionTokens, arActionTokens, crlActionTokens, crlGoalTokens, total };
+}
+
+export interface ParamBreakdown {
+  embeddings: number;
+  patchEmbed: number;
+  blocks: number;
+  finalNorm: number;
+  lmHead: number;
+  crlHeads: number;
+  total: number;
+}
+
+/**
+ * Parameters of the backbone as src/model builds it: token embeddings for text and
+ * FAST vocabularies; a linear patch embedding per pixel patch (+ bias) and learned
+ * per-camera embeddings; pre-norm blocks with RMSNorm gains, fused QKV and output
+ * projections without biases, and a SwiGLU MLP (three d x ratio*d matrices); a final
+ * norm; an LM head over the action vocabulary (the BC loss only scores FAST tokens);
+ * two CRL heads (phi, psi), each Linear(d, hidden)+bias, Linear(hidden, crlDim)+bias,
+ * plus the learnable logit scale s.
+ */
+export function paramCount(m: ModelConfig): ParamBreakdown {
+  const d = m.dModel;
+  const hidden = Math.round(m.mlpRatio * d);
+  const embeddings = (m.textVocab + m.actionVocab) * d;
+  const patchEmbed = (m.patchSize * m.patchSize * 3 + 1) * d + m.cameras.length * d;
+  const attn = 4 * d * d;
+  const mlp = 3 * d * hidden;
+  const norms = 2 * d;
+  const blocks = m.layers * (attn + mlp + norms);
+  const finalNorm = d;
+  const lmHead = d * m.actionVocab;
+  const head = d * m.crlHidden + m.crlHidden + m.crlHidden * m.crlDim + m.crlDim;
+  const crlHeads = 2 * head + 1;
+  const total = embeddings + patchEmbed + blocks + finalNorm + lmHead + crlHeads;
+  return { embeddings, patchEmbed, blocks, finalNorm, lmHead, crlHeads, total };
+}
+
+export interface MemoryEstimate {
+  /** f32 weights. */
+  weights: number;
+  /** f32 gradients. */
+  grads: number;
+  /** AdamW first and second moments. */
+  optimizer: number;
+  /** Activations kept for backward, for one batch. */
+  activations: number;
+  total: number;
+  seqLen: number;
+}
+
+/**
+ * Training memory in bytes (f32 everywhere, as the engine trains). Activations per
+ * block and token: the normed input, Q, K, V, attention output, the two residual
+ * inputs, the MLP's gate/up pre-activations and the SwiGLU product (~ 6 d + 3 r d
+ * floats), plus the row logsumexp per head; FlashAttention-style kernels never
+ * materialise the N x N scores. Logits are kept for the action positions only.
+ */
+export function memoryEstimate(cfg: WorkbenchConfig): MemoryEstimate {
+  const m = cfg.model;
+  const b = cfg.train.batchSize;
+  const p = paramCount(m).total;
+  const seq = sequenceLayout(m);
+  const n = seq.total;
+  const d = m.dModel;
+  const hidden = Math.round(m.mlpRatio * d);
+  const perTokenPerLayer = 6 * d + 3 * hidden + m.heads;
+  const activations = 4 * b * n * (m.layers * perTokenPerLayer + 2 * d) + 4 * b * seq.arActionTokens * m.actionVocab;
+  const weights = 4 * p;
+  const grads = 4 * p;
+  const optimizer = 8 * p;
+  return { weights, grads, optimizer, activations, total: weights + grads + optimizer + activations, seqLen: n };
+}
+
+export function formatCount(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} B`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)} M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} k`;
+  return String(n);
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(i === 0 ? 0 : v >= 100 ? 0 : v >= 10 ? 1 : 2)} ${units[i]}`;
+}

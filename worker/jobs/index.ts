@@ -1,0 +1,14 @@
+/**
+ * The job registry of the GPU worker: one entry per JobKind in worker/protocol.ts.
+ * An entry is either the job function or `{ unavailable: reason }`, which the Train tab
+ * shows instead of a start button.
+ */
+import type { JobRegistry } from '../runner.ts';
+import { cpuMlpJob } from './cpu-mlp.ts';
+
+export const JOBS: JobRegistry = {
+  'cpu-mlp': cpuMlpJob,
+  tinycheck: { unavailable: "the engine's end-to-end check (src/train/tinycheck.ts) is not in this build yet" },
+};
+
+export const THROUGHPUT_UNITS = { 'cpu-mlp': 'samples', tinycheck: 'tokens' } as const;

@@ -1,0 +1,106 @@
+/**
+ * Typed contract between the UI thread and the GPU worker (comlink RPC). Only plain
+ * data crosses: numbers, strings, JSON and transferable typed arrays. GPU buffers stay
+ * in the worker (DESIGN.md 1); checkpoints are read back to Float32Arrays first.
+ *
+ * Adding a job type: add its parameter type to JobParams, its function to
+ * worker/jobs/index.ts, and (for the UI) an entry in src/ui/tabs/train/jobs.ts.
+ */
+import type { DeviceInfo } from '../src/engine/device.ts';
+import type { WorkbenchConfig } from '../src/model/config.ts';
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/** Parameters of each job kind. */
+export interface JobParams {
+  /**
+   * The engine's tiny end-to-end check (src/train/tinycheck.ts): a 2-layer transformer
+   * with the PRTS role layout trained for a few steps on synthetic documents.
+   */
+  tinycheck: { config: WorkbenchConfig; checkpointEvery: number };
+  /**
+   * A small MLP fitted on the CPU inside the worker (no GPU): exercises progress,
+   * pause/resume/cancel and checkpoints end to end on any machine, and is a baseline
+   * for how fast the worker loop itself can go.
+   */
+  'cpu-mlp': {
+    hidden: number;
+    steps: number;
+    batchSize: number;
+    lr: number;
+    seed: number;
+    checkpointEvery: number;
+    /** Continue from a checkpoint's weights (names mlp.w1, mlp.b1, mlp.w2, mlp.b2). */
+    init?: TensorRecord[];
+  };
+}
+
+export type JobKind = keyof JobParams;
+export type JobSpec = { [K in JobKind]: { kind: K; params: JobParams[K] } }[JobKind];
+
+export type JobState = 'running' | 'paused' | 'done' | 'cancelled' | 'failed';
+
+export interface JobProgress {
+  step: number;
+  total: number;
+  /** Named scalar losses of this step (e.g. { total, bc, crl }). */
+  losses: Record<string, number>;
+  /** Items per second over recent steps (excludes time spent paused). */
+  throughput: number;
+  /** What `throughput` counts, e.g. "tokens" or "samples". */
+  throughputUnit: string;
+  /** Seconds left at the recent pace; null until a pace is known. */
+  etaSeconds: number | null;
+  /** Seconds spent running (paused time excluded). */
+  elapsedSeconds: number;
+}
+
+/** A named f32 tensor read back from the GPU; `data` is transferred, not copied. */
+export interface TensorRecord {
+  name: string;
+  shape: number[];
+  data: Float32Array;
+}
+
+export type JobEvent =
+  | { type: 'progress'; jobId: string; progress: JobProgress }
+  | { type: 'state'; jobId: string; state: JobState; error?: string }
+  | { type: 'log'; jobId: string; message: string }
+  | { type: 'checkpoint'; jobId: string; step: number; tensors: TensorRecord[]; metadata: Record<string, string> }
+  | { type: 'result'; jobId: string; result: JsonValue };
+
+export interface JobStatus {
+  id: string;
+  kind: JobKind;
+  state: JobState;
+  step: number;
+  total: number;
+  error?: string;
+}
+
+/** What the worker reports once it holds a device. */
+export type AdapterReport = { ok: true; info: DeviceInfo } | { ok: false; error: string; unavailable: boolean };
+
+/** Why the worker became unusable; the UI then terminates and restarts it. */
+export interface FatalReport {
+  kind: 'device-lost' | 'uncaught';
+  message: string;
+}
+
+/** Which job kinds this build can run, and why not where it cannot. */
+export type JobAvailability = Record<JobKind, { available: true } | { available: false; reason: string }>;
+
+export interface GpuWorkerApi {
+  /** Acquires the WebGPU device (once) and reports the adapter. */
+  init(): Promise<AdapterReport>;
+  /** Registers the callback that hears about device loss and uncaught worker errors. */
+  onFatal(cb: (r: FatalReport) => void): Promise<void>;
+  jobKinds(): Promise<JobAvailability>;
+  start(spec: JobSpec, onEvent: (e: JobEvent) => void): Promise<string>;
+  pause(jobId: string): Promise<void>;
+  resume(jobId: string): Promise<void>;
+  cancel(jobId: string): Promise<void>;
+  jobs(): Promise<JobStatus[]>;
+  /** Liveness probe: answers with the worker's clock. */
+  ping(): Promise<number>;
+}
