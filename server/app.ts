@@ -93,6 +93,11 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     if (status && status >= 400 && status < 500) {
       return reply.code(status).type('application/json; charset=utf-8').send({ error: (err as { code?: string }).code ?? 'bad_request', message: (err as Error).message });
     }
+    if (req.raw.destroyed || (err as { code?: string }).code === 'ECONNRESET') {
+      // The client went away mid-request (an aborted upload): nothing to answer, nothing broken.
+      audit.write('request_aborted', { method: req.method, url: req.url.slice(0, 200) });
+      return reply.code(400).send({ error: 'aborted', message: 'request aborted by the client' });
+    }
     // Unexpected errors: details to the server log, a generic message to the client.
     process.stderr.write(`error on ${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}\n`);
     return reply.code(500).type('application/json; charset=utf-8').send({ error: 'internal', message: 'internal server error' });
