@@ -35,7 +35,8 @@ export function teleopAxes(held: ReadonlySet<string>, pad: { axes: readonly numb
     a[2] += -dz(pad.axes[3]);
     a[5] += -dz(pad.axes[2]);
   }
-  return a.map((v) => Math.max(-1, Math.min(1, v)));
+  // "+ 0" turns -0 into 0 so a centred stick sends plain zeros.
+  return a.map((v) => Math.max(-1, Math.min(1, v)) + 0);
 }
 
 /** Scales axes to the action space; `speed` in (0, 1] is the share of the per-step limit. */
