@@ -20,14 +20,19 @@ struct P { M: u32, N: u32, K: u32, maxScale: f32 }
 
 const TILE = 64u;
 const KT = 16u;
-var<workgroup> As: array<f32, 1024>; // [KT][TILE]
-var<workgroup> Bs: array<f32, 1024>; // [KT][TILE]
+// Tiles are stored k-major as vec4s of 4 consecutive rows (A) or columns (B), so the
+// inner product reads one vec4 of each and does four vec4 FMAs into registers.
+var<workgroup> As: array<vec4f, 256>; // [KT][TILE / 4]
+var<workgroup> Bs: array<vec4f, 256>; // [KT][TILE / 4]
 
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) li: u32) {
   let row0 = wg.y * TILE;
   let col0 = wg.x * TILE;
-  var acc: array<f32, 16>;
+  var acc0 = vec4f(0.0);
+  var acc1 = vec4f(0.0);
+  var acc2 = vec4f(0.0);
+  var acc3 = vec4f(0.0);
   for (var k0 = 0u; k0 < p.K; k0 += KT) {
     for (var e = 0u; e < 4u; e++) {
       let idx = li + e * 256u;
@@ -41,7 +46,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
       if (gm < p.M && gk < p.K) {
         if (TRANS_A) { v = a[gk * p.M + gm]; } else { v = a[gm * p.K + gk]; }
       }
-      As[kk * TILE + m] = v;
+      As[kk * 16u + m / 4u][m % 4u] = v;
 
       var n: u32;
       if (TRANS_B) { n = idx / KT; kk = idx % KT; } else { kk = idx / TILE; n = idx % TILE; }
@@ -51,31 +56,27 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_id) lid: vec
       if (gn < p.N && gk < p.K) {
         if (TRANS_B) { v = b[gn * p.K + gk]; } else { v = b[gk * p.N + gn]; }
       }
-      Bs[kk * TILE + n] = v;
+      Bs[kk * 16u + n / 4u][n % 4u] = v;
     }
     workgroupBarrier();
     for (var kk = 0u; kk < KT; kk++) {
-      var av: array<f32, 4>;
-      var bv: array<f32, 4>;
-      for (var r = 0u; r < 4u; r++) {
-        av[r] = As[kk * TILE + lid.y * 4u + r];
-        bv[r] = Bs[kk * TILE + lid.x * 4u + r];
-      }
-      for (var r = 0u; r < 4u; r++) {
-        for (var q = 0u; q < 4u; q++) {
-          acc[r * 4u + q] = fma(av[r], bv[q], acc[r * 4u + q]);
-        }
-      }
+      let av = As[kk * 16u + lid.y];
+      let bv = Bs[kk * 16u + lid.x];
+      acc0 = fma(vec4f(av.x), bv, acc0);
+      acc1 = fma(vec4f(av.y), bv, acc1);
+      acc2 = fma(vec4f(av.z), bv, acc2);
+      acc3 = fma(vec4f(av.w), bv, acc3);
     }
     workgroupBarrier();
   }
   let scale = min(exp(logScale[0]), p.maxScale);
+  let acc = array<vec4f, 4>(acc0, acc1, acc2, acc3);
   for (var r = 0u; r < 4u; r++) {
     let gm = row0 + lid.y * 4u + r;
     if (gm >= p.M) { break; }
     for (var q = 0u; q < 4u; q++) {
       let gn = col0 + lid.x * 4u + q;
-      if (gn < p.N) { c[gm * p.N + gn] = scale * acc[r * 4u + q]; }
+      if (gn < p.N) { c[gm * p.N + gn] = scale * acc[r][q]; }
     }
   }
 }

@@ -1,9 +1,10 @@
-// InfoNCE backward, gradient of the logits. One workgroup per sample row:
+// InfoNCE backward, gradient of the logits. One thread per sample row (no barriers, see
+// infonce_rows.wgsl):
 //   dZ[i,g] = gSa a_i (softmax_g(Z[i,:])_g - [g = goal_i])
 //           + gLSa c_g (softmax_i(Z[:,g])_i - q_i [g = goal_i])
 // with the upstream scalar read from a GPU buffer (gSa = up[0] * mSa, gLSa = up[0] * mLSa),
-// so one rule serves L_sa->l, L_l->sa and their weighted sum without a readback. Each row also
-// writes sum_g dZ[i,g] Z[i,g], the row's share of d/ds (dZ/ds = Z when not clamped).
+// so one rule serves L_sa->l, L_l->sa and their weighted sum without a readback. Each row
+// also writes sum_g dZ[i,g] Z[i,g], its share of d/ds (dZ/ds = Z when not clamped).
 
 @group(0) @binding(0) var<storage, read> logits: array<f32>;
 @group(0) @binding(1) var<storage, read> rowStats: array<vec4f>;
@@ -15,12 +16,9 @@
 struct P { B: u32, G: u32, mSa: f32, mLSa: f32 }
 @group(0) @binding(7) var<uniform> p: P;
 
-const WG = 64u;
-var<workgroup> sp: array<f32, WG>;
-
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = wg.x + wg.y * nwg.x;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * 64u;
   if (i >= p.B) { return; }
   let gSa = up[0] * p.mSa;
   let gLSa = up[0] * p.mLSa;
@@ -30,7 +28,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
   let lse = rowStats[i].x;
   let base = i * p.G;
   var part = 0.0;
-  for (var g = lid; g < p.G; g += WG) {
+  for (var g = 0u; g < p.G; g++) {
     let z = logits[base + g];
     let own = g == goal;
     let cg = gLSa * bitcast<f32>(info[3u * p.B + g]);
@@ -38,11 +36,5 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @
     dZ[base + g] = v;
     part += v * z;
   }
-  sp[lid] = part;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
-    if (lid < s) { sp[lid] += sp[lid + s]; }
-    workgroupBarrier();
-  }
-  if (lid == 0u) { rowPart[i] = sp[0]; }
+  rowPart[i] = part;
 }

@@ -237,8 +237,8 @@ export function infoNCE(phi: Tensor, psi: Tensor, opts: InfoNCEOptions): InfoNCE
   const rowStats = new Tensor(rt, [B, 4], 'f32');
   const colStats = new Tensor(rt, [G, 2], 'f32');
   const sizes = new Uint32Array([B, G, 0, 0]);
-  rt.dispatch({ kernel: 'infonce.rows', code: ROWS_WGSL, buffers: [logits.buffer, infoT.buffer, rowStats.buffer], uniform: sizes, workgroups: grid1d(B, 1) });
-  rt.dispatch({ kernel: 'infonce.cols', code: COLS_WGSL, buffers: [logits.buffer, infoT.buffer, colStats.buffer], uniform: sizes, workgroups: grid1d(G, 1) });
+  rt.dispatch({ kernel: 'infonce.rows', code: ROWS_WGSL, buffers: [logits.buffer, infoT.buffer, rowStats.buffer], uniform: sizes, workgroups: grid1d(B, 64) });
+  rt.dispatch({ kernel: 'infonce.cols', code: COLS_WGSL, buffers: [logits.buffer, infoT.buffer, colStats.buffer], uniform: sizes, workgroups: grid1d(G, 64) });
 
   const lossSaL = new Tensor(rt, [1], 'f32');
   const lossLSa = new Tensor(rt, [1], 'f32');
@@ -267,7 +267,7 @@ export function infoNCE(phi: Tensor, psi: Tensor, opts: InfoNCEOptions): InfoNCE
       code: DLOGITS_WGSL,
       buffers: [logits.buffer, rowStats.buffer, colStats.buffer, infoT.buffer, up.buffer, dZ.buffer, rowPart.buffer],
       uniform: du,
-      workgroups: grid1d(B, 1),
+      workgroups: grid1d(B, 64),
     });
     const gPhi = phi.requiresGrad ? scaledMatmul(rt, dZ, psi, sT, B, d, G, false, false, maxScale) : null;
     const gPsi = psi.requiresGrad ? scaledMatmul(rt, dZ, phi, sT, G, d, B, true, false, maxScale) : null;
