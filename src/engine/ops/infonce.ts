@@ -257,6 +257,9 @@ export function infoNCE(phi: Tensor, psi: Tensor, opts: InfoNCEOptions): InfoNCE
 
   const inputs = [phi, psi, sT];
   const grads = (up: Tensor, mSa: number, mLSa: number): (Tensor | null)[] => {
+    // The saved forward state belongs to the caller's scope; a backward after that scope
+    // was disposed would read recycled buffers, so fail loudly instead.
+    for (const saved of [logits, rowStats, colStats, infoT, sT]) saved.assertLive('infoNCE backward (run backward before disposing the forward scope)');
     const dZ = new Tensor(rt, [B, G], 'f32');
     const rowPart = new Tensor(rt, [B], 'f32');
     const du = new ArrayBuffer(16);

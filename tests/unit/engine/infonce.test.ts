@@ -294,6 +294,19 @@ describe('infoNCE properties', () => {
     expect(bits(a.gPsi!)).toEqual(bits(b.gPsi!));
   });
 
+  test('backward after the forward scope was disposed fails instead of reading recycled buffers', () => {
+    const c = makeCase(4, 6, 2, 3);
+    const phi = parameter(rt, c.phi, [c.B, c.d], 'phi');
+    const psi = parameter(rt, c.psi, [c.G, c.d], 'psi');
+    const scope = new Scope();
+    const out = scope.run(() => infoNCE(phi, psi, { goalOf: c.goalOf, t: c.t, T: c.T, gamma: c.gamma, logScale: c.logScale }));
+    scope.dispose();
+    expect(() => backward(out.loss)).toThrow(/infoNCE backward.*already disposed/);
+    zeroGrad([phi, psi]);
+    phi.dispose();
+    psi.dispose();
+  });
+
   test('bad arguments fail with a message naming the argument', () => {
     const scope = new Scope();
     scope.run(() => {
