@@ -14,6 +14,14 @@
  * everything of size B x G or B x d runs in WGSL with fixed-order reductions, so a
  * forward and backward are bit-reproducible.
  *
+ * Normalisation defaults follow DESIGN.md, not the paper's literal formulas, and both
+ * paper readings stay available. Eq. 11 is E_i[w_i CE_i] (divide by B): its magnitude
+ * is mean(w) * CE, which drifts with the episode lengths sampled into each batch and so
+ * silently rescales lambda_crl; sum w CE / sum w has the same gradient direction, stays
+ * on the cross-entropy scale (log G at chance) and equals plain CE at gamma = 1. Eq. 18
+ * averages l->sa over sample anchors, so a task with many samples in the batch counts
+ * that many times; DESIGN.md averages over unique goals.
+ *
  * Gradients: three differentiable outputs share one forward. `loss` = wSaL L_sa->l +
  * wLSa L_l->sa is the one to backpropagate for training (a single backward pass);
  * `lossSaL` and `lossLSa` are also recorded on their own (useful for ablations and the
