@@ -69,6 +69,10 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   let recorder: TeleopRecorder | undefined;
   if (opts.recorder !== null) {
     if (opts.recorder) recorder = opts.recorder;
+    else {
+      const { LeRobotRecorder } = await import('./robot/lerobot-recorder.ts');
+      recorder = new LeRobotRecorder(dataDir, driver.info);
+    }
   }
   const bridge = new RobotBridge({ config, driver, audit, recorder, version: SERVER_VERSION });
 

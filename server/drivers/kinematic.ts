@@ -55,7 +55,7 @@ export class KinematicDriver implements RobotDriver {
       controlHz: opts.controlHz ?? 50,
       eeActionNames: ['dx', 'dy', 'dz', 'drx', 'dry', 'drz', 'gripper'],
       gripperRange: [-1, 1],
-      cameras: [{ name: 'scene', width: opts.cameraWidth ?? 32, height: opts.cameraHeight ?? 24, fps: 5 }],
+      cameras: [{ name: 'scene', width: opts.cameraWidth ?? 32, height: opts.cameraHeight ?? 24, fps: 5, everyStep: true }],
       supportsJointTarget: true,
     };
     this.initialQ = opts.initialQ ?? [0.3, 0, 0.4, Math.PI, 0, 0];

@@ -11,6 +11,8 @@ export interface CameraInfo {
   height: number;
   /** Frames per second the server streams to subscribers (lower than the control rate). */
   fps: number;
+  /** Cheap enough to render on every control step, so teleop recordings include it. */
+  everyStep: boolean;
 }
 
 export interface RobotInfo {

@@ -557,7 +557,7 @@ export class RobotBridge {
 
   private onDriverStep(s: RobotState): void {
     if (this.recorder?.active) {
-      const frame = this.driver.camera?.(0) ?? null;
+      const frame = this.driver.info.cameras[0]?.everyStep ? (this.driver.camera?.(0) ?? null) : null;
       this.recorder.addFrame(s, this.lastAction ?? [0, 0, 0, 0, 0, 0, s.gripper], frame);
     }
     // An EE delta is one step's worth of motion; after it is applied, the next recorded

@@ -21,8 +21,9 @@ export async function startTestServer(
   kinOpts: KinematicOptions = {},
   recorder: TeleopRecorder | null = null,
 ): Promise<TestServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'prts-server-test-'));
-  const full: ConfigInput = { host: '127.0.0.1', port: 0, dataDir, robot: 'kinematic', ...config };
+  const full: ConfigInput = { host: '127.0.0.1', port: 0, robot: 'kinematic', ...config };
+  full.dataDir ??= mkdtempSync(join(tmpdir(), 'prts-server-test-'));
+  const dataDir = full.dataDir;
   const parsed = parseConfig(full);
   const kin = new KinematicDriver(parsed.safety, { trace: true, ...kinOpts });
   const srv = await startServer({ config: full, driver: kin, recorder });
