@@ -49,7 +49,16 @@ function isNode(): boolean {
   return typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined' && typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope === 'undefined';
 }
 
+const nodeInstances: GPU[] = [];
+
+// Dawn's GPU object (the instance) must outlive every device made from it: if V8
+// collects it, Dawn destroys the instance under a live device and the process dies at
+// random inside event processing (SIGSEGV, futex/mutex assertions). Keep it forever.
+let nodeGpuInstance: GPU | null = null;
+let nodeGpuSoftware = false;
+
 async function nodeGPU(): Promise<{ gpu: GPU; software: boolean }> {
+  if (nodeGpuInstance) return { gpu: nodeGpuInstance, software: nodeGpuSoftware };
   const fs = await import(/* @vite-ignore */ 'node:fs');
   let software = false;
   if (!process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES && process.env.PRTS_GPU !== 'system') {
@@ -75,7 +84,11 @@ async function nodeGPU(): Promise<{ gpu: GPU; software: boolean }> {
   const mod = (await import(/* @vite-ignore */ pkg)) as { create: (o: string[]) => GPU; globals: object };
   // Dawn's globals (GPUBufferUsage, GPUMapMode, ...) are what the WebGPU spec puts on globalThis.
   Object.assign(globalThis, mod.globals);
-  return { gpu: mod.create([]), software };
+  // Dawn's instance must outlive every device made from it: once the GPU object is
+  // garbage-collected, the bindings' pending ProcessEvents calls touch a freed instance
+  // and the process dies (segfault in CallbackTaskManager::Flush). Keep it for the process.
+  nodeInstances.push(mod.create([]));
+  return { gpu: nodeInstances[nodeInstances.length - 1], software };
 }
 
 export interface AcquireOptions {
