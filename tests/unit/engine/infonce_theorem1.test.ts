@@ -7,7 +7,6 @@
  * Adam (written here; the engine's AdamW is a separate op) and fit the slope of logit
  * differences against steps-to-go differences over all sample pairs.
  */
-import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Runtime } from '../../../src/engine/runtime';
 import { Scope, parameter } from '../../../src/engine/tensor';
@@ -15,20 +14,6 @@ import { backward, zeroGrad } from '../../../src/engine/autograd';
 import { Rng } from '../../../src/engine/random';
 import { infoNCE } from '../../../src/engine/ops/infonce';
 import { infoNCEBackwardRef, infoNCEForwardRef, type InfoNCERefInputs } from '../../../src/engine/reference/infonce';
-
-// Work-around, to delete once src/engine/device.ts holds it: Dawn frees its instance
-// when V8 collects the object webgpu's create() returns, and device.ts keeps no
-// reference to it, so a later ProcessEvents touches freed memory and the test process
-// dies (SIGSEGV / "futex facility returned an unexpected error code") at random.
-// Wrapping the native create() before webgpu/index.js first loads keeps it alive here.
-const dawn = createRequire(import.meta.url)(`webgpu/dist/${process.platform}-${process.arch}/dawn.node`) as { create: (o: string[]) => unknown };
-const heldInstances: unknown[] = [];
-const dawnCreate = dawn.create;
-dawn.create = (o) => {
-  const gpu = dawnCreate(o);
-  heldInstances.push(gpu);
-  return gpu;
-};
 
 let rt: Runtime;
 beforeAll(async () => {
