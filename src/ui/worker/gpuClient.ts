@@ -43,27 +43,41 @@ class GpuClient {
     return () => this.crashListeners.delete(cb);
   }
 
+  /**
+   * Starts a job; the returned id is unique for the page's lifetime. A restarted worker
+   * numbers its jobs from 1 again, so worker ids are prefixed with the worker generation.
+   */
   async startJob(spec: JobSpec, listener: JobListener): Promise<string> {
     const remote = await this.start();
-    const id = await remote.start(
+    const gen = this.generation;
+    const uiId = (workerId: string) => `w${gen}.${workerId}`;
+    const workerId = await remote.start(
       spec,
       Comlink.proxy((e: JobEvent) => {
-        if (e.type === 'state' && e.state !== 'running' && e.state !== 'paused') this.liveJobs.delete(e.jobId);
-        listener(e);
+        const ev = { ...e, jobId: uiId(e.jobId) } as JobEvent;
+        if (ev.type === 'state' && ev.state !== 'running' && ev.state !== 'paused') this.liveJobs.delete(ev.jobId);
+        listener(ev);
       }),
     );
+    const id = uiId(workerId);
     this.liveJobs.add(id);
     return id;
   }
 
-  async pause(id: string) {
-    await (await this.start()).pause(id);
+  /** Forwards a control call to the worker that runs the job; jobs of a dead worker are gone. */
+  private async control(id: string, op: 'pause' | 'resume' | 'cancel'): Promise<void> {
+    const m = /^w(\d+)\.(.+)$/.exec(id);
+    if (!m || Number(m[1]) !== this.generation || !this.remote) return;
+    await this.remote[op](m[2]);
   }
-  async resume(id: string) {
-    await (await this.start()).resume(id);
+  pause(id: string) {
+    return this.control(id, 'pause');
   }
-  async cancel(id: string) {
-    await (await this.start()).cancel(id);
+  resume(id: string) {
+    return this.control(id, 'resume');
+  }
+  cancel(id: string) {
+    return this.control(id, 'cancel');
   }
   async jobKinds() {
     return (await this.start()).jobKinds();

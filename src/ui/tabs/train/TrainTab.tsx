@@ -126,9 +126,9 @@ function JobSetup({ kind, setKind, avail }: { kind: JobKind; setKind: (k: JobKin
   );
 }
 
-function stateTag(s: JobRecord['state']) {
+function stateTag(s: JobRecord['state'], testId?: string) {
   const cls = s === 'done' ? 'ok' : s === 'failed' ? 'err' : s === 'running' ? 'ok' : 'warn';
-  return <span className={`tag ${cls}`} data-testid="job-state">{s}</span>;
+  return <span className={`tag ${cls}`} data-testid={testId}>{s}</span>;
 }
 
 function JobList({ jobs, selected }: { jobs: JobRecord[]; selected: string | null }) {
@@ -169,7 +169,7 @@ function JobView({ job, logScale, setLog }: { job: JobRecord; logScale: boolean;
     <div className="panel" data-testid="job-view">
       <div className="panel-head">
         <h2>{job.label}</h2>
-        {stateTag(job.state)}
+        {stateTag(job.state, 'job-state')}
         <button type="button" disabled={job.state !== 'running'} onClick={() => void pause(job.id)} data-testid="pause">Pause</button>
         <button type="button" disabled={job.state !== 'paused'} onClick={() => void resume(job.id)} data-testid="resume">Resume</button>
         <button type="button" className="danger" disabled={!live} onClick={() => void cancel(job.id)} data-testid="cancel">Cancel</button>

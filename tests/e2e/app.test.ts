@@ -1,0 +1,238 @@
+/**
+ * The workbench app end to end: Vite serves the app (proxying /api, /data and /ws to a
+ * real workbench server started in-process with the kinematic robot driver and a small
+ * dataset), Debian's Chromium runs it with WebGPU on SwiftShader.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer as netServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { createServer, type ViteDevServer } from 'vite';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { startServer, type RunningServer } from '../../server/app.ts';
+import { buildBlockMap } from '../../src/engine/blockmap.ts';
+import { LeRobotWriter } from '../../src/data/index.ts';
+import { nodeIO } from '../../src/data/io-node.ts';
+import { exampleLayout, type RoleRuns } from '../../src/ui/tabs/model/layout.ts';
+import { CHROMIUM, CHROMIUM_ARGS } from './harness.ts';
+
+const TOKEN = 'e2e-operator-token-0123456789';
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = netServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => (a && typeof a === 'object' ? res(a.port) : rej(new Error('no port'))));
+    });
+  });
+}
+
+async function writeDataset(root: string): Promise<void> {
+  const w = await LeRobotWriter.create(nodeIO(join(root, 'demo')), {
+    repoId: 'prts/demo',
+    fps: 20,
+    robotType: 'panda',
+    features: {
+      'observation.state': { dtype: 'float32', shape: [3], names: ['x', 'y', 'z'] },
+      'observation.images.agentview': { dtype: 'image', shape: [8, 8, 3], names: ['height', 'width', 'channels'] },
+      action: { dtype: 'float32', shape: [2], names: ['dx', 'dy'] },
+      phase: { dtype: 'int64', shape: [1] },
+      phase_description: { dtype: 'string', shape: [1] },
+    },
+  });
+  for (let e = 0; e < 2; e++) {
+    for (let t = 0; t < 16; t++) {
+      const px = new Uint8Array(8 * 8 * 3).fill(t * 15);
+      w.addFrame({
+        'observation.state': [t / 16, e, Math.sin(t)],
+        'observation.images.agentview': { width: 8, height: 8, channels: 3, data: px },
+        action: [Math.cos(t), e - t / 16],
+        phase: t < 8 ? 0 : 1,
+        phase_description: t < 8 ? 'reach the block' : 'lift the block',
+      });
+    }
+    await w.saveEpisode({ task: e ? 'lift the red block' : 'push the blue block', meta: { success: e === 1, perturbation: { lighting: e === 1 } } });
+  }
+  await w.finalize();
+}
+
+let vite: ViteDevServer;
+let server: RunningServer;
+let browser: Browser;
+let base: string;
+let dataDir: string;
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'prts-app-e2e-'));
+  await writeDataset(dataDir);
+  const [vitePort, serverPort] = [await freePort(), await freePort()];
+  base = `http://127.0.0.1:${vitePort}`;
+  server = await startServer({ config: { port: serverPort, dataDir, robot: 'kinematic', token: TOKEN, allowedOrigins: [base] } });
+  const target = `http://127.0.0.1:${serverPort}`;
+  vite = await createServer({
+    root: process.cwd(),
+    logLevel: 'error',
+    server: {
+      host: '127.0.0.1',
+      port: vitePort,
+      strictPort: true,
+      hmr: false,
+      proxy: { '/api': target, '/data': target, '/ws': { target: `ws://127.0.0.1:${serverPort}`, ws: true } },
+    },
+  });
+  await vite.listen();
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await vite?.close();
+  await server?.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function open(hash: string): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  const errors: string[] = [];
+  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(`${base}/${hash}`);
+  return { page, errors };
+}
+
+const text = (page: Page, id: string) => page.locator(`[data-testid="${id}"]`).innerText();
+
+describe('workbench app', () => {
+  test('loads without console errors; status bar shows the adapter and the server', async () => {
+    const { page, errors } = await open('#/model?docs=3&tile=32&v=40&i=12&a=14&ca=13&cg=13');
+    await page.waitForSelector('[data-testid="status-gpu"].sb-ready', { timeout: 90_000 });
+    expect(await text(page, 'status-gpu')).toMatch(/GPU:\s+\S.*(swiftshader|google)/is);
+    await page.click('[data-testid="status-gpu"]');
+    const details = await text(page, 'adapter-details');
+    expect(details).toMatch(/maxBufferSize/);
+    expect(details).toMatch(/maxStorageBufferBindingSize/);
+    await page.waitForSelector('[data-testid="status-server"].sb-online', { timeout: 20_000 });
+
+    // The mask visualizer reports exactly what the engine's builder computes.
+    const check = async (docs: number, tile: 32 | 64, runs: RoleRuns) => {
+      const { doc, role } = exampleLayout(docs, runs);
+      const map = buildBlockMap(doc, role, { tile });
+      await page.waitForFunction((n) => document.querySelector('[data-testid="token-count"]')?.textContent === String(n), doc.length, { timeout: 20_000 });
+      expect(Number(await text(page, 'tiles-full'))).toBe(map.fullTiles);
+      expect(Number(await text(page, 'tiles-partial'))).toBe(map.partialTiles);
+      expect(Number(await text(page, 'tiles-empty'))).toBe(map.numTiles ** 2 - map.fullTiles - map.partialTiles);
+      expect(await text(page, 'visited-fraction')).toBe(`${(100 * map.visitedFraction).toFixed(1)}%`);
+      return map;
+    };
+    // This layout has all three tile classes, so the comparison is not vacuous.
+    const first = await check(3, 32, [40, 12, 14, 13, 13]);
+    expect(first.fullTiles).toBeGreaterThan(0);
+    expect(first.partialTiles).toBeGreaterThan(0);
+    await page.selectOption('[data-testid="tile"]', '64');
+    await check(3, 64, [40, 12, 14, 13, 13]);
+    await page.goto(`${base}/#/model?docs=5&tile=32&v=70&i=20&a=30&ca=29&cg=21`);
+    await check(5, 32, [70, 20, 30, 29, 21]);
+
+    // Inline validation names the field; fixing it clears the error.
+    await page.fill('[data-testid="cfg-model.heads"]', '3');
+    expect(await text(page, 'err-model.heads')).toMatch(/heads x head_dim must equal d_model/);
+    await page.fill('[data-testid="cfg-model.heads"]', '4');
+    expect(await page.locator('[data-testid="err-model.heads"]').count()).toBe(0);
+
+    // Tabs route by URL and the tab bar writes the URL.
+    await page.click('[data-testid="tab-train"]');
+    await page.waitForSelector('[data-testid="page-train"]');
+    expect(new URL(page.url()).hash).toBe('#/train');
+    await page.goBack();
+    await page.waitForSelector('[data-testid="page-model"]');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  test('a training job streams losses that fall; pause, resume and cancel work', async () => {
+    const { page, errors } = await open('#/train?job=cpu-mlp');
+    await page.waitForSelector('[data-testid="start-job"]:not([disabled])', { timeout: 90_000 });
+    await page.fill('[data-testid="mlp-steps"]', '200000');
+    await page.click('[data-testid="start-job"]');
+    const points = () => page.locator('[data-testid="loss-plot"]').getAttribute('data-points').then(Number);
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="loss-plot"]')?.getAttribute('data-points')) >= 5, null, { timeout: 60_000 });
+    const firstLoss = Number(await text(page, 'loss-mse'));
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="loss-plot"]')?.getAttribute('data-points')) >= 60, null, { timeout: 60_000 });
+    expect(Number(await text(page, 'loss-mse'))).toBeLessThan(firstLoss);
+    expect(await text(page, 'job-throughput')).toMatch(/samples\/s/);
+    expect(await text(page, 'job-eta')).toMatch(/\d+ (s|min|h)/);
+
+    await page.click('[data-testid="pause"]');
+    await page.waitForFunction(() => document.querySelector('[data-testid="job-state"]')?.textContent === 'paused');
+    const stepAtPause = await text(page, 'job-step');
+    const plotted = await points();
+    await page.waitForTimeout(1000);
+    expect(await text(page, 'job-step')).toBe(stepAtPause);
+    expect(await points()).toBe(plotted);
+
+    await page.click('[data-testid="resume"]');
+    await page.waitForFunction((s) => document.querySelector('[data-testid="job-step"]')?.textContent !== s, stepAtPause, { timeout: 20_000 });
+    await page.click('[data-testid="cancel"]');
+    await page.waitForFunction(() => document.querySelector('[data-testid="job-state"]')?.textContent === 'cancelled', null, { timeout: 20_000 });
+
+    // Killing the worker mid-job: the job is reported failed with the reason, a fresh
+    // worker comes up and reports the adapter again, and a new job runs on it.
+    await page.click('[data-testid="start-job"]');
+    await page.waitForFunction(() => document.querySelector('[data-testid="job-state"]')?.textContent === 'running');
+    await page.click('[data-testid="status-gpu"]');
+    await page.click('text=Restart GPU worker');
+    await page.waitForSelector('[data-testid="job-error"]', { timeout: 10_000 });
+    expect(await text(page, 'job-error')).toMatch(/GPU worker crashed: restarted by the user/);
+    expect(await text(page, 'job-state')).toBe('failed');
+    await page.waitForSelector('[data-testid="status-gpu"].sb-ready', { timeout: 60_000 });
+    await page.waitForSelector('[data-testid="start-job"]:not([disabled])');
+    await page.click('[data-testid="start-job"]');
+    await page.waitForFunction(() => document.querySelector('[data-testid="job-state"]')?.textContent === 'running', null, { timeout: 30_000 });
+    await page.click('[data-testid="cancel"]');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  test('the data tab lists datasets and episodes and plays an episode', async () => {
+    const { page, errors } = await open('#/data?ds=demo&ep=1');
+    await page.waitForSelector('[data-testid="episode-list"] tr:has-text("lift the red block")', { timeout: 60_000 });
+    expect(await text(page, 'dataset-list')).toMatch(/demo\s+2 ep\s+32 fr/);
+    await page.waitForSelector('[data-testid="plot-observation.state"][data-points="48"]', { timeout: 30_000 });
+    await page.waitForSelector('[data-testid="plot-action"][data-points="32"]');
+    expect(await text(page, 'episode-player')).toMatch(/reach the block/);
+    await page.fill('[data-testid="time"]', '12');
+    await page.waitForFunction(() => location.hash.includes('t=12'));
+    expect(await text(page, 'episode-player')).toMatch(/lift the block/);
+    // The frame at t = 12 is uniformly 12 * 15 = 180 grey.
+    const px = await page.evaluate(() => {
+      const c = document.querySelector('[data-testid="frame-observation.images.agentview"]') as HTMLCanvasElement;
+      return [...c.getContext('2d')!.getImageData(3, 3, 1, 1).data];
+    });
+    expect(px).toEqual([180, 180, 180, 255]);
+    expect(await text(page, 'dataset-stats')).toMatch(/lift the red block\s+1\s+16\s+100%/);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  test('the robot tab connects, drives the robot, and latches the e-stop', async () => {
+    const { page, errors } = await open(`#/robot?token=${TOKEN}`);
+    await page.click('[data-testid="robot-connect"]');
+    await page.waitForSelector('[data-testid="telemetry"]', { timeout: 30_000 });
+    await page.click('[data-testid="lease-request"]');
+    await page.waitForFunction(() => document.querySelector('[data-testid="lease-state"]')?.textContent?.includes('you'), null, { timeout: 10_000 });
+    const ee0 = (await text(page, 'telemetry')).match(/ee position\s+(.*)/)![1];
+    await page.locator('body').click({ position: { x: 700, y: 880 } });
+    await page.keyboard.down('KeyW');
+    await page.waitForFunction((e) => !document.querySelector('[data-testid="telemetry"]')?.textContent?.includes(e), ee0, { timeout: 10_000 });
+    await page.keyboard.up('KeyW');
+    await page.keyboard.press('Space');
+    await page.waitForSelector('[data-testid="estop-banner"]', { timeout: 10_000 });
+    expect(await text(page, 'estop')).toBe('E-STOPPED');
+    expect(server.bridge.estopLatched).toBe(true);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
