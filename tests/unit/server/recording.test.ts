@@ -179,3 +179,100 @@ describe('teleop recording', () => {
     }
   }, 60_000);
 });
+
+describe('teleop recording under SIGKILL', () => {
+  it('a process killed during a save never leaves an episode that looks complete', async () => {
+    const { build } = await import('esbuild');
+    const { spawn } = await import('node:child_process');
+    const { mkdtempSync, mkdirSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const outDir = join(process.cwd(), 'node_modules/.cache/prts-test');
+    mkdirSync(outDir, { recursive: true });
+    const outfile = join(outDir, 'record-child.mjs');
+    await build({
+      entryPoints: [join(process.cwd(), 'tests/unit/server/fixtures/record-child.ts')],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      outfile,
+      packages: 'external',
+      logLevel: 'warning',
+    });
+    const FRAMES = 300;
+    // Time one save first, then kill at fractions of it: before, during and after the writes.
+    let saveMs = 0;
+    {
+      const dir = mkdtempSync(join(tmpdir(), 'prts-kill-'));
+      const child = spawn(process.execPath, [outfile, dir, String(FRAMES)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let t0 = 0;
+      await new Promise<void>((resolve) => {
+        child.stdout.on('data', (d: Buffer) => {
+          for (const l of d.toString().split('\n')) {
+            if (l === 'saving 1') t0 = performance.now();
+            if (l === 'saved 1') {
+              saveMs = performance.now() - t0;
+              child.kill('SIGKILL');
+            }
+          }
+        });
+        child.on('exit', () => resolve());
+      });
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(saveMs).toBeGreaterThan(0);
+    const delays = [0, 0.2, 0.4, 0.6, 0.75, 0.9, 1.0, 1.2].map((f) => Math.round(f * saveMs));
+    const outcomes: string[] = [];
+    for (const delay of delays) {
+      const dir = mkdtempSync(join(tmpdir(), 'prts-kill-'));
+      const child = spawn(process.execPath, [outfile, dir, String(FRAMES)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let saved = -1;
+      let killedDuring = -1;
+      await new Promise<void>((resolve) => {
+        let buf = '';
+        child.stdout.on('data', (d: Buffer) => {
+          buf += d.toString();
+          const lines = buf.split('\n');
+          buf = lines.pop()!;
+          for (const l of lines) {
+            const [what, n] = l.split(' ');
+            if (what === 'saved') saved = Number(n);
+            // Let one episode complete, then kill during the second save, `delay` ms in.
+            if (what === 'saving' && Number(n) === 1 && killedDuring < 0) {
+              killedDuring = 1;
+              setTimeout(() => child.kill('SIGKILL'), delay);
+            }
+          }
+        });
+        child.on('exit', () => resolve());
+      });
+      expect(killedDuring).toBe(1);
+      const r = await LeRobotReader.open(nodeIO(join(dir, 'teleop')));
+      outcomes.push(`${delay}ms:${r.episodes.length}ep/${listTree(join(dir, 'teleop')).filter((f) => f.includes('tmp-prts')).length}tmp`);
+      // Episode 1 is either absent or whole (the kill came after its info.json); never partial.
+      expect(r.episodes.length, `delay ${delay}`).toBeGreaterThanOrEqual(saved + 1);
+      expect(r.episodes.length, `delay ${delay}`).toBeLessThanOrEqual(2);
+      expect(r.info.total_frames).toBe(r.episodes.length * FRAMES);
+      for (const e of r.episodes) {
+        expect(e.length).toBe(FRAMES);
+        const d = await r.getFrames(e.index, 0, e.length, ['action', 'observation.images.scene']);
+        expect(d.length).toBe(FRAMES);
+      }
+      // A new recorder on the same dataset sweeps the debris and appends after the last whole episode.
+      const info = new KinematicDriver(parseConfig({}).safety).info;
+      const rec = new LeRobotRecorder(dir, info);
+      await rec.start('teleop', 'after the crash');
+      const kin = new KinematicDriver(parseConfig({}).safety, { manualStep: true });
+      for (let i = 0; i < 5; i++) {
+        kin.stepOnce();
+        rec.addFrame(kin.state(), [0, 0, 0, 0, 0, 0, -1], kin.camera(0));
+      }
+      const ep = await rec.stop();
+      expect(ep.episodeIndex).toBe(r.episodes.length);
+      await rec.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // Which trials died before, during or after the save's final info.json write.
+    console.log(`save takes ${saveMs.toFixed(0)} ms; kill outcomes (delay: episodes/temp files left): ${outcomes.join(' ')}`);
+  }, 120_000);
+});
