@@ -8,8 +8,12 @@ import { createRoot } from 'react-dom/client';
 import { App } from './App.tsx';
 import { WebGPUUnavailable } from './components/WebGPUUnavailable.tsx';
 import { startServerPolling } from './stores/server.ts';
+import { adoptTokenFromHash } from './stores/session.ts';
 import { gpuClient } from './worker/gpuClient.ts';
 import './styles.css';
+
+const next = adoptTokenFromHash(window.location.hash);
+if (next) history.replaceState(null, '', next);
 
 const root = createRoot(document.getElementById('root')!);
 if (!('gpu' in navigator) || !navigator.gpu) {

@@ -3,95 +3,25 @@
  * real workbench server started in-process with the kinematic robot driver and a small
  * dataset), Debian's Chromium runs it with WebGPU on SwiftShader.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer as netServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { createServer, type ViteDevServer } from 'vite';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startServer, type RunningServer } from '../../server/app.ts';
+import type { RunningServer } from '../../server/app.ts';
 import { buildBlockMap } from '../../src/engine/blockmap.ts';
-import { LeRobotWriter } from '../../src/data/index.ts';
-import { nodeIO } from '../../src/data/io-node.ts';
 import { exampleLayout, type RoleRuns } from '../../src/ui/tabs/model/layout.ts';
-import { CHROMIUM, CHROMIUM_ARGS } from './harness.ts';
+import { startAppStack, TOKEN, type AppStack } from '../../scripts/app-stack.ts';
 
-const TOKEN = 'e2e-operator-token-0123456789';
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = netServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (a && typeof a === 'object' ? res(a.port) : rej(new Error('no port'))));
-    });
-  });
-}
-
-async function writeDataset(root: string): Promise<void> {
-  const w = await LeRobotWriter.create(nodeIO(join(root, 'demo')), {
-    repoId: 'prts/demo',
-    fps: 20,
-    robotType: 'panda',
-    features: {
-      'observation.state': { dtype: 'float32', shape: [3], names: ['x', 'y', 'z'] },
-      'observation.images.agentview': { dtype: 'image', shape: [8, 8, 3], names: ['height', 'width', 'channels'] },
-      action: { dtype: 'float32', shape: [2], names: ['dx', 'dy'] },
-      phase: { dtype: 'int64', shape: [1] },
-      phase_description: { dtype: 'string', shape: [1] },
-    },
-  });
-  for (let e = 0; e < 2; e++) {
-    for (let t = 0; t < 16; t++) {
-      const px = new Uint8Array(8 * 8 * 3).fill(t * 15);
-      w.addFrame({
-        'observation.state': [t / 16, e, Math.sin(t)],
-        'observation.images.agentview': { width: 8, height: 8, channels: 3, data: px },
-        action: [Math.cos(t), e - t / 16],
-        phase: t < 8 ? 0 : 1,
-        phase_description: t < 8 ? 'reach the block' : 'lift the block',
-      });
-    }
-    await w.saveEpisode({ task: e ? 'lift the red block' : 'push the blue block', meta: { success: e === 1, perturbation: { lighting: e === 1 } } });
-  }
-  await w.finalize();
-}
-
-let vite: ViteDevServer;
+let stack: AppStack;
 let server: RunningServer;
 let browser: Browser;
 let base: string;
-let dataDir: string;
 
 beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'prts-app-e2e-'));
-  await writeDataset(dataDir);
-  const [vitePort, serverPort] = [await freePort(), await freePort()];
-  base = `http://127.0.0.1:${vitePort}`;
-  server = await startServer({ config: { port: serverPort, dataDir, robot: 'kinematic', token: TOKEN, allowedOrigins: [base] } });
-  const target = `http://127.0.0.1:${serverPort}`;
-  vite = await createServer({
-    root: process.cwd(),
-    logLevel: 'error',
-    server: {
-      host: '127.0.0.1',
-      port: vitePort,
-      strictPort: true,
-      hmr: false,
-      proxy: { '/api': target, '/data': target, '/ws': { target: `ws://127.0.0.1:${serverPort}`, ws: true } },
-    },
-  });
-  await vite.listen();
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  stack = await startAppStack();
+  ({ server, browser, base } = stack);
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await vite?.close();
-  await server?.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  await stack?.close();
 });
 
 async function open(hash: string): Promise<{ page: Page; errors: string[] }> {

@@ -27,6 +27,7 @@ export async function probeServer(fetchFn: typeof fetch = fetch): Promise<Pick<S
   try {
     const res = await fetchFn('/api/health', { signal: ctl.signal, headers: { accept: 'application/json' } });
     const type = res.headers.get('content-type') ?? '';
+    if (res.status === 404) return { state: 'offline', health: null, error: 'no workbench server at this origin' };
     if (!res.ok) return { state: 'offline', health: null, error: `GET /api/health: HTTP ${res.status}` };
     if (!type.includes('application/json')) return { state: 'offline', health: null, error: 'no workbench server at this origin (static host)' };
     const body = (await res.json()) as Record<string, unknown>;

@@ -38,3 +38,19 @@ describe('hash routes', () => {
     expect(findTab('nope')).toBeUndefined();
   });
 });
+
+describe('token links', () => {
+  test('the server link form #token=... is adopted into the session and routed to a tab', async () => {
+    const store = new Map<string, string>();
+    (globalThis as { sessionStorage?: unknown }).sessionStorage = {
+      getItem: (k: string) => store.get(k) ?? null,
+      setItem: (k: string, v: string) => void store.set(k, v),
+      removeItem: (k: string) => void store.delete(k),
+    };
+    const { adoptTokenFromHash, useSessionStore } = await import('../../../src/ui/stores/session.ts');
+    expect(adoptTokenFromHash('#/model?preset=tiny')).toBeNull();
+    expect(adoptTokenFromHash('#token=abc%2Bdef')).toBe('#/data');
+    expect(useSessionStore.getState().token).toBe('abc+def');
+    expect(JSON.parse(store.get('prts.session.v1')!).state.token).toBe('abc+def');
+  });
+});

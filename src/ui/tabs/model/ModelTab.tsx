@@ -36,12 +36,12 @@ export default function ModelTab() {
     <div className="cols">
       <ConfigEditor errors={result.ok ? [] : result.errors} onPreset={onPreset} />
       <div>
+        <MaskView configTile={cfg?.model.attnTile ?? 32} configRuns={cfg ? runsFromSequence(sequenceLayout(cfg.model)) : null} />
         {cfg ? (
           <Estimates config={cfg} />
         ) : (
           <div className="panel"><h2>Size</h2><p className="muted">Fix the configuration errors to see the estimates.</p></div>
         )}
-        <MaskView configTile={cfg?.model.attnTile ?? 32} configRuns={cfg ? runsFromSequence(sequenceLayout(cfg.model)) : null} />
       </div>
     </div>
   );

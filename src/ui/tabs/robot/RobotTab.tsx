@@ -6,12 +6,14 @@
 import { useEffect, useRef, useState } from 'react';
 import { useTabParams } from '../../lib/useRoute.ts';
 import { formatNumber } from '../../lib/format.ts';
+import { useSessionStore } from '../../stores/session.ts';
 import { robotClient, useRobotStore } from './robotClient.ts';
 import { deltaFromAxes, GRIPPER_CLOSE, GRIPPER_OPEN, teleopAxes } from './teleop.ts';
 
 export default function RobotTab() {
   const [params, setParams] = useTabParams();
-  const [token, setToken] = useState(params.token ?? '');
+  const session = useSessionStore();
+  const [token, setToken] = useState(params.token ?? session.token);
   const st = useRobotStore();
   const [speed, setSpeed] = useState(0.5);
   const [task, setTask] = useState('pick up the red block');
@@ -86,7 +88,10 @@ export default function RobotTab() {
   }, [st.frame]);
 
   const connect = () => {
-    setParams({ token: token || null });
+    // A token from a link stays in the link (it was shared that way); a typed one goes to
+    // the session only, so it does not end up in the address bar or history.
+    if (params.token !== undefined) setParams({ token: token || null });
+    session.setToken(token);
     robotClient.connect(token);
   };
   const tel = st.telemetry;
