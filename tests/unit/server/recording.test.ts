@@ -206,9 +206,14 @@ describe('teleop recording under SIGKILL', () => {
       const dir = mkdtempSync(join(tmpdir(), 'prts-kill-'));
       const child = spawn(process.execPath, [outfile, dir, String(FRAMES)], { stdio: ['ignore', 'pipe', 'inherit'] });
       let t0 = 0;
+      let buf = '';
       await new Promise<void>((resolve) => {
         child.stdout.on('data', (d: Buffer) => {
-          for (const l of d.toString().split('\n')) {
+          // Lines may arrive split across chunks on a busy machine.
+          buf += d.toString();
+          const lines = buf.split('\n');
+          buf = lines.pop()!;
+          for (const l of lines) {
             if (l === 'saving 1') t0 = performance.now();
             if (l === 'saved 1') {
               saveMs = performance.now() - t0;
