@@ -9,6 +9,7 @@
  */
 import * as Comlink from 'comlink';
 import { acquireDevice, WebGPUUnavailableError, type AcquiredDevice } from '../src/engine/device.ts';
+import { setDeviceProvider } from './jobs/gpu.ts';
 import { JOBS, THROUGHPUT_UNITS } from './jobs/index.ts';
 import type { AdapterReport, FatalReport, GpuWorkerApi, JobEvent, JobSpec } from './protocol.ts';
 import { describeError, JobRunner } from './runner.ts';
@@ -43,6 +44,7 @@ const api: GpuWorkerApi = {
       });
       return a;
     });
+    setDeviceProvider(() => acquired ?? Promise.reject(new Error('the GPU device was not acquired')));
     try {
       const a = await acquired;
       return { ok: true, info: a.info };

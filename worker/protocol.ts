@@ -23,6 +23,8 @@ export interface JobParams {
    * pause/resume/cancel and checkpoints end to end on any machine, and is a baseline
    * for how fast the worker loop itself can go.
    */
+  /** Engine kernels vs their float64 references, on this browser's WebGPU (worker/jobs/selftest.ts). */
+  selftest: { seed: number };
   'cpu-mlp': {
     hidden: number;
     steps: number;

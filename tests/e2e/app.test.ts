@@ -126,6 +126,19 @@ describe('workbench app', () => {
     await page.close();
   });
 
+  test('the engine kernels match their float64 references inside the browser worker', async () => {
+    const { page, errors } = await open('#/train?job=selftest');
+    await page.waitForSelector('[data-testid="start-job"]:not([disabled])', { timeout: 90_000 });
+    await page.click('[data-testid="start-job"]');
+    await page.waitForFunction(() => ['done', 'failed'].includes(document.querySelector('[data-testid="job-state"]')?.textContent ?? ''), null, { timeout: 120_000 });
+    const log = await page.locator('[data-testid="job-view"] .log').innerText();
+    expect(await text(page, 'job-state'), log).toBe('done');
+    expect(log.match(/^PASS /gm)?.length).toBe(5);
+    expect(log).toMatch(/PASS\s+role-aware attention.*tile 64/);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   test('the data tab lists datasets and episodes and plays an episode', async () => {
     const { page, errors } = await open('#/data?ds=demo&ep=1');
     await page.waitForSelector('[data-testid="episode-list"] tr:has-text("lift the red block")', { timeout: 60_000 });

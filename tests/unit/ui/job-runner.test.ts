@@ -16,6 +16,7 @@ function gatedRegistry(gate: { next: () => Promise<void> }, failAt?: number): Jo
       return { steps: p.steps };
     },
     tinycheck: { unavailable: 'not in this build' },
+    selftest: { unavailable: 'needs a GPU' },
   };
 }
 
@@ -112,7 +113,11 @@ describe('JobRunner', () => {
 
   test('unavailable and unknown kinds are refused with the reason', () => {
     const runner = new JobRunner(gatedRegistry({ next: async () => undefined }));
-    expect(runner.availability()).toEqual({ 'cpu-mlp': { available: true }, tinycheck: { available: false, reason: 'not in this build' } });
+    expect(runner.availability()).toEqual({
+      'cpu-mlp': { available: true },
+      tinycheck: { available: false, reason: 'not in this build' },
+      selftest: { available: false, reason: 'needs a GPU' },
+    });
     expect(() => runner.start({ kind: 'tinycheck', params: {} as never }, () => undefined)).toThrow(/not available: not in this build/);
     expect(() => runner.start({ kind: 'nope' as never, params: {} as never }, () => undefined)).toThrow(/unknown job kind "nope"/);
   });
@@ -138,6 +143,7 @@ describe('JobRunner', () => {
         ctx.progress({ step: 1, total: 1, losses: {} });
       },
       tinycheck: { unavailable: 'x' },
+      selftest: { unavailable: 'x' },
     };
     const runner = new JobRunner(registry, { now: () => clock, yieldEveryMs: 1e9 });
     let elapsed = -1;
@@ -156,7 +162,7 @@ describe('JobRunner', () => {
 
 describe('cpu-mlp job', () => {
   test('the loss falls, checkpoints carry the weights, and training continues from them', async () => {
-    const runner = new JobRunner({ 'cpu-mlp': cpuMlpJob, tinycheck: { unavailable: 'x' } }, { progressIntervalMs: 0 });
+    const runner = new JobRunner({ 'cpu-mlp': cpuMlpJob, tinycheck: { unavailable: 'x' }, selftest: { unavailable: 'x' } }, { progressIntervalMs: 0 });
     const losses: number[] = [];
     const ckpts: Extract<JobEvent, { type: 'checkpoint' }>[] = [];
     const p = { hidden: 16, steps: 1500, batchSize: 32, lr: 0.01, seed: 3, checkpointEvery: 500 };

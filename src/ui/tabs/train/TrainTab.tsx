@@ -16,8 +16,9 @@ import { cpuMlpErrors, useTrainSettings, type CpuMlpSettings } from '../../store
 import { gpuClient } from '../../worker/gpuClient.ts';
 import { Checkpoints } from './Checkpoints.tsx';
 
-const KINDS: readonly JobKind[] = ['tinycheck', 'cpu-mlp'];
+const KINDS: readonly JobKind[] = ['tinycheck', 'cpu-mlp', 'selftest'];
 const KIND_LABEL: Record<JobKind, string> = {
+  selftest: 'Engine kernel self-test (GPU vs float64 reference)',
   tinycheck: 'Engine tiny check (GPU, 2-layer PRTS transformer)',
   'cpu-mlp': 'CPU reference MLP (no GPU; plumbing check)',
 };
@@ -73,6 +74,7 @@ function JobSetup({ kind, setKind, avail }: { kind: JobKind; setKind: (k: JobKin
     setStartError(null);
     try {
       if (kind === 'cpu-mlp') await start({ kind, params: cpuMlp }, `cpu-mlp h${cpuMlp.hidden}`);
+      else if (kind === 'selftest') await start({ kind, params: { seed: 1 } }, 'kernel self-test');
       else if (cfg.ok) await start({ kind, params: { config: cfg.value, checkpointEvery: tinycheckCheckpointEvery } }, `tinycheck ${cfg.value.name}`);
     } catch (e) {
       setStartError((e as Error).message);
@@ -105,6 +107,8 @@ function JobSetup({ kind, setKind, avail }: { kind: JobKind; setKind: (k: JobKin
             </div>
           ))}
         </div>
+      ) : kind === 'selftest' ? (
+        <p className="muted">Runs matmul, softmax and role-aware attention kernels in this browser's GPU worker and compares them with the engine's float64 references.</p>
       ) : (
         <div>
           <p className="muted">
