@@ -78,6 +78,15 @@ describe('workbench app', () => {
     expect(new URL(page.url()).hash).toBe('#/train');
     await page.goBack();
     await page.waitForSelector('[data-testid="page-model"]');
+
+    // The Sim tab lists the task suites; picking a task writes it to the URL.
+    await page.click('[data-testid="tab-sim"]');
+    await page.waitForSelector('[data-testid="sim-task"]', { timeout: 30_000 });
+    const second = page.locator('[data-testid="sim-tab"] table.grid tr').nth(1);
+    const taskId = await second.innerText();
+    await second.click();
+    await page.waitForFunction((t) => location.hash.includes(`task=${encodeURIComponent(t)}`), taskId.trim());
+    expect(await text(page, 'sim-task')).toContain(taskId.trim());
     expect(errors).toEqual([]);
     await page.close();
   });
