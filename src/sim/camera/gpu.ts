@@ -28,9 +28,9 @@ export class GpuCamera {
   private readonly staging: GPUBuffer;
   private readonly pipeline: GPUComputePipeline;
   private readonly bindGroup: GPUBindGroup;
-  private readonly geoms: Float32Array;
-  private readonly cams: Float32Array;
-  private readonly envs: Float32Array;
+  private readonly geoms: Float32Array<ArrayBuffer>;
+  private readonly cams: Float32Array<ArrayBuffer>;
+  private readonly envs: Float32Array<ArrayBuffer>;
   private lastEnvs = 0;
   private destroyed = false;
 
