@@ -1,0 +1,188 @@
+/**
+ * Batched matrix multiply with optional transposes and a broadcast operand, tiled in
+ * workgroup memory (shaders/matmul.wgsl, shaders/matmul_scalar.wgsl), and `linear`.
+ *
+ * Shapes: a is [...batch, M, K] ([...batch, K, M] with transA), b is [...batch, K, N]
+ * ([...batch, N, K] with transB); either may be 2-D and is then shared by every batch
+ * entry. A batched, untransposed a against a 2-D b is run as one [batch*M, K] x [K, N]
+ * product, which is the common case (activations times a weight) and the fastest.
+ */
+import vec4Code from '../../../shaders/matmul.wgsl?raw';
+import scalarCode from '../../../shaders/matmul_scalar.wgsl?raw';
+import { record } from '../autograd';
+import { Tensor, shapeStr } from '../tensor';
+import { assertDType, assertRank, uniform } from './common';
+import { add } from './elementwise';
+import { sumTo } from './reduce';
+
+export interface MatmulOptions {
+  /** a is stored [..., K, M] and used transposed. */
+  transA?: boolean;
+  /** b is stored [..., N, K] and used transposed. */
+  transB?: boolean;
+}
+
+/** Tile shape of one workgroup: TM = wgY*rm rows by TN = wgX*4*cn columns, K steps of tk. */
+export interface MatmulTile {
+  wgX: number;
+  wgY: number;
+  /** Rows per thread: 4 or 8. */
+  rm: number;
+  /** vec4 columns per thread: 1 or 2. */
+  cn: number;
+  /** K slice staged per step: a multiple of 4. */
+  tk: number;
+}
+
+/** Big tiles amortise the shared-memory traffic; small ones keep enough workgroups in
+ * flight when the output is small. Chosen per call from the output size. */
+export const matmulTiles = {
+  large: { wgX: 16, wgY: 16, rm: 4, cn: 1, tk: 16 } as MatmulTile,
+  small: { wgX: 8, wgY: 8, rm: 4, cn: 1, tk: 16 } as MatmulTile,
+  /** Workgroups of `large` tiles below which `small` tiles are used. */
+  minLargeWorkgroups: 64,
+};
+
+function checkTile(t: MatmulTile): void {
+  const ok =
+    (t.rm === 4 || t.rm === 8) && (t.cn === 1 || t.cn === 2) && t.tk % 4 === 0 && t.tk > 0 && t.wgX > 0 && t.wgY > 0;
+  if (!ok) throw new RangeError(`matmul: unsupported tile ${JSON.stringify(t)} (rm 4|8, cn 1|2, tk a multiple of 4)`);
+}
+
+interface Problem {
+  batch: number;
+  M: number;
+  N: number;
+  K: number;
+  /** Batch strides in elements; 0 when the operand is shared. */
+  strideA: number;
+  strideB: number;
+  transA: boolean;
+  transB: boolean;
+}
+
+/** Records one kernel dispatch computing C (preallocated, [batch, M, N]). */
+function dispatchMatmul(a: Tensor, b: Tensor, c: Tensor, p: Problem, tile?: MatmulTile): void {
+  const { batch, M, N, K, transA, transB } = p;
+  if (M === 0 || N === 0 || batch === 0) return;
+  const t =
+    tile ??
+    (Math.ceil(M / 64) * Math.ceil(N / 64) * batch >= matmulTiles.minLargeWorkgroups ? matmulTiles.large : matmulTiles.small);
+  checkTile(t);
+  // vec4 loads need every row that is read or written as vec4 to be a multiple of 4 long.
+  const vec4 = (transA ? M : K) % 4 === 0 && (transB ? K : N) % 4 === 0 && N % 4 === 0;
+  const s = vec4 ? 4 : 1;
+  const constants = {
+    WG_X: t.wgX,
+    WG_Y: t.wgY,
+    RM: t.rm,
+    CN: t.cn,
+    TK: t.tk,
+    TRANS_A: transA ? 1 : 0,
+    TRANS_B: transB ? 1 : 0,
+  };
+  const TM = t.wgY * t.rm;
+  const TN = t.wgX * 4 * t.cn;
+  const workgroups = [Math.ceil(N / TN), Math.ceil(M / TM), batch] as const;
+  if (K === 0) {
+    // An empty inner dimension still defines C = 0; the tiled loop would not write it.
+    c.rt.write(c.buffer, new Float32Array(c.size));
+    return;
+  }
+  c.rt.dispatch({
+    kernel: vec4 ? 'matmul.vec4' : 'matmul.scalar',
+    code: vec4 ? vec4Code : scalarCode,
+    constants,
+    buffers: [a.buffer, b.buffer, c.buffer],
+    uniform: uniform(M, N, K, p.strideA / s, p.strideB / s, (M * N) / s),
+    workgroups: [workgroups[0], workgroups[1], workgroups[2]],
+  });
+}
+
+function prod(xs: readonly number[]): number {
+  return xs.reduce((x, y) => x * y, 1);
+}
+
+/** op(a) * op(b); see the module comment for shapes. Differentiable in both operands. */
+export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}, tile?: MatmulTile): Tensor {
+  const transA = !!opts.transA;
+  const transB = !!opts.transB;
+  assertDType('matmul', 'a', a, 'f32');
+  assertDType('matmul', 'b', b, 'f32');
+  assertRank('matmul', 'a', a, 2);
+  assertRank('matmul', 'b', b, 2);
+  const ra = a.rank;
+  const rb = b.rank;
+  const M = transA ? a.shape[ra - 1] : a.shape[ra - 2];
+  const Ka = transA ? a.shape[ra - 2] : a.shape[ra - 1];
+  const Kb = transB ? b.shape[rb - 1] : b.shape[rb - 2];
+  const N = transB ? b.shape[rb - 2] : b.shape[rb - 1];
+  const desc = () => `a ${shapeStr(a.shape)}${transA ? 'ᵀ' : ''} x b ${shapeStr(b.shape)}${transB ? 'ᵀ' : ''}`;
+  if (Ka !== Kb) throw new RangeError(`matmul: inner dimensions differ (${Ka} vs ${Kb}) in ${desc()}`);
+  const K = Ka;
+  const batchA = a.shape.slice(0, ra - 2);
+  const batchB = b.shape.slice(0, rb - 2);
+  if (batchA.length && batchB.length && shapeStr(batchA) !== shapeStr(batchB)) {
+    throw new RangeError(`matmul: batch dimensions differ in ${desc()} (a 2-D operand is broadcast; otherwise they must match)`);
+  }
+  const batchDims = batchA.length ? batchA : batchB;
+  const batch = prod(batchDims);
+  const out = new Tensor(a.rt, [...batchDims, M, N], 'f32');
+  if (batchA.length && !batchB.length && !transA) {
+    // Shared weight: fold the batch into M, one big product instead of `batch` small ones.
+    dispatchMatmul(a, b, out, { batch: 1, M: batch * M, N, K, strideA: 0, strideB: 0, transA, transB }, tile);
+  } else {
+    const p: Problem = {
+      batch,
+      M,
+      N,
+      K,
+      strideA: batchA.length ? M * K : 0,
+      strideB: batchB.length ? K * N : 0,
+      transA,
+      transB,
+    };
+    dispatchMatmul(a, b, out, p, tile);
+  }
+  return record('matmul', out, [a, b], (g) => {
+    let ga: Tensor | null = null;
+    let gb: Tensor | null = null;
+    if (a.requiresGrad) {
+      // C = op(A) op(B): dop(A) = G op(B)^T, and dA is its transpose when A was transposed.
+      const d = transA ? matmul(b, g, { transA: transB, transB: true }) : matmul(g, b, { transB: !transB });
+      ga = d.shape.length === a.rank ? d : sumTo(d, a.shape);
+    }
+    if (b.requiresGrad) {
+      let d: Tensor;
+      if (!batchB.length && batchA.length && !transA) {
+        // The shared weight's gradient sums over the batch: fold batch into the inner dim.
+        const af = a.reshape([batch * M, K]);
+        const gf = g.reshape([batch * M, N]);
+        d = transB ? matmul(gf, af, { transA: true }) : matmul(af, gf, { transA: true });
+      } else {
+        d = transB ? matmul(g, a, { transA: true, transB: transA }) : matmul(a, g, { transA: !transA });
+      }
+      gb = d.shape.length === b.rank ? d : sumTo(d, b.shape);
+    }
+    return [ga, gb];
+  });
+}
+
+/**
+ * x [..., in] times w [in, out] plus an optional bias [out]. The weight is stored
+ * [in, out] (not PyTorch's [out, in]) so the forward product reads it untransposed,
+ * which is the vec4-friendly layout for the kernel.
+ */
+export function linear(x: Tensor, w: Tensor, bias?: Tensor): Tensor {
+  assertRank('linear', 'w', w, 2, 2);
+  if (x.shape[x.rank - 1] !== w.shape[0]) {
+    throw new RangeError(`linear: x ${shapeStr(x.shape)} last dimension must equal w ${shapeStr(w.shape)} first (w is [in, out])`);
+  }
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== w.shape[1])) {
+    throw new RangeError(`linear: bias ${shapeStr(bias.shape)} must be [${w.shape[1]}] for w ${shapeStr(w.shape)}`);
+  }
+  const x2 = x.rank === 1 ? x.reshape([1, x.shape[0]]) : x;
+  let y = matmul(x2, w);
+  if (x.rank === 1) y = y.reshape([w.shape[1]]);
+  return bias ? add(y, bias) : y;
+}

@@ -1,0 +1,178 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { Runtime } from '../../../src/engine/runtime';
+import { fromArray, parameter, tidy, type Tensor } from '../../../src/engine/tensor';
+import { backward } from '../../../src/engine/autograd';
+import { Rng } from '../../../src/engine/random';
+import { linear, matmul, type MatmulTile } from '../../../src/engine/ops/matmul';
+import { refMatmul } from '../../../src/engine/reference/matmul';
+import { expectClose, numericGrad, randn } from './check';
+
+let rt: Runtime;
+beforeAll(async () => {
+  rt = await Runtime.create();
+});
+afterAll(() => rt?.destroy());
+
+interface Case {
+  a: number[];
+  b: number[];
+  transA?: boolean;
+  transB?: boolean;
+}
+
+const TILES: Record<string, MatmulTile> = {
+  '64x64 4x4': { wgX: 16, wgY: 16, rm: 4, cn: 1, tk: 16 },
+  '32x32 4x4': { wgX: 8, wgY: 8, rm: 4, cn: 1, tk: 16 },
+  '32x64 8x8 tk32': { wgX: 8, wgY: 4, rm: 8, cn: 2, tk: 32 },
+};
+
+// Odd sizes exercise the scalar kernel and partial tiles; multiples of 4 the vec4 kernel.
+const CASES: Case[] = [
+  { a: [5, 7], b: [7, 3] },
+  { a: [7, 5], b: [7, 3], transA: true },
+  { a: [5, 7], b: [3, 7], transB: true },
+  { a: [7, 5], b: [3, 7], transA: true, transB: true },
+  { a: [68, 36], b: [36, 72] },
+  { a: [36, 68], b: [36, 72], transA: true },
+  { a: [68, 36], b: [72, 36], transB: true },
+  { a: [36, 68], b: [72, 36], transA: true, transB: true },
+  { a: [3, 9, 13], b: [3, 13, 6] },
+  { a: [2, 12, 20], b: [20, 8] },
+  { a: [2, 20, 12], b: [20, 8], transA: true },
+  { a: [2, 12, 20], b: [8, 20], transB: true },
+  { a: [12, 20], b: [3, 20, 8] },
+  { a: [2, 3, 5, 7], b: [2, 3, 7, 4] },
+  { a: [1, 1], b: [1, 1] },
+  { a: [130, 4], b: [4, 3] },
+];
+
+function label(c: Case): string {
+  return `[${c.a}]${c.transA ? 'ᵀ' : ''} x [${c.b}]${c.transB ? 'ᵀ' : ''}`;
+}
+
+describe('matmul forward matches the float64 reference', () => {
+  for (const c of CASES) {
+    test(label(c), async () => {
+      const rng = new Rng(c.a.length * 100 + c.b[0]);
+      const an = c.a.reduce((x, y) => x * y, 1);
+      const bn = c.b.reduce((x, y) => x * y, 1);
+      const av = randn(rng, an);
+      const bv = randn(rng, bn);
+      const ref = refMatmul(av, bv, { aShape: c.a, bShape: c.b, transA: c.transA, transB: c.transB });
+      for (const [name, tile] of Object.entries(TILES)) {
+        const got = await tidy(() => matmul(fromArray(rt, av, c.a), fromArray(rt, bv, c.b), c, tile)).read();
+        expectClose(got, ref.out, { atol: 1e-4, rtol: 1e-4, what: `${label(c)} with tile ${name}` });
+      }
+      const y = matmul(fromArray(rt, av, c.a), fromArray(rt, bv, c.b), c);
+      expect(y.shape).toEqual(ref.shape);
+      y.dispose();
+    });
+  }
+
+  test('a larger product against the reference (several K tiles, partial edge tiles)', async () => {
+    const rng = new Rng(7);
+    const [M, K, N] = [97, 130, 66];
+    const av = randn(rng, M * K);
+    const bv = randn(rng, K * N);
+    const ref = refMatmul(av, bv, { aShape: [M, K], bShape: [K, N] });
+    const got = await tidy(() => matmul(fromArray(rt, av, [M, K]), fromArray(rt, bv, [K, N]))).read();
+    expectClose(got, ref.out, { atol: 1e-3, rtol: 1e-4 });
+  });
+
+  test('an empty inner dimension gives zeros', async () => {
+    const y = tidy(() => matmul(fromArray(rt, [], [3, 0]), fromArray(rt, [], [0, 4])));
+    expect(Array.from(await y.read())).toEqual(new Array(12).fill(0));
+    y.dispose();
+  });
+
+  test('shape errors name both operands', () => {
+    tidy(() => {
+      expect(() => matmul(fromArray(rt, new Float32Array(6), [2, 3]), fromArray(rt, new Float32Array(8), [4, 2]))).toThrow(
+        /inner dimensions differ \(3 vs 4\) in a \[2, 3\] x b \[4, 2\]/,
+      );
+      expect(() => matmul(fromArray(rt, new Float32Array(12), [2, 2, 3]), fromArray(rt, new Float32Array(18), [3, 3, 2]))).toThrow(
+        /batch dimensions differ/,
+      );
+    });
+  });
+});
+
+describe('matmul backward matches finite differences of the reference', () => {
+  const GRAD_CASES: Case[] = [
+    { a: [5, 7], b: [7, 3] },
+    { a: [7, 5], b: [3, 7], transA: true, transB: true },
+    { a: [7, 5], b: [7, 3], transA: true },
+    { a: [5, 7], b: [3, 7], transB: true },
+    { a: [2, 3, 5], b: [2, 5, 4] },
+    { a: [2, 3, 8], b: [8, 4] },
+    { a: [2, 3, 8], b: [4, 8], transB: true },
+    { a: [2, 8, 3], b: [8, 4], transA: true },
+    { a: [3, 5], b: [2, 5, 4] },
+    { a: [5, 3], b: [2, 4, 5], transA: true, transB: true },
+  ];
+  for (const c of GRAD_CASES) {
+    test(label(c), async () => {
+      const rng = new Rng(11);
+      const an = c.a.reduce((x, y) => x * y, 1);
+      const bn = c.b.reduce((x, y) => x * y, 1);
+      const av = randn(rng, an);
+      const bv = randn(rng, bn);
+      const f = ([x, y]: Float64Array[]) => refMatmul(x, y, { aShape: c.a, bShape: c.b, transA: c.transA, transB: c.transB }).out;
+      const outN = f([Float64Array.from(av), Float64Array.from(bv)]).length;
+      const gv = randn(rng, outN);
+      const [ga, gb] = numericGrad(f, [av, bv], gv);
+      const pa = parameter(rt, av, c.a);
+      const pb = parameter(rt, bv, c.b);
+      tidy(() => {
+        const y = matmul(pa, pb, c);
+        backward(y, fromArray(rt, gv, y.shape));
+      });
+      expectClose(await pa.grad!.read(), ga, { atol: 1e-4, rtol: 1e-3, what: 'dA' });
+      expectClose(await pb.grad!.read(), gb, { atol: 1e-4, rtol: 1e-3, what: 'dB' });
+      for (const p of [pa, pb]) {
+        p.grad!.dispose();
+        p.dispose();
+      }
+    });
+  }
+});
+
+describe('linear', () => {
+  test('x W + b forward and backward, including a rank-3 input', async () => {
+    const rng = new Rng(3);
+    const [B, T, I, O] = [2, 3, 5, 6];
+    const xv = randn(rng, B * T * I);
+    const wv = randn(rng, I * O);
+    const bv = randn(rng, O);
+    const f = ([x, w, b]: Float64Array[]) => {
+      const y = refMatmul(x, w, { aShape: [B * T, I], bShape: [I, O] }).out;
+      for (let i = 0; i < y.length; i++) y[i] += b[i % O];
+      return y;
+    };
+    const gv = randn(rng, B * T * O);
+    const grads = numericGrad(f, [xv, wv, bv], gv);
+    const ps = [parameter(rt, xv, [B, T, I]), parameter(rt, wv, [I, O]), parameter(rt, bv, [O])];
+    let y: Tensor | undefined;
+    const yv = await tidy(() => {
+      y = linear(ps[0], ps[1], ps[2]);
+      backward(y, fromArray(rt, gv, y.shape));
+      return y;
+    }).read();
+    expect(y!.shape).toEqual([B, T, O]);
+    expectClose(yv, f([xv, wv, bv].map((v) => Float64Array.from(v))), { atol: 1e-4 });
+    for (let i = 0; i < 3; i++) {
+      expectClose(await ps[i].grad!.read(), grads[i], { atol: 1e-4, rtol: 1e-3, what: ['dx', 'dW', 'db'][i] });
+      ps[i].grad!.dispose();
+      ps[i].dispose();
+    }
+    y!.dispose();
+  });
+
+  test('rejects a weight of the wrong orientation with both shapes in the message', () => {
+    tidy(() => {
+      expect(() => linear(fromArray(rt, new Float32Array(10), [2, 5]), fromArray(rt, new Float32Array(15), [3, 5]))).toThrow(
+        /x \[2, 5\] last dimension must equal w \[3, 5\] first/,
+      );
+    });
+  });
+});
