@@ -1,0 +1,125 @@
+/**
+ * Row normalisations over the last axis: RMSNorm (with weight), LayerNorm (weight and
+ * bias) and L2 normalisation (the CRL embeddings phi and psi). The forward saves the
+ * per-row statistics so the backward never recomputes the reductions; weight gradients
+ * are column sums done in row chunks (no atomics), then summed with sumTo.
+ */
+import fwdCode from '../../../shaders/norm_fwd.wgsl?raw';
+import gradCode from '../../../shaders/norm_grad.wgsl?raw';
+import wgradCode from '../../../shaders/norm_wgrad.wgsl?raw';
+import l2Code from '../../../shaders/norm_l2.wgsl?raw';
+import l2GradCode from '../../../shaders/norm_l2_grad.wgsl?raw';
+import { record } from '../autograd';
+import { Tensor, shapeStr } from '../tensor';
+import { assertDType, assertRank, f32, gridRows, rowsOf, uniform } from './common';
+import { sumTo } from './reduce';
+
+const WGRAD_ROWS = 64;
+
+function checkParam(op: string, arg: string, p: Tensor, D: number, x: Tensor): void {
+  assertDType(op, arg, p, 'f32');
+  if (p.rank !== 1 || p.shape[0] !== D) {
+    throw new RangeError(`${op}: ${arg} ${shapeStr(p.shape)} must be [${D}] to match x ${shapeStr(x.shape)}`);
+  }
+}
+
+/** Sum over rows of g * xhat, [D]. */
+function weightGrad(x: Tensor, stats: Tensor, g: Tensor, rows: number, D: number): Tensor {
+  const chunks = Math.ceil(rows / WGRAD_ROWS);
+  const part = new Tensor(x.rt, [chunks, D], 'f32');
+  x.rt.dispatch({
+    kernel: 'norm.wgrad',
+    code: wgradCode,
+    constants: { ROWS: WGRAD_ROWS },
+    buffers: [x.buffer, stats.buffer, g.buffer, part.buffer],
+    uniform: uniform(rows, D),
+    workgroups: [Math.ceil(D / 64), chunks],
+  });
+  if (chunks === 1) return part.reshape([D]);
+  const dw = sumTo(part, [D]);
+  part.dispose();
+  return dw;
+}
+
+function normalize(op: 'rmsnorm' | 'layernorm', x: Tensor, w: Tensor, b: Tensor | null, eps: number): Tensor {
+  assertDType(op, 'x', x, 'f32');
+  assertRank(op, 'x', x, 1);
+  const { rows, cols: D } = rowsOf(x);
+  checkParam(op, 'weight', w, D, x);
+  if (b) checkParam(op, 'bias', b, D, x);
+  const layer = op === 'layernorm';
+  const y = new Tensor(x.rt, x.shape, 'f32');
+  const stats = new Tensor(x.rt, [rows, 2], 'f32');
+  if (rows > 0) {
+    x.rt.dispatch({
+      kernel: 'norm.fwd',
+      code: fwdCode,
+      constants: { LAYER: layer ? 1 : 0 },
+      // RMSNorm binds the weight again where the bias goes; LAYER=false never reads it.
+      buffers: [x.buffer, w.buffer, (b ?? w).buffer, y.buffer, stats.buffer],
+      uniform: uniform(rows, D, f32(eps)),
+      workgroups: gridRows(rows),
+    });
+  }
+  const inputs = b ? [x, w, b] : [x, w];
+  return record(op, y, inputs, (g) => {
+    let dx: Tensor | null = null;
+    if (x.requiresGrad) {
+      dx = new Tensor(x.rt, x.shape, 'f32');
+      if (rows > 0) {
+        x.rt.dispatch({
+          kernel: 'norm.grad',
+          code: gradCode,
+          constants: { LAYER: layer ? 1 : 0 },
+          buffers: [x.buffer, w.buffer, stats.buffer, g.buffer, dx.buffer],
+          uniform: uniform(rows, D),
+          workgroups: gridRows(rows),
+        });
+      }
+    }
+    const dw = w.requiresGrad ? weightGrad(x, stats, g, rows, D) : null;
+    const db = b?.requiresGrad ? sumTo(g, [D]) : null;
+    return b ? [dx, dw, db] : [dx, dw];
+  });
+}
+
+/** x * rsqrt(mean(x^2) + eps) * weight over the last axis. */
+export function rmsnorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
+  return normalize('rmsnorm', x, weight, null, eps);
+}
+
+/** (x - mean) * rsqrt(var + eps) * weight + bias over the last axis (biased variance). */
+export function layernorm(x: Tensor, weight: Tensor, bias: Tensor, eps = 1e-5): Tensor {
+  return normalize('layernorm', x, weight, bias, eps);
+}
+
+/** x / max(||x||_2, eps) for each row (last axis), as F.normalize does. */
+export function l2normalize(x: Tensor, eps = 1e-12): Tensor {
+  assertDType('l2normalize', 'x', x, 'f32');
+  assertRank('l2normalize', 'x', x, 1);
+  const { rows, cols: D } = rowsOf(x);
+  const y = new Tensor(x.rt, x.shape, 'f32');
+  const inv = new Tensor(x.rt, [rows], 'f32');
+  if (rows > 0) {
+    x.rt.dispatch({
+      kernel: 'norm.l2',
+      code: l2Code,
+      buffers: [x.buffer, y.buffer, inv.buffer],
+      uniform: uniform(rows, D, f32(eps)),
+      workgroups: gridRows(rows),
+    });
+  }
+  return record('l2normalize', y, [x], (g) => {
+    const dx = new Tensor(x.rt, x.shape, 'f32');
+    if (rows > 0) {
+      x.rt.dispatch({
+        kernel: 'norm.l2_grad',
+        code: l2GradCode,
+        buffers: [x.buffer, inv.buffer, g.buffer, dx.buffer],
+        uniform: uniform(rows, D, f32(eps)),
+        workgroups: gridRows(rows),
+      });
+    }
+    return [dx];
+  });
+}
