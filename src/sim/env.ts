@@ -24,6 +24,11 @@ export interface CameraOptions {
   device?: GPUDevice;
   /** Copy images back to the CPU on every reset/step (default true). */
   readback?: boolean;
+  /**
+   * Reuse an existing camera (same size, enough environments and geoms) instead of
+   * compiling a new pipeline: episode loops create one environment per episode.
+   */
+  reuse?: GpuCamera;
 }
 
 export interface EnvOptions {
@@ -176,6 +181,7 @@ export class BatchEnv {
     private readonly cores: EnvCore[],
     camera: GpuCamera | null,
     readback: boolean,
+    private readonly sharedCamera: boolean,
   ) {
     this.camera = camera;
     this.readback = readback;
@@ -187,7 +193,12 @@ export class BatchEnv {
     const cores: EnvCore[] = [];
     for (const o of envs) cores.push(await EnvCore.create(o));
     let cam: GpuCamera | null = null;
-    if (camera !== false) {
+    if (camera !== false && camera.reuse) {
+      const o = camera.reuse.opts;
+      const need = Math.max(...cores.map((c) => geomCount(c.world.physics)));
+      if (o.maxEnvs < cores.length || o.maxGeoms < need) throw new Error(`camera.reuse holds ${o.maxEnvs} envs / ${o.maxGeoms} geoms; this batch needs ${cores.length} / ${need}`);
+      cam = camera.reuse;
+    } else if (camera !== false) {
       const device = camera.device ?? (await (await import('../engine/device')).acquireDevice()).device;
       const maxGeoms = Math.max(...cores.map((c) => geomCount(c.world.physics)));
       cam = await GpuCamera.create(device, {
@@ -198,7 +209,7 @@ export class BatchEnv {
         maxGeoms,
       });
     }
-    return new BatchEnv(cores, cam, camera === false ? false : camera.readback ?? true);
+    return new BatchEnv(cores, cam, camera === false ? false : camera.readback ?? true, camera !== false && !!camera.reuse);
   }
 
   get size(): number {
@@ -266,10 +277,10 @@ export class BatchEnv {
     return this.cores.map((c) => c.world.success());
   }
 
-  /** Frees the worlds and the camera's buffers (not the device). */
+  /** Frees the worlds and the camera's buffers (not the device, nor a reused camera). */
   dispose(): void {
     for (const c of this.cores) c.world.delete();
-    this.camera?.destroy();
+    if (!this.sharedCamera) this.camera?.destroy();
   }
 }
 

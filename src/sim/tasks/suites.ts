@@ -100,7 +100,7 @@ const GOAL_OBJECTS: ObjectSpec[] = [
   { name: 'tray', kind: 'tray', color: 'brown' },
 ];
 const GOAL_REGIONS: RegionSpec[] = [
-  r('red_region', -0.13, 0.06, 0.025, 0.025),
+  r('red_region', -0.1, 0.03, 0.025, 0.025),
   r('blue_region', 0.0, 0.02, 0.02, 0.02),
   r('plate_region', -0.12, -0.2, 0.01, 0.01, 0.1),
   r('tray_region', 0.16, -0.18, 0.01, 0.01, 0.1),
