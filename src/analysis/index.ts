@@ -1,0 +1,8 @@
+/** CPU-side analysis for the Value, Embeddings and RL tabs; runs in a worker or in Node. */
+export * from './vectors';
+export * from './tsne';
+export * from './dbscan';
+export * from './progress';
+export * from './stats';
+export * from './reward-metrics';
+export * from './value';
