@@ -57,8 +57,8 @@ describe('rope', () => {
     const k = randn(rng, D);
     const dot = async (pq: number, pk: number) => {
       const [rq, rk] = await Promise.all([
-        tidy(() => rope(fromArray(rt, q, [1, 1, D]), new Int32Array([pq]))).read(),
-        tidy(() => rope(fromArray(rt, k, [1, 1, D]), new Int32Array([pk]))).read(),
+        tidy(() => rope(fromArray(rt, q, [1, 1, D]), new Int32Array([pq]))).toFloat32(),
+        tidy(() => rope(fromArray(rt, k, [1, 1, D]), new Int32Array([pk]))).toFloat32(),
       ]);
       return rq.reduce((s, v, i) => s + v * rk[i], 0);
     };
