@@ -174,6 +174,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}, tile?: Ma
  * which is the vec4-friendly layout for the kernel.
  */
 export function linear(x: Tensor, w: Tensor, bias?: Tensor): Tensor {
+  assertRank('linear', 'x', x, 2);
   assertRank('linear', 'w', w, 2, 2);
   if (x.shape[x.rank - 1] !== w.shape[0]) {
     throw new RangeError(`linear: x ${shapeStr(x.shape)} last dimension must equal w ${shapeStr(w.shape)} first (w is [in, out])`);
@@ -181,8 +182,6 @@ export function linear(x: Tensor, w: Tensor, bias?: Tensor): Tensor {
   if (bias && (bias.rank !== 1 || bias.shape[0] !== w.shape[1])) {
     throw new RangeError(`linear: bias ${shapeStr(bias.shape)} must be [${w.shape[1]}] for w ${shapeStr(w.shape)}`);
   }
-  const x2 = x.rank === 1 ? x.reshape([1, x.shape[0]]) : x;
-  let y = matmul(x2, w);
-  if (x.rank === 1) y = y.reshape([w.shape[1]]);
+  const y = matmul(x, w);
   return bias ? add(y, bias) : y;
 }
