@@ -1,0 +1,236 @@
+/**
+ * AdamW with decoupled weight decay, bias correction, parameter groups and global-norm
+ * gradient clipping, entirely on the GPU: the norm is reduced on the GPU and the clip
+ * factor is read by the update kernel from a GPU buffer, so a step never waits on a
+ * readback. The learning rate is an argument of step() so warmup / cosine schedules
+ * live in the training loop.
+ */
+import sumsqCode from '../../shaders/adamw_sumsq.wgsl?raw';
+import clipCode from '../../shaders/adamw_clip.wgsl?raw';
+import updateCode from '../../shaders/adamw.wgsl?raw';
+import type { Runtime } from './runtime';
+import { Scope, Tensor, shapeStr } from './tensor';
+import { zeroGrad } from './autograd';
+import { f32, grid1d, uniform } from './ops/common';
+
+const CHUNK = 2048;
+
+export interface ParamGroup {
+  params: Tensor[];
+  /** Multiplies the learning rate given to step() (default 1). */
+  lrScale?: number;
+  /** Decoupled weight decay for this group (default: the optimizer's). */
+  weightDecay?: number;
+}
+
+export interface AdamWOptions {
+  betas?: [number, number];
+  eps?: number;
+  /** Default weight decay of groups that do not set their own (default 0.01). */
+  weightDecay?: number;
+  /** Clip the global gradient norm to this value; undefined or 0 disables clipping. */
+  maxGradNorm?: number;
+}
+
+/** Serializable optimizer state, in parameter order. */
+export interface AdamWState {
+  names: (string | undefined)[];
+  steps: number[];
+  m: Float32Array[];
+  v: Float32Array[];
+}
+
+interface Slot {
+  param: Tensor;
+  lrScale: number;
+  weightDecay: number;
+  step: number;
+  m: Tensor | null;
+  v: Tensor | null;
+}
+
+/**
+ * The usual convention: matrices (weights, embeddings) decay, vectors (norm gains,
+ * biases) and scalars (e.g. the CRL log-temperature) do not.
+ */
+export function decayGroups(params: Tensor[], weightDecay: number): ParamGroup[] {
+  return [
+    { params: params.filter((p) => p.rank >= 2), weightDecay },
+    { params: params.filter((p) => p.rank < 2), weightDecay: 0 },
+  ];
+}
+
+export class AdamW {
+  readonly rt: Runtime;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  maxGradNorm: number;
+  private slots: Slot[] = [];
+  /** (global grad norm, clip scale) of the last step, on the GPU. */
+  private clip: Tensor;
+
+  constructor(groups: ParamGroup[] | Tensor[], opts: AdamWOptions = {}) {
+    const list: ParamGroup[] = groups.length && groups[0] instanceof Tensor ? [{ params: groups as Tensor[] }] : (groups as ParamGroup[]);
+    const all = list.flatMap((g) => g.params);
+    if (!all.length) throw new RangeError('AdamW: no parameters given');
+    this.rt = all[0].rt;
+    [this.beta1, this.beta2] = opts.betas ?? [0.9, 0.999];
+    this.eps = opts.eps ?? 1e-8;
+    this.maxGradNorm = opts.maxGradNorm ?? 0;
+    const seen = new Set<Tensor>();
+    for (const g of list) {
+      for (const p of g.params) {
+        if (seen.has(p)) throw new RangeError(`AdamW: parameter ${p.name ?? '#' + p.id} ${shapeStr(p.shape)} is in two groups`);
+        if (!p.requiresGrad || p.dtype !== 'f32') {
+          throw new TypeError(`AdamW: ${p.name ?? '#' + p.id} ${shapeStr(p.shape)} is not an f32 parameter (make it with parameter())`);
+        }
+        seen.add(p);
+        this.slots.push({
+          param: p,
+          lrScale: g.lrScale ?? 1,
+          weightDecay: g.weightDecay ?? opts.weightDecay ?? 0.01,
+          step: 0,
+          m: null,
+          v: null,
+        });
+      }
+    }
+    this.clip = this.persistent([2]);
+    this.rt.write(this.clip.buffer, new Float32Array([0, 1]));
+  }
+
+  get params(): Tensor[] {
+    return this.slots.map((s) => s.param);
+  }
+
+  /** A tensor owned by the optimizer, outside every scope. */
+  private persistent(shape: readonly number[]): Tensor {
+    const t = new Tensor(this.rt, shape, 'f32');
+    Scope.current?.untrack(t);
+    return t;
+  }
+
+  private moments(s: Slot): [Tensor, Tensor] {
+    if (!s.m || !s.v) {
+      s.m = this.persistent(s.param.shape);
+      s.v = this.persistent(s.param.shape);
+      const zeros = new Float32Array(s.param.size);
+      this.rt.write(s.m.buffer, zeros);
+      this.rt.write(s.v.buffer, zeros);
+    }
+    return [s.m, s.v];
+  }
+
+  /**
+   * One update of every parameter that has a gradient, with learning rate `lr` (times
+   * its group's lrScale). Parameters without a gradient are left alone, and their step
+   * count (bias correction) does not advance, as in torch.
+   */
+  step(lr: number): void {
+    if (!(lr >= 0) || !Number.isFinite(lr)) throw new RangeError(`AdamW.step: learning rate ${lr} must be a finite number >= 0`);
+    const active = this.slots.filter((s) => s.param.grad);
+    for (const s of active) {
+      if (s.param.grad!.size !== s.param.size) {
+        throw new RangeError(`AdamW.step: gradient ${shapeStr(s.param.grad!.shape)} of ${s.param.name ?? '#' + s.param.id} ${shapeStr(s.param.shape)} has the wrong size`);
+      }
+    }
+    this.globalNorm(active);
+    for (const s of active) {
+      const [m, v] = this.moments(s);
+      s.step++;
+      const n = s.param.size;
+      const slr = lr * s.lrScale;
+      this.rt.dispatch({
+        kernel: 'adamw.update',
+        code: updateCode,
+        buffers: [s.param.buffer, s.param.grad!.buffer, m.buffer, v.buffer, this.clip.buffer],
+        uniform: uniform(
+          n,
+          f32(slr),
+          f32(this.beta1),
+          f32(this.beta2),
+          f32(this.eps),
+          f32(s.weightDecay),
+          f32(1 - Math.pow(this.beta1, s.step)),
+          f32(1 - Math.pow(this.beta2, s.step)),
+        ),
+        workgroups: grid1d(n),
+      });
+    }
+  }
+
+  /** Reduces the squared gradients into (norm, clip scale) in this.clip. */
+  private globalNorm(active: Slot[]): void {
+    const chunks = active.map((s) => Math.ceil(s.param.size / CHUNK));
+    const count = chunks.reduce((a, b) => a + b, 0);
+    const partial = new Tensor(this.rt, [Math.max(count, 1)], 'f32');
+    let base = 0;
+    active.forEach((s, i) => {
+      this.rt.dispatch({
+        kernel: 'adamw.sumsq',
+        code: sumsqCode,
+        constants: { CHUNK },
+        buffers: [s.param.grad!.buffer, partial.buffer],
+        uniform: uniform(s.param.size, base),
+        workgroups: [chunks[i]],
+      });
+      base += chunks[i];
+    });
+    this.rt.dispatch({
+      kernel: 'adamw.clip',
+      code: clipCode,
+      buffers: [partial.buffer, this.clip.buffer],
+      uniform: uniform(count, f32(this.maxGradNorm > 0 ? this.maxGradNorm : 0)),
+      workgroups: [1],
+    });
+    partial.dispose();
+  }
+
+  /** The global gradient norm (before clipping) of the last step; reads back, so for logging. */
+  async lastGradNorm(): Promise<number> {
+    return (await this.clip.read())[0];
+  }
+
+  /** Frees every parameter's gradient. */
+  zeroGrad(): void {
+    zeroGrad(this.params);
+  }
+
+  async state(): Promise<AdamWState> {
+    const read = async (t: Tensor | null, n: number) => (t ? ((await t.read()) as Float32Array) : new Float32Array(n));
+    return {
+      names: this.slots.map((s) => s.param.name),
+      steps: this.slots.map((s) => s.step),
+      m: await Promise.all(this.slots.map((s) => read(s.m, s.param.size))),
+      v: await Promise.all(this.slots.map((s) => read(s.v, s.param.size))),
+    };
+  }
+
+  /** Restores state() output; parameters must match in number, order and size. */
+  load(state: AdamWState): void {
+    if (state.steps.length !== this.slots.length) {
+      throw new RangeError(`AdamW.load: state has ${state.steps.length} parameters, the optimizer ${this.slots.length}`);
+    }
+    this.slots.forEach((s, i) => {
+      if (state.m[i].length !== s.param.size || state.v[i].length !== s.param.size) {
+        throw new RangeError(
+          `AdamW.load: parameter ${i} (${s.param.name ?? 'unnamed'} ${shapeStr(s.param.shape)}) has ${s.param.size} elements, the state ${state.m[i].length}`,
+        );
+      }
+      const [m, v] = this.moments(s);
+      this.rt.write(m.buffer, state.m[i]);
+      this.rt.write(v.buffer, state.v[i]);
+      s.step = state.steps[i];
+    });
+  }
+
+  dispose(): void {
+    for (const s of this.slots) {
+      s.m?.dispose();
+      s.v?.dispose();
+      s.m = s.v = null;
+    }
+    this.clip.dispose();
+  }
+}

@@ -1,0 +1,124 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { Runtime } from '../../../src/engine/runtime';
+import { fromArray, parameter, type Tensor } from '../../../src/engine/tensor';
+import { Rng } from '../../../src/engine/random';
+import { AdamW, decayGroups } from '../../../src/engine/optim';
+import { refAdamWStep, refClipScale } from '../../../src/engine/reference/optim';
+import { expectClose, randn } from './check';
+
+let rt: Runtime;
+beforeAll(async () => {
+  rt = await Runtime.create();
+});
+afterAll(() => rt?.destroy());
+
+function setGrad(p: Tensor, g: Float32Array): void {
+  p.grad?.dispose();
+  p.grad = fromArray(rt, g, p.shape);
+}
+
+describe('AdamW', () => {
+  test('several steps with a schedule, groups, decay convention and clipping match the reference', async () => {
+    const rng = new Rng(1);
+    const shapes = [[5, 7], [7], [3, 4, 2]];
+    const init = shapes.map((s) => randn(rng, s.reduce((a, b) => a * b, 1)));
+    const ps = init.map((d, i) => parameter(rt, d, shapes[i], `p${i}`));
+    const [beta1, beta2, eps, wd, maxNorm] = [0.9, 0.95, 1e-8, 0.1, 1.5];
+    const groups = decayGroups(ps, wd);
+    groups[1].lrScale = 0.5;
+    const opt = new AdamW(groups, { betas: [beta1, beta2], eps, maxGradNorm: maxNorm });
+    // Reference state, with the same group assignment: rank >= 2 decays, vectors do not.
+    const ref = init.map((d) => ({ p: Float64Array.from(d), m: new Float64Array(d.length), v: new Float64Array(d.length) }));
+    const decay = shapes.map((s) => (s.length >= 2 ? wd : 0));
+    const lrScale = shapes.map((s) => (s.length >= 2 ? 1 : 0.5));
+    const lrs = [1e-3, 5e-3, 1e-2, 7e-3, 2e-3];
+    let clipped = 0;
+    for (let step = 1; step <= lrs.length; step++) {
+      // Large gradients on some steps so clipping engages, small on others.
+      const grads = shapes.map((_, i) => randn(rng, init[i].length, step % 2 ? 3 : 0.05));
+      ps.forEach((p, i) => setGrad(p, grads[i]));
+      opt.step(lrs[step - 1]);
+      const { norm, scale } = refClipScale(grads, maxNorm);
+      if (scale < 1) clipped++;
+      ref.forEach((r, i) =>
+        refAdamWStep(r.p, grads[i], r.m, r.v, step, scale, { lr: lrs[step - 1] * lrScale[i], beta1, beta2, eps, weightDecay: decay[i] }),
+      );
+      expect(await opt.lastGradNorm()).toBeCloseTo(norm, 3);
+    }
+    expect(clipped).toBeGreaterThan(0);
+    expect(clipped).toBeLessThan(lrs.length);
+    for (let i = 0; i < ps.length; i++) {
+      expectClose(await ps[i].read(), ref[i].p, { atol: 1e-6, rtol: 1e-5, what: `param ${i}` });
+    }
+    // State is in the optimizer's parameter order (group by group).
+    const st = await opt.state();
+    const k = opt.params.indexOf(ps[2]);
+    expect(st.names[k]).toBe('p2');
+    expectClose(st.m[k], ref[2].m, { atol: 1e-6, rtol: 1e-5, what: 'first moment' });
+    expectClose(st.v[k], ref[2].v, { atol: 1e-7, rtol: 1e-5, what: 'second moment' });
+    expect(st.steps).toEqual([5, 5, 5]);
+    opt.dispose();
+    for (const p of ps) {
+      p.grad?.dispose();
+      p.dispose();
+    }
+  });
+
+  test('parameters without a gradient are untouched and keep their step count', async () => {
+    const a = parameter(rt, [1, 2, 3], [3]);
+    const b = parameter(rt, [4, 5], [2]);
+    const opt = new AdamW([a, b], { weightDecay: 0.5 });
+    setGrad(a, new Float32Array([0.1, 0.2, 0.3]));
+    opt.step(0.01);
+    expect(Array.from(await b.read())).toEqual([4, 5]);
+    expect((await opt.state()).steps).toEqual([1, 0]);
+    opt.dispose();
+    for (const p of [a, b]) {
+      p.grad?.dispose();
+      p.dispose();
+    }
+  });
+
+  test('state() and load() resume training exactly', async () => {
+    const rng = new Rng(2);
+    const init = randn(rng, 12);
+    const grads = [0, 1, 2, 3].map(() => randn(rng, 12));
+    const run = async (resumeAt: number | null) => {
+      let p = parameter(rt, init, [3, 4]);
+      let opt = new AdamW([p], { maxGradNorm: 1 });
+      for (let s = 0; s < grads.length; s++) {
+        if (s === resumeAt) {
+          // Simulate a checkpoint: fresh parameter and optimizer from saved values.
+          const [values, state] = [await p.read(), await opt.state()];
+          opt.dispose();
+          p.grad?.dispose();
+          p.dispose();
+          p = parameter(rt, values, [3, 4]);
+          opt = new AdamW([p], { maxGradNorm: 1 });
+          opt.load(state);
+        }
+        setGrad(p, grads[s]);
+        opt.step(0.01);
+      }
+      const out = await p.read();
+      opt.dispose();
+      p.grad?.dispose();
+      p.dispose();
+      return out;
+    };
+    expect(Array.from(await run(2))).toEqual(Array.from(await run(null)));
+  });
+
+  test('clear errors: duplicate parameters, non-parameters, mismatched state', () => {
+    const p = parameter(rt, [1], [1], 'w');
+    expect(() => new AdamW([{ params: [p] }, { params: [p] }])).toThrow(/parameter w \[1\] is in two groups/);
+    const x = fromArray(rt, [1], [1]);
+    expect(() => new AdamW([x])).toThrow(/not an f32 parameter/);
+    const opt = new AdamW([p]);
+    expect(() => opt.load({ names: [], steps: [], m: [], v: [] })).toThrow(/state has 0 parameters, the optimizer 1/);
+    expect(() => opt.step(Number.NaN)).toThrow(/learning rate NaN/);
+    opt.dispose();
+    p.dispose();
+    x.dispose();
+  });
+});
