@@ -79,12 +79,12 @@ export function robotMjcf(): string {
                     <body name="finger_left" pos="0 0 0.0584" gravcomp="1">
                       <inertial pos="0 0.01 0.027" mass="0.03" diaginertia="1e-5 1e-5 1e-5"/>
                       <joint name="finger_left" type="slide" axis="0 1 0" range="0 ${FINGER_MAX}" damping="2" armature="0.01"/>
-                      <geom name="finger_left" type="box" size="0.01 0.008 0.027" pos="0 0.008 0.027" rgba="${DARK_RGB}" condim="4" friction="1.5 0.01 0.0005" solref="0.004 1" priority="1"/>
+                      <geom name="finger_left" type="box" size="0.01 0.008 0.027" pos="0 0.008 0.027" rgba="${DARK_RGB}" condim="4" friction="1.5 0.01 0.0005" solref="0.008 1" priority="1"/>
                     </body>
                     <body name="finger_right" pos="0 0 0.0584" quat="0 0 0 1" gravcomp="1">
                       <inertial pos="0 0.01 0.027" mass="0.03" diaginertia="1e-5 1e-5 1e-5"/>
                       <joint name="finger_right" type="slide" axis="0 1 0" range="0 ${FINGER_MAX}" damping="2" armature="0.01"/>
-                      <geom name="finger_right" type="box" size="0.01 0.008 0.027" pos="0 0.008 0.027" rgba="${DARK_RGB}" condim="4" friction="1.5 0.01 0.0005" solref="0.004 1" priority="1"/>
+                      <geom name="finger_right" type="box" size="0.01 0.008 0.027" pos="0 0.008 0.027" rgba="${DARK_RGB}" condim="4" friction="1.5 0.01 0.0005" solref="0.008 1" priority="1"/>
                     </body>
                   </body>
                 </body>

@@ -89,7 +89,7 @@ export function buildMjcf(scene: SceneSpec): string {
   <compiler angle="radian" autolimits="true"/>
   <option timestep="${TIMESTEP}" integrator="implicitfast" cone="elliptic" impratio="10" noslip_iterations="3"/>
   <default>
-    <geom solref="0.005 1" solimp="0.95 0.99 0.001"/>
+    <geom solref="0.01 1" solimp="0.95 0.99 0.001"/>
     ${ARM_DEFAULT_CLASS}
   </default>
   <worldbody>

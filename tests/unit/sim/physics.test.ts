@@ -78,3 +78,22 @@ describe('physics', () => {
     w.delete();
   });
 });
+
+test('objects placed from the fixed initial states rest still and upright', async () => {
+  for (const id of ['spatial/between', 'object/purple_can', 'goal/red_on_plate', 'long/yellow_tray_red_plate']) {
+    const { task, w } = await worldFor(id);
+    for (const i of [0, 1, 2]) {
+      w.reset(getInitState(task, i));
+      const start = task.objects.map((o) => w.objectPos(o.name));
+      for (let s = 0; s < 20; s++) w.step([0, 0, 0, 0, 0, 0, -1]);
+      task.objects.forEach((o, k) => {
+        const p = w.objectPos(o.name);
+        const q = w.physics.objectQuat(o.name);
+        const cosTilt = 1 - 2 * (q[1] * q[1] + q[2] * q[2]);
+        expect(cosTilt, `${id}#${i} ${o.name} tipped`).toBeGreaterThan(0.999);
+        expect(Math.hypot(p[0] - start[k][0], p[1] - start[k][1], p[2] - start[k][2]), `${id}#${i} ${o.name} moved`).toBeLessThan(0.003);
+      });
+    }
+    w.delete();
+  }
+});
