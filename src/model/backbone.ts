@@ -1,0 +1,129 @@
+/**
+ * The PRTS backbone: a decoder-only transformer (RMSNorm, RoPE, SwiGLU) whose attention
+ * is the role-aware block-sparse kernel, so the BC and CRL objectives share one forward
+ * pass (DESIGN.md 3). Image patches enter through a linear stem added at <|image|>
+ * slots; every other token is a plain embedding.
+ */
+import { attention } from '../engine/ops/attention';
+import { add } from '../engine/ops/elementwise';
+import { swiglu } from '../engine/ops/elementwise';
+import { linear } from '../engine/ops/matmul';
+import { embedding, type RowIndex } from '../engine/ops/embedding';
+import { rmsnorm } from '../engine/ops/norm';
+import { rope } from '../engine/ops/rope';
+import type { GpuBlockMap } from '../engine/blockmap';
+import { fromArray, type Tensor } from '../engine/tensor';
+import { ParamStore } from './params';
+
+export interface BackboneConfig {
+  vocabSize: number;
+  dModel: number;
+  layers: number;
+  heads: number;
+  /** 32 or 64: the attention kernels are specialised for these. */
+  headDim: number;
+  mlpHidden: number;
+  ropeBase: number;
+  normEps: number;
+  /** Features per image patch fed to the linear stem (0: no vision input). */
+  patchFeatures: number;
+}
+
+export interface BackboneInput {
+  /** Token ids of the packed sequence (CPU array, or a RowIndex reused across calls). */
+  ids: Int32Array | RowIndex;
+  /** [n] RoPE positions (restart per document and inside CRL_goal). */
+  positions: Int32Array;
+  /** [n, patchFeatures] patch features, zero rows at non-image tokens. */
+  patches?: Tensor;
+  /** Block map of this batch, shared by every layer. */
+  map: GpuBlockMap;
+}
+
+export function validateBackboneConfig(c: BackboneConfig): void {
+  const pos = (k: keyof BackboneConfig) => {
+    if (!Number.isInteger(c[k]) || (c[k] as number) < 1) throw new RangeError(`backbone.${k} must be a positive integer, got ${c[k]}`);
+  };
+  (['vocabSize', 'dModel', 'layers', 'heads', 'mlpHidden'] as const).forEach(pos);
+  if (c.headDim !== 32 && c.headDim !== 64) throw new RangeError(`backbone.headDim must be 32 or 64, got ${c.headDim}`);
+  if (c.heads * c.headDim !== c.dModel) {
+    throw new RangeError(`backbone: heads * headDim (${c.heads} * ${c.headDim}) must equal dModel (${c.dModel})`);
+  }
+  if (!(c.ropeBase > 1)) throw new RangeError(`backbone.ropeBase must be > 1, got ${c.ropeBase}`);
+  if (!Number.isInteger(c.patchFeatures) || c.patchFeatures < 0) {
+    throw new RangeError(`backbone.patchFeatures must be a non-negative integer, got ${c.patchFeatures}`);
+  }
+}
+
+interface LayerParams {
+  attnNorm: Tensor;
+  wq: Tensor;
+  wk: Tensor;
+  wv: Tensor;
+  wo: Tensor;
+  mlpNorm: Tensor;
+  wGate: Tensor;
+  wUp: Tensor;
+  wDown: Tensor;
+}
+
+export class Backbone {
+  readonly cfg: BackboneConfig;
+  private readonly tokEmbed: Tensor;
+  private readonly patchStem: Tensor | null;
+  private readonly layers: LayerParams[];
+  private readonly finalNorm: Tensor;
+
+  constructor(store: ParamStore, cfg: BackboneConfig, prefix = 'backbone') {
+    validateBackboneConfig(cfg);
+    this.cfg = cfg;
+    const d = cfg.dModel;
+    // Unit-variance embeddings: pre-norm blocks rescale their inputs anyway, and the
+    // residual branches start small (outGain), so tokens dominate the stream at init.
+    this.tokEmbed = store.normal(`${prefix}.embed`, [cfg.vocabSize, d], 1);
+    this.patchStem = cfg.patchFeatures > 0 ? store.linear(`${prefix}.patch_stem`, cfg.patchFeatures, d) : null;
+    // Output projections are scaled down by depth (GPT-2's 1/sqrt(2L)) so the residual
+    // stream does not grow with the number of layers at init.
+    const outGain = 1 / Math.sqrt(2 * cfg.layers);
+    this.layers = Array.from({ length: cfg.layers }, (_, l) => {
+      const p = `${prefix}.layers.${l}`;
+      return {
+        attnNorm: store.constant(`${p}.attn_norm`, [d], 1),
+        wq: store.linear(`${p}.attn.wq`, d, d),
+        wk: store.linear(`${p}.attn.wk`, d, d),
+        wv: store.linear(`${p}.attn.wv`, d, d),
+        wo: store.linear(`${p}.attn.wo`, d, d, outGain),
+        mlpNorm: store.constant(`${p}.mlp_norm`, [d], 1),
+        wGate: store.linear(`${p}.mlp.gate`, d, cfg.mlpHidden),
+        wUp: store.linear(`${p}.mlp.up`, d, cfg.mlpHidden),
+        wDown: store.linear(`${p}.mlp.down`, cfg.mlpHidden, d, outGain),
+      };
+    });
+    this.finalNorm = store.constant(`${prefix}.final_norm`, [d], 1);
+  }
+
+  /** Hidden states [n, dModel] after the final norm. */
+  forward(input: BackboneInput): Tensor {
+    const { cfg } = this;
+    const n = input.ids.length;
+    let x = embedding(this.tokEmbed, input.ids);
+    if (this.patchStem) {
+      if (!input.patches) throw new Error('backbone.forward: the config has patchFeatures > 0 but no patches were given');
+      x = add(x, linear(input.patches, this.patchStem));
+    }
+    // Uploaded once and shared by the q and k rotations of every layer.
+    const positions = fromArray(x.rt, input.positions, [n], 'i32');
+    for (const L of this.layers) {
+      const h = rmsnorm(x, L.attnNorm, cfg.normEps);
+      const heads = (w: Tensor) => linear(h, w).reshape([n, cfg.heads, cfg.headDim]);
+      const q = rope(heads(L.wq), positions, { base: cfg.ropeBase });
+      const k = rope(heads(L.wk), positions, { base: cfg.ropeBase });
+      const v = heads(L.wv);
+      const o = attention(q, k, v, input.map).reshape([n, cfg.dModel]);
+      x = add(x, linear(o, L.wo));
+      const h2 = rmsnorm(x, L.mlpNorm, cfg.normEps);
+      x = add(x, linear(swiglu(linear(h2, L.wGate), linear(h2, L.wUp)), L.wDown));
+    }
+    return rmsnorm(x, this.finalNorm, cfg.normEps);
+  }
+}
