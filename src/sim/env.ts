@@ -69,6 +69,7 @@ export interface EpisodeRecord {
   version: 1;
   taskId: string;
   instruction: string;
+  /** The fixed initial state before the perturbation is applied. */
   initState: InitState;
   perturbation: Perturbation | null;
   actions: number[][];
@@ -92,6 +93,8 @@ class EnvCore {
     readonly world: World,
     readonly config: EpisodeConfig,
     readonly perturbation: Perturbation | null,
+    /** The initial state before perturbations (what a record stores). */
+    readonly baseInit: InitState,
   ) {
     this.noiseRng = new Rng(0);
   }
@@ -101,7 +104,7 @@ class EnvCore {
     const init = typeof o.initState === 'object' ? o.initState : getInitState(task, o.initState ?? 0);
     const cfg = applyPerturbation(task, init, o.perturbation ?? null);
     const world = await World.create(cfg.task, cfg.scene, cfg.goal);
-    return new EnvCore(world, cfg, o.perturbation ?? null);
+    return new EnvCore(world, cfg, o.perturbation ?? null, init);
   }
 
   reset(): void {
@@ -157,7 +160,7 @@ class EnvCore {
       version: 1,
       taskId: this.config.task.id,
       instruction: this.config.instruction,
-      initState: structuredClone(this.config.init),
+      initState: structuredClone(this.baseInit),
       perturbation: this.perturbation ? structuredClone(this.perturbation) : null,
       actions: this.actions.map((a) => [...a]),
       phases: [...this.phases],
