@@ -1,26 +1,27 @@
-// Batched C[z] = op(A[z]) * op(B[z]), vec4 path: every row of A, B and C that is read
-// or written as vec4 has a length that is a multiple of 4 (checked on the TS side);
-// tile edges (M, N, K not multiples of the tile) are bounds-checked per vec4.
+// Batched C[z] = op(A[z]) * op(B[z]), vec4 path (rows read or written as vec4 have
+// lengths that are multiples of 4; checked on the TS side). Tile edges are bounds-checked.
 //
-// Each workgroup computes a TM x TN tile of C (TM = WG_Y*RM, TN = WG_X*4*CN), stepping
-// through K in slices of TK that are staged in workgroup memory k-major, so the inner
-// product reads one vec4 of A (4 rows) and CN vec4s of B per k and does RM*CN vec4 FMAs.
-// A thread owns RM consecutive rows (its A reads are broadcasts) and CN vec4 columns
-// spaced WG_X apart (neighbouring threads read neighbouring B vec4s and write
-// neighbouring C vec4s, which coalesces the global store).
+// A workgroup of WG_X x WG_Y threads computes a (4 WG_Y) x (4 WG_X) tile of C; each thread
+// owns a 4x4 block held in four vec4 registers written out explicitly: indexing a
+// register array with a loop variable makes compilers (SwiftShader's in particular)
+// keep it in memory. K advances in slices of TK staged in workgroup memory in the
+// layout each operand arrives in, so tiles are copied with plain vec4 loads and stores:
+//   A untransposed: As[m][k/4]   A transposed: As[k][m/4]
+//   B untransposed: Bs[k][n/4]   B transposed: Bs[n][k/4]
+// and the inner product has one form per combination (TRANS_A, TRANS_B are
+// specialisation constants, so each pipeline contains only its own branch).
 
 override WG_X: u32 = 16u;
 override WG_Y: u32 = 16u;
-override RM: u32 = 4u;      // rows per thread, a multiple of 4 (at most 8)
-override CN: u32 = 1u;      // vec4 columns per thread (at most 2)
 override TK: u32 = 16u;
-override TRANS_A: bool = false;   // A stored [K, M] instead of [M, K]
-override TRANS_B: bool = false;   // B stored [N, K] instead of [K, N]
+override TRANS_A: bool = false;
+override TRANS_B: bool = false;
 
-override TM4: u32 = WG_Y * RM / 4u;   // tile height in vec4s
-override TN4: u32 = WG_X * CN;        // tile width in vec4s
-override A_TILE: u32 = TK * TM4;
-override B_TILE: u32 = TK * TN4;
+override TM: u32 = 4u * WG_Y;
+override TN: u32 = 4u * WG_X;
+override TK4: u32 = TK / 4u;
+override A_TILE: u32 = TM * TK4;   // vec4s
+override B_TILE: u32 = TN * TK4;
 
 struct Dims {
   M: u32, N: u32, K: u32,
@@ -32,76 +33,42 @@ struct Dims {
 @group(0) @binding(2) var<storage, read_write> C: array<vec4f>;
 @group(0) @binding(3) var<uniform> d: Dims;
 
-var<workgroup> As: array<vec4f, A_TILE>;   // As[k * TM4 + m / 4][m % 4]
-var<workgroup> Bs: array<vec4f, B_TILE>;   // Bs[k * TN4 + n / 4][n % 4]
-
-const MAX_R4 = 2u;    // RM / 4 <= 2
-const MAX_CN = 2u;
+var<workgroup> As: array<vec4f, A_TILE>;
+var<workgroup> Bs: array<vec4f, B_TILE>;
 
 fn loadTiles(tid: u32, nThreads: u32, z: u32, m0: u32, n0: u32, k0: u32) {
   let K4 = d.K / 4u;
-  if (TRANS_A) {
-    // A is [K, M]: rows of the tile are k, contiguous along m.
-    let M4 = d.M / 4u;
-    let base = z * d.strideA;
-    for (var i = tid; i < A_TILE; i += nThreads) {
-      let kk = i / TM4;
-      let mq = i % TM4;
-      let k = k0 + kk;
-      let mv = m0 / 4u + mq;
-      var v = vec4f(0.0);
-      if (k < d.K && mv < M4) { v = A[base + k * M4 + mv]; }
-      As[i] = v;
+  let baseA = z * d.strideA;
+  for (var i = tid; i < A_TILE; i += nThreads) {
+    var v = vec4f(0.0);
+    if (TRANS_A) {
+      let M4 = d.M / 4u;
+      let TM4 = TM / 4u;
+      let k = k0 + i / TM4;
+      let mv = m0 / 4u + i % TM4;
+      if (k < d.K && mv < M4) { v = A[baseA + k * M4 + mv]; }
+    } else {
+      let m = m0 + i / TK4;
+      let kv = k0 / 4u + i % TK4;
+      if (m < d.M && kv < K4) { v = A[baseA + m * K4 + kv]; }
     }
-  } else {
-    // A is [M, K]: a vec4 holds 4 consecutive k of one row; transpose into As.
-    let TK4 = TK / 4u;
-    let base = z * d.strideA;
-    for (var i = tid; i < A_TILE; i += nThreads) {
-      let row = i / TK4;
-      let kq = i % TK4;
-      let m = m0 + row;
-      let kv = k0 / 4u + kq;
-      var v = vec4f(0.0);
-      if (m < d.M && kv < K4) { v = A[base + m * K4 + kv]; }
-      let dst = kq * 4u * TM4 + row / 4u;
-      let c = row % 4u;
-      As[dst][c] = v.x;
-      As[dst + TM4][c] = v.y;
-      As[dst + 2u * TM4][c] = v.z;
-      As[dst + 3u * TM4][c] = v.w;
-    }
+    As[i] = v;
   }
-  if (TRANS_B) {
-    // B is [N, K]: a vec4 holds 4 consecutive k of one column of op(B).
-    let TK4 = TK / 4u;
-    let base = z * d.strideB;
-    for (var i = tid; i < B_TILE; i += nThreads) {
-      let col = i / TK4;
-      let kq = i % TK4;
-      let n = n0 + col;
-      let kv = k0 / 4u + kq;
-      var v = vec4f(0.0);
-      if (n < d.N && kv < K4) { v = B[base + n * K4 + kv]; }
-      let dst = kq * 4u * TN4 + col / 4u;
-      let c = col % 4u;
-      Bs[dst][c] = v.x;
-      Bs[dst + TN4][c] = v.y;
-      Bs[dst + 2u * TN4][c] = v.z;
-      Bs[dst + 3u * TN4][c] = v.w;
+  let baseB = z * d.strideB;
+  for (var i = tid; i < B_TILE; i += nThreads) {
+    var v = vec4f(0.0);
+    if (TRANS_B) {
+      let n = n0 + i / TK4;
+      let kv = k0 / 4u + i % TK4;
+      if (n < d.N && kv < K4) { v = B[baseB + n * K4 + kv]; }
+    } else {
+      let N4 = d.N / 4u;
+      let TN4 = TN / 4u;
+      let k = k0 + i / TN4;
+      let nv = n0 / 4u + i % TN4;
+      if (k < d.K && nv < N4) { v = B[baseB + k * N4 + nv]; }
     }
-  } else {
-    let N4 = d.N / 4u;
-    let base = z * d.strideB;
-    for (var i = tid; i < B_TILE; i += nThreads) {
-      let kk = i / TN4;
-      let nq = i % TN4;
-      let k = k0 + kk;
-      let nv = n0 / 4u + nq;
-      var v = vec4f(0.0);
-      if (k < d.K && nv < N4) { v = B[base + k * N4 + nv]; }
-      Bs[i] = v;
-    }
+    Bs[i] = v;
   }
 }
 
@@ -110,29 +77,74 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   let tid = lid.y * WG_X + lid.x;
   let nThreads = WG_X * WG_Y;
   let z = wid.z;
-  let m0 = wid.y * TM4 * 4u;
-  let n0 = wid.x * TN4 * 4u;
-  let R4 = RM / 4u;
+  let m0 = wid.y * TM;
+  let n0 = wid.x * TN;
+  let TM4 = TM / 4u;
+  let TN4 = TN / 4u;
+  let r0 = lid.y * 4u;    // first of this thread's 4 rows within the tile
+  let c4 = lid.x;         // this thread's vec4 column within the tile
 
-  var acc: array<array<vec4f, MAX_CN>, 4u * MAX_R4>;
-  for (var r = 0u; r < RM; r++) {
-    for (var c = 0u; c < CN; c++) { acc[r][c] = vec4f(0.0); }
-  }
+  var acc0 = vec4f(0.0);
+  var acc1 = vec4f(0.0);
+  var acc2 = vec4f(0.0);
+  var acc3 = vec4f(0.0);
 
   for (var k0 = 0u; k0 < d.K; k0 += TK) {
     loadTiles(tid, nThreads, z, m0, n0, k0);
     workgroupBarrier();
-    for (var k = 0u; k < TK; k++) {
-      var a: array<vec4f, MAX_R4>;
-      var b: array<vec4f, MAX_CN>;
-      for (var r4 = 0u; r4 < R4; r4++) { a[r4] = As[k * TM4 + lid.y * R4 + r4]; }
-      for (var c = 0u; c < CN; c++) { b[c] = Bs[k * TN4 + lid.x + c * WG_X]; }
-      for (var r4 = 0u; r4 < R4; r4++) {
-        for (var c = 0u; c < CN; c++) {
-          acc[r4 * 4u][c] = fma(vec4f(a[r4].x), b[c], acc[r4 * 4u][c]);
-          acc[r4 * 4u + 1u][c] = fma(vec4f(a[r4].y), b[c], acc[r4 * 4u + 1u][c]);
-          acc[r4 * 4u + 2u][c] = fma(vec4f(a[r4].z), b[c], acc[r4 * 4u + 2u][c]);
-          acc[r4 * 4u + 3u][c] = fma(vec4f(a[r4].w), b[c], acc[r4 * 4u + 3u][c]);
+    if (TRANS_A && !TRANS_B) {
+      // a = 4 rows at one k, b = 4 columns at the same k: an outer product.
+      for (var k = 0u; k < TK; k++) {
+        let a = As[k * TM4 + lid.y];
+        let b = Bs[k * TN4 + c4];
+        acc0 = fma(vec4f(a.x), b, acc0);
+        acc1 = fma(vec4f(a.y), b, acc1);
+        acc2 = fma(vec4f(a.z), b, acc2);
+        acc3 = fma(vec4f(a.w), b, acc3);
+      }
+    } else {
+      for (var kq = 0u; kq < TK4; kq++) {
+        // Four rows of A, each a vec4 over 4 consecutive k.
+        var a0: vec4f;
+        var a1: vec4f;
+        var a2: vec4f;
+        var a3: vec4f;
+        if (TRANS_A) {
+          // As[k][m/4]: gather the 4x4 block and transpose it in registers.
+          let t0 = As[(kq * 4u) * TM4 + lid.y];
+          let t1 = As[(kq * 4u + 1u) * TM4 + lid.y];
+          let t2 = As[(kq * 4u + 2u) * TM4 + lid.y];
+          let t3 = As[(kq * 4u + 3u) * TM4 + lid.y];
+          a0 = vec4f(t0.x, t1.x, t2.x, t3.x);
+          a1 = vec4f(t0.y, t1.y, t2.y, t3.y);
+          a2 = vec4f(t0.z, t1.z, t2.z, t3.z);
+          a3 = vec4f(t0.w, t1.w, t2.w, t3.w);
+        } else {
+          a0 = As[r0 * TK4 + kq];
+          a1 = As[(r0 + 1u) * TK4 + kq];
+          a2 = As[(r0 + 2u) * TK4 + kq];
+          a3 = As[(r0 + 3u) * TK4 + kq];
+        }
+        if (TRANS_B) {
+          // Bs[n][k/4]: the 4 columns are vec4s over the same 4 k; dot products.
+          let b0 = Bs[(c4 * 4u) * TK4 + kq];
+          let b1 = Bs[(c4 * 4u + 1u) * TK4 + kq];
+          let b2 = Bs[(c4 * 4u + 2u) * TK4 + kq];
+          let b3 = Bs[(c4 * 4u + 3u) * TK4 + kq];
+          acc0 += vec4f(dot(a0, b0), dot(a0, b1), dot(a0, b2), dot(a0, b3));
+          acc1 += vec4f(dot(a1, b0), dot(a1, b1), dot(a1, b2), dot(a1, b3));
+          acc2 += vec4f(dot(a2, b0), dot(a2, b1), dot(a2, b2), dot(a2, b3));
+          acc3 += vec4f(dot(a3, b0), dot(a3, b1), dot(a3, b2), dot(a3, b3));
+        } else {
+          // Bs[k][n/4]: 4 rows of B (one per k), each a vec4 over this thread's columns.
+          let b0 = Bs[(kq * 4u) * TN4 + c4];
+          let b1 = Bs[(kq * 4u + 1u) * TN4 + c4];
+          let b2 = Bs[(kq * 4u + 2u) * TN4 + c4];
+          let b3 = Bs[(kq * 4u + 3u) * TN4 + c4];
+          acc0 = fma(vec4f(a0.x), b0, fma(vec4f(a0.y), b1, fma(vec4f(a0.z), b2, fma(vec4f(a0.w), b3, acc0))));
+          acc1 = fma(vec4f(a1.x), b0, fma(vec4f(a1.y), b1, fma(vec4f(a1.z), b2, fma(vec4f(a1.w), b3, acc1))));
+          acc2 = fma(vec4f(a2.x), b0, fma(vec4f(a2.y), b1, fma(vec4f(a2.z), b2, fma(vec4f(a2.w), b3, acc2))));
+          acc3 = fma(vec4f(a3.x), b0, fma(vec4f(a3.y), b1, fma(vec4f(a3.z), b2, fma(vec4f(a3.w), b3, acc3))));
         }
       }
     }
@@ -140,13 +152,12 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   }
 
   let N4 = d.N / 4u;
-  let base = z * d.strideC;
-  for (var r = 0u; r < RM; r++) {
-    let m = m0 + lid.y * RM + r;
-    if (m >= d.M) { break; }
-    for (var c = 0u; c < CN; c++) {
-      let nv = n0 / 4u + lid.x + c * WG_X;
-      if (nv < N4) { C[base + m * N4 + nv] = acc[r][c]; }
-    }
-  }
+  let nv = n0 / 4u + c4;
+  if (nv >= N4) { return; }
+  let base = z * d.strideC + nv;
+  let m = m0 + r0;
+  if (m < d.M) { C[base + m * N4] = acc0; }
+  if (m + 1u < d.M) { C[base + (m + 1u) * N4] = acc1; }
+  if (m + 2u < d.M) { C[base + (m + 2u) * N4] = acc2; }
+  if (m + 3u < d.M) { C[base + (m + 3u) * N4] = acc3; }
 }

@@ -1,19 +1,19 @@
-// Batched C[z] = op(A[z]) * op(B[z]) for any sizes: the same tiling as matmul.wgsl
-// (see there), but global memory is read and written one f32 at a time with
-// per-element bounds checks, for rows whose length is not a multiple of 4.
+// Batched C[z] = op(A[z]) * op(B[z]) for any sizes: the tiling of matmul.wgsl (a 4x4
+// block of C per thread in four explicit vec4 registers, see there), but global memory
+// is read and written one f32 at a time with per-element bounds checks, for rows whose
+// length is not a multiple of 4. Both tiles are staged k-major (As[k][m], Bs[k][n]) so
+// the inner loop is an outer product whatever the transposes.
 
 override WG_X: u32 = 16u;
 override WG_Y: u32 = 16u;
-override RM: u32 = 4u;
-override CN: u32 = 1u;
 override TK: u32 = 16u;
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 
-override TM4: u32 = WG_Y * RM / 4u;
-override TN4: u32 = WG_X * CN;
-override A_TILE: u32 = TK * TM4;
-override B_TILE: u32 = TK * TN4;
+override TM: u32 = 4u * WG_Y;
+override TN: u32 = 4u * WG_X;
+override A_TILE: u32 = TK * TM;
+override B_TILE: u32 = TK * TN;
 
 struct Dims {
   M: u32, N: u32, K: u32,
@@ -25,17 +25,12 @@ struct Dims {
 @group(0) @binding(2) var<storage, read_write> C: array<f32>;
 @group(0) @binding(3) var<uniform> d: Dims;
 
-var<workgroup> As: array<vec4f, A_TILE>;
-var<workgroup> Bs: array<vec4f, B_TILE>;
-
-const MAX_R4 = 2u;
-const MAX_CN = 2u;
+var<workgroup> As: array<f32, A_TILE>;   // As[k * TM + m]
+var<workgroup> Bs: array<f32, B_TILE>;   // Bs[k * TN + n]
 
 fn loadTiles(tid: u32, nThreads: u32, z: u32, m0: u32, n0: u32, k0: u32) {
-  let TM = TM4 * 4u;
-  let TN = TN4 * 4u;
   let baseA = z * d.strideA;
-  for (var i = tid; i < A_TILE * 4u; i += nThreads) {
+  for (var i = tid; i < A_TILE; i += nThreads) {
     // Consecutive threads take consecutive addresses along the contiguous axis.
     var m: u32;
     var kk: u32;
@@ -46,10 +41,10 @@ fn loadTiles(tid: u32, nThreads: u32, z: u32, m0: u32, n0: u32, k0: u32) {
     if (gm < d.M && gk < d.K) {
       if (TRANS_A) { v = A[baseA + gk * d.M + gm]; } else { v = A[baseA + gm * d.K + gk]; }
     }
-    As[kk * TM4 + m / 4u][m % 4u] = v;
+    As[kk * TM + m] = v;
   }
   let baseB = z * d.strideB;
-  for (var i = tid; i < B_TILE * 4u; i += nThreads) {
+  for (var i = tid; i < B_TILE; i += nThreads) {
     var n: u32;
     var kk: u32;
     if (TRANS_B) { n = i / TK; kk = i % TK; } else { kk = i / TN; n = i % TN; }
@@ -59,7 +54,7 @@ fn loadTiles(tid: u32, nThreads: u32, z: u32, m0: u32, n0: u32, k0: u32) {
     if (gn < d.N && gk < d.K) {
       if (TRANS_B) { v = B[baseB + gn * d.K + gk]; } else { v = B[baseB + gk * d.N + gn]; }
     }
-    Bs[kk * TN4 + n / 4u][n % 4u] = v;
+    Bs[kk * TN + n] = v;
   }
 }
 
@@ -68,47 +63,47 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   let tid = lid.y * WG_X + lid.x;
   let nThreads = WG_X * WG_Y;
   let z = wid.z;
-  let m0 = wid.y * TM4 * 4u;
-  let n0 = wid.x * TN4 * 4u;
-  let R4 = RM / 4u;
+  let m0 = wid.y * TM;
+  let n0 = wid.x * TN;
+  let r0 = lid.y * 4u;
+  let c0 = lid.x * 4u;
 
-  var acc: array<array<vec4f, MAX_CN>, 4u * MAX_R4>;
-  for (var r = 0u; r < RM; r++) {
-    for (var c = 0u; c < CN; c++) { acc[r][c] = vec4f(0.0); }
-  }
+  var acc0 = vec4f(0.0);
+  var acc1 = vec4f(0.0);
+  var acc2 = vec4f(0.0);
+  var acc3 = vec4f(0.0);
 
   for (var k0 = 0u; k0 < d.K; k0 += TK) {
     loadTiles(tid, nThreads, z, m0, n0, k0);
     workgroupBarrier();
     for (var k = 0u; k < TK; k++) {
-      var a: array<vec4f, MAX_R4>;
-      var b: array<vec4f, MAX_CN>;
-      for (var r4 = 0u; r4 < R4; r4++) { a[r4] = As[k * TM4 + lid.y * R4 + r4]; }
-      for (var c = 0u; c < CN; c++) { b[c] = Bs[k * TN4 + lid.x + c * WG_X]; }
-      for (var r4 = 0u; r4 < R4; r4++) {
-        for (var c = 0u; c < CN; c++) {
-          acc[r4 * 4u][c] = fma(vec4f(a[r4].x), b[c], acc[r4 * 4u][c]);
-          acc[r4 * 4u + 1u][c] = fma(vec4f(a[r4].y), b[c], acc[r4 * 4u + 1u][c]);
-          acc[r4 * 4u + 2u][c] = fma(vec4f(a[r4].z), b[c], acc[r4 * 4u + 2u][c]);
-          acc[r4 * 4u + 3u][c] = fma(vec4f(a[r4].w), b[c], acc[r4 * 4u + 3u][c]);
-        }
-      }
+      let ai = k * TM + r0;
+      let bi = k * TN + c0;
+      let b = vec4f(Bs[bi], Bs[bi + 1u], Bs[bi + 2u], Bs[bi + 3u]);
+      acc0 = fma(vec4f(As[ai]), b, acc0);
+      acc1 = fma(vec4f(As[ai + 1u]), b, acc1);
+      acc2 = fma(vec4f(As[ai + 2u]), b, acc2);
+      acc3 = fma(vec4f(As[ai + 3u]), b, acc3);
     }
     workgroupBarrier();
   }
 
   let base = z * d.strideC;
-  for (var r = 0u; r < RM; r++) {
-    let m = m0 + lid.y * RM + r;
-    if (m >= d.M) { break; }
-    for (var c = 0u; c < CN; c++) {
-      let n = n0 + (lid.x + c * WG_X) * 4u;
-      let v = acc[r][c];
-      let o = base + m * d.N + n;
-      if (n < d.N) { C[o] = v.x; }
-      if (n + 1u < d.N) { C[o + 1u] = v.y; }
-      if (n + 2u < d.N) { C[o + 2u] = v.z; }
-      if (n + 3u < d.N) { C[o + 3u] = v.w; }
+  let n = n0 + c0;
+  for (var r = 0u; r < 4u; r++) {
+    let m = m0 + r0 + r;
+    if (m >= d.M) { return; }
+    var v: vec4f;
+    switch r {
+      case 0u: { v = acc0; }
+      case 1u: { v = acc1; }
+      case 2u: { v = acc2; }
+      default: { v = acc3; }
     }
+    let o = base + m * d.N + n;
+    if (n < d.N) { C[o] = v.x; }
+    if (n + 1u < d.N) { C[o + 1u] = v.y; }
+    if (n + 2u < d.N) { C[o + 2u] = v.z; }
+    if (n + 3u < d.N) { C[o + 3u] = v.w; }
   }
 }

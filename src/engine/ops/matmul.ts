@@ -22,14 +22,14 @@ export interface MatmulOptions {
   transB?: boolean;
 }
 
-/** Tile shape of one workgroup: TM = wgY*rm rows by TN = wgX*4*cn columns, K steps of tk. */
+/**
+ * Tile shape of one workgroup (specialisation constants of the kernels): wgX x wgY
+ * threads, each computing a 4x4 block, so the tile is (4 wgY) x (4 wgX) of C, with K
+ * staged in slices of tk.
+ */
 export interface MatmulTile {
   wgX: number;
   wgY: number;
-  /** Rows per thread: 4 or 8. */
-  rm: number;
-  /** vec4 columns per thread: 1 or 2. */
-  cn: number;
   /** K slice staged per step: a multiple of 4. */
   tk: number;
 }
@@ -37,16 +37,15 @@ export interface MatmulTile {
 /** Big tiles amortise the shared-memory traffic; small ones keep enough workgroups in
  * flight when the output is small. Chosen per call from the output size. */
 export const matmulTiles = {
-  large: { wgX: 16, wgY: 16, rm: 4, cn: 1, tk: 16 } as MatmulTile,
-  small: { wgX: 8, wgY: 8, rm: 4, cn: 1, tk: 16 } as MatmulTile,
+  large: { wgX: 16, wgY: 16, tk: 16 } as MatmulTile,
+  small: { wgX: 8, wgY: 8, tk: 16 } as MatmulTile,
   /** Workgroups of `large` tiles below which `small` tiles are used. */
   minLargeWorkgroups: 64,
 };
 
 function checkTile(t: MatmulTile): void {
-  const ok =
-    (t.rm === 4 || t.rm === 8) && (t.cn === 1 || t.cn === 2) && t.tk % 4 === 0 && t.tk > 0 && t.wgX > 0 && t.wgY > 0;
-  if (!ok) throw new RangeError(`matmul: unsupported tile ${JSON.stringify(t)} (rm 4|8, cn 1|2, tk a multiple of 4)`);
+  const ok = t.tk % 4 === 0 && t.tk > 0 && t.wgX > 0 && t.wgY > 0 && t.wgX * t.wgY <= 256;
+  if (!ok) throw new RangeError(`matmul: unsupported tile ${JSON.stringify(t)} (tk a multiple of 4, at most 256 threads)`);
 }
 
 interface Problem {
@@ -72,17 +71,9 @@ function dispatchMatmul(a: Tensor, b: Tensor, c: Tensor, p: Problem, tile?: Matm
   // vec4 loads need every row that is read or written as vec4 to be a multiple of 4 long.
   const vec4 = (transA ? M : K) % 4 === 0 && (transB ? K : N) % 4 === 0 && N % 4 === 0;
   const s = vec4 ? 4 : 1;
-  const constants = {
-    WG_X: t.wgX,
-    WG_Y: t.wgY,
-    RM: t.rm,
-    CN: t.cn,
-    TK: t.tk,
-    TRANS_A: transA ? 1 : 0,
-    TRANS_B: transB ? 1 : 0,
-  };
-  const TM = t.wgY * t.rm;
-  const TN = t.wgX * 4 * t.cn;
+  const constants = { WG_X: t.wgX, WG_Y: t.wgY, TK: t.tk, TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 };
+  const TM = t.wgY * 4;
+  const TN = t.wgX * 4;
   const workgroups = [Math.ceil(N / TN), Math.ceil(M / TM), batch] as const;
   if (K === 0) {
     // An empty inner dimension still defines C = 0; the tiled loop would not write it.

@@ -21,9 +21,9 @@ interface Case {
 }
 
 const TILES: Record<string, MatmulTile> = {
-  '64x64 4x4': { wgX: 16, wgY: 16, rm: 4, cn: 1, tk: 16 },
-  '32x32 4x4': { wgX: 8, wgY: 8, rm: 4, cn: 1, tk: 16 },
-  '32x64 8x8 tk32': { wgX: 8, wgY: 4, rm: 8, cn: 2, tk: 32 },
+  '64x64 tk16': { wgX: 16, wgY: 16, tk: 16 },
+  '32x32 tk16': { wgX: 8, wgY: 8, tk: 16 },
+  '16x64 tk4': { wgX: 16, wgY: 4, tk: 4 },
 };
 
 // Odd sizes exercise the scalar kernel and partial tiles; multiples of 4 the vec4 kernel.
