@@ -3,7 +3,7 @@
  * MB), which rules out localStorage. Stored as raw ArrayBuffers per tensor; listing
  * reads only the small summary records, so the list stays fast with many checkpoints.
  */
-import type { NamedTensor } from './safetensors.ts';
+import type { NamedTensor } from '../../train/safetensors.ts';
 
 export interface CheckpointSummary {
   id: number;

@@ -3,7 +3,7 @@ import { useEffect, useRef, useState } from 'react';
 import { formatBytes } from '../../../model/config.ts';
 import { deleteCheckpoint, listCheckpoints, loadCheckpoint, saveCheckpoint, type Checkpoint, type CheckpointSummary } from '../../lib/checkpoints.ts';
 import { downloadBytes, formatNumber } from '../../lib/format.ts';
-import { decodeSafetensors, encodeSafetensors } from '../../lib/safetensors.ts';
+import { decodeSafetensors, encodeSafetensors } from '../../../train/safetensors.ts';
 import { useTrainStore } from '../../stores/train.ts';
 import { cpuMlpErrors, useTrainSettings } from '../../stores/trainSettings.ts';
 

@@ -1,4 +1,7 @@
 /**
+ * Checkpoint tensor files (moved here from src/ui/lib: src/train owns checkpoints and the
+ * UI imports it from this layer).
+ *
  * safetensors (https://github.com/huggingface/safetensors) for f32 tensors:
  *   8 bytes  little-endian u64 N, the header length
  *   N bytes  UTF-8 JSON: { name: { dtype, shape, data_offsets: [begin, end] }, __metadata__: { str: str } }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { decodeSafetensors, encodeSafetensors } from '../../../src/ui/lib/safetensors.ts';
+import { decodeSafetensors, encodeSafetensors } from '../../../src/train/safetensors.ts';
 
 describe('safetensors', () => {
   test('round trip with metadata; tensors sorted by name; header padded to 8 bytes', () => {
