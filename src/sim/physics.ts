@@ -29,8 +29,6 @@ export class Physics {
   readonly handBody: number;
   readonly objects = new Map<string, ObjectAddr>();
   readonly drawers = new Map<string, number>();
-  /** Geom ids that belong to each finger (for grasp detection). */
-  readonly fingerGeoms: number[];
   private readonly jacp: DoubleBuffer;
   private readonly jacr: DoubleBuffer;
   private deleted = false;
@@ -68,10 +66,6 @@ export class Physics {
       this.objects.set(o.name, { body, qpos: qposadr[j], dof: dofadr[j] });
     }
     for (const f of scene.fixtures) this.drawers.set(f.name, qposadr[id(JNT, drawerJointName(f), 'joint')]);
-    const geomBody = model.geom_bodyid as Int32Array;
-    const fingerBodies = FINGER_JOINTS.map((j) => id(mj.mjtObj.mjOBJ_BODY.value, j, 'body'));
-    this.fingerGeoms = [];
-    for (let g = 0; g < model.ngeom; g++) if (fingerBodies.includes(geomBody[g])) this.fingerGeoms.push(g);
     this.jacp = new mj.DoubleBuffer(3 * this.nv);
     this.jacr = new mj.DoubleBuffer(3 * this.nv);
   }
@@ -187,27 +181,6 @@ export class Physics {
     const a = this.objects.get(name);
     if (!a) throw new Error(`no object named '${name}' in the scene (have: ${[...this.objects.keys()].join(', ')})`);
     return a;
-  }
-
-  /** Whether geom sets touch in the current contact list. */
-  bodiesInContact(bodyA: number, bodyB: number): boolean {
-    const n = this.data.ncon as number;
-    if (n === 0) return false;
-    const geomBody = this.model.geom_bodyid as Int32Array;
-    const contacts = this.data.contact;
-    try {
-      for (let i = 0; i < n; i++) {
-        const c = contacts.get(i);
-        if (!c) continue;
-        const b1 = geomBody[c.geom1];
-        const b2 = geomBody[c.geom2];
-        c.delete();
-        if ((b1 === bodyA && b2 === bodyB) || (b1 === bodyB && b2 === bodyA)) return true;
-      }
-    } finally {
-      contacts.delete();
-    }
-    return false;
   }
 
   /** Full physical state (time, qpos, qvel, ctrl) as a copy. */
