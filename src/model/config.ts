@@ -94,9 +94,26 @@ export const TrainConfigSchema = z
     /** Clamp of exp(s), the logit scale (PRTS: 100). */
     maxScale: z.number({ error: 'max scale must be a number' }).positive('max scale must be positive'),
     seed: int('seed').min(0, 'seed must be >= 0').max(0xffffffff, 'seed must fit in 32 bits'),
+    // Optional pre-training fields (src/train/pretrain.ts resolves the defaults and
+    // docs/training.md lists them); optional so the presets and saved configs stay valid.
+    /** Samples of each task in a batch (positives of L_l->sa); batchSize / samplesPerTask tasks per batch. Default 4, or 2 for batches under 8. */
+    samplesPerTask: pos('samples per task').max(4096, 'samples per task is at most 4096').optional(),
+    /** Keep the CRL blocks in the sequence even when lambdaCrl = 0 (cost measurements, phi/psi read-out). Default: lambdaCrl > 0. */
+    crlBlocks: z.boolean({ error: 'CRL blocks must be true or false' }).optional(),
+    /** Cosine floor as a fraction of lr. Default 0.1. */
+    minLrRatio: z.number({ error: 'min lr ratio must be a number' }).min(0, 'min lr ratio must be in [0, 1]').max(1, 'min lr ratio must be in [0, 1]').optional(),
+    /** Packed row length in tokens; 0 or absent: one row per batch, sized to fit it. */
+    rowTokens: int('row tokens').min(0, 'row tokens must be >= 0').max(1 << 20, 'row tokens is at most 1048576').optional(),
+    /** Take every stride-th step of each episode as a sample. Default 1. */
+    sampleStride: pos('sample stride').max(10_000, 'sample stride is at most 10000').optional(),
+    /** Checkpoint every this many steps (0: only at the end). Default 100. */
+    checkpointEvery: int('checkpoint every').min(0, 'checkpoint every must be >= 0').optional(),
   })
   .strict()
   .superRefine((t, ctx) => {
+    if (t.samplesPerTask !== undefined && t.batchSize % t.samplesPerTask !== 0) {
+      ctx.addIssue({ code: 'custom', path: ['samplesPerTask'], message: `samples per task (${t.samplesPerTask}) must divide batch size (${t.batchSize})` });
+    }
     if (t.warmupSteps > t.steps) {
       ctx.addIssue({ code: 'custom', path: ['warmupSteps'], message: `warmup steps (${t.warmupSteps}) exceed total steps (${t.steps})` });
     }
