@@ -215,6 +215,14 @@ export class RandomPolicy implements Policy {
   }
 }
 
+/** A recorded episode: EpisodeRecord and the harness's EpisodeResult both fit. */
+export interface ReplayRecording {
+  taskId: string;
+  initState: number | Pick<EpisodeRecord['initState'], 'index'>;
+  instruction: string;
+  actions?: ArrayLike<ArrayLike<number>>;
+}
+
 /** Returns the recorded actions for an episode, or undefined when none was recorded. */
 export type ReplaySource = (ep: EpisodeStart) => ArrayLike<ArrayLike<number>> | undefined;
 
@@ -231,10 +239,18 @@ export class ReplayPolicy implements Policy {
     readonly name = 'replay',
   ) {}
 
-  /** Replays EpisodeRecords matched by task, initial-state index and instruction. */
-  static fromRecords(records: EpisodeRecord[], name = 'replay'): ReplayPolicy {
+  /**
+   * Replays recordings matched by task, initial-state index and instruction: the sim's
+   * EpisodeRecords, or the harness's episode results kept with keepActions.
+   */
+  static fromRecords(records: ReplayRecording[], name = 'replay'): ReplayPolicy {
     const key = (taskId: string, init: number, instruction: string) => `${taskId}#${init}|${instruction}`;
-    const map = new Map(records.map((r) => [key(r.taskId, r.initState.index, r.instruction), r.actions]));
+    const map = new Map(
+      records.map((r, i) => {
+        if (!r.actions) throw new Error(`ReplayPolicy.fromRecords: recording ${i} (${r.taskId}) has no actions (evaluate with keepActions: true)`);
+        return [key(r.taskId, typeof r.initState === 'number' ? r.initState : r.initState.index, r.instruction), r.actions] as const;
+      }),
+    );
     return new ReplayPolicy((ep) => map.get(key(ep.taskId, ep.initState, ep.instruction)), name);
   }
 
