@@ -1,0 +1,87 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { Runtime } from '../../../src/engine/runtime.ts';
+import { Role } from '../../../src/engine/roles.ts';
+import { Pretrainer } from '../../../src/train/pretrain.ts';
+import type { PretrainStepMetrics } from '../../../src/train/metrics.ts';
+import { lrAt } from '../../../src/train/schedule.ts';
+import { makeFixture, type Fixture } from '../model/batch.dataset.ts';
+import { tinyConfig } from './pretrain.helpers.ts';
+
+let rt: Runtime;
+let fx: Fixture;
+beforeAll(async () => {
+  rt = await Runtime.create();
+  fx = await makeFixture();
+});
+afterAll(() => rt?.destroy());
+
+const mean = (xs: PretrainStepMetrics[], f: (m: PretrainStepMetrics) => number) => xs.reduce((a, m) => a + f(m), 0) / xs.length;
+
+describe('PRTS pre-training', () => {
+  test('a short run lowers BC, L_sa->l and L_l->sa (minus its floor)', async () => {
+    const cfg = tinyConfig();
+    const tr = await Pretrainer.create(rt, cfg, fx.reader);
+    try {
+      expect(tr.options).toMatchObject({ tasksPerBatch: 3, samplesPerTask: 3, withCrl: true });
+      // The stem width follows the config: 2x2x3 pixels + 1 camera.
+      expect(tr.model.cfg.backbone.patchFeatures).toBe(13);
+      const ms: PretrainStepMetrics[] = [];
+      while (!tr.done) ms.push(await tr.step());
+      expect(ms.length).toBe(20);
+      ms.forEach((m, k) => {
+        expect(m.step).toBe(k);
+        expect(m.lr).toBeCloseTo(lrAt(k, tr.schedule), 12);
+        expect(m.saL).not.toBeNull();
+        expect(m.tokens).toBeGreaterThan(0);
+        expect(m.tokens).toBeLessThanOrEqual(m.packedTokens);
+        expect(m.gradNorm).toBeGreaterThan(0);
+        expect(m.samples).toBe(9);
+        expect(m.goals).toBe(3);
+      });
+      expect(ms[0].temperature).toBeCloseTo(0.2, 5);
+      const head = ms.slice(0, 3);
+      const tail = ms.slice(-3);
+      expect(mean(tail, (m) => m.bc)).toBeLessThan(0.7 * mean(head, (m) => m.bc));
+      expect(mean(tail, (m) => m.saL!)).toBeLessThan(0.8 * mean(head, (m) => m.saL!));
+      expect(mean(tail, (m) => m.lSa! - m.lSaFloor!)).toBeLessThan(0.8 * mean(head, (m) => m.lSa! - m.lSaFloor!));
+      expect(tr.history.length).toBe(20);
+      expect(tr.tokens).toBe(ms.reduce((a, m) => a + m.tokens, 0));
+      await expect(tr.step()).rejects.toThrow(/the run is complete \(20 steps\)/);
+    } finally {
+      tr.dispose();
+    }
+  });
+
+  test('lambda_crl = 0 is the BC baseline with everything else identical', async () => {
+    const crl = await Pretrainer.create(rt, tinyConfig({ steps: 2 }), fx.reader);
+    const bc = await Pretrainer.create(rt, tinyConfig({ steps: 2, lambdaCrl: 0 }), fx.reader);
+    try {
+      expect(bc.options.withCrl).toBe(false);
+      expect({ ...bc.options, withCrl: true }).toEqual(crl.options);
+      expect(bc.bundle.toJSON()).toEqual(crl.bundle.toJSON());
+      // Same parameter names, shapes and init (the CRL heads exist but get no gradient).
+      const [pa, pb] = [await crl.parameters(), await bc.parameters()];
+      expect(pb.map((t) => [t.name, t.shape])).toEqual(pa.map((t) => [t.name, t.shape]));
+      pb.forEach((t, i) => expect(t.data).toEqual(pa[i].data));
+      expect(bc.optimizer.params.map((p) => p.name)).toEqual(crl.optimizer.params.map((p) => p.name));
+      // Same samples; each BC document is its CRL document minus the CRL blocks.
+      const a = await crl.nextBatch();
+      const b = await bc.nextBatch();
+      expect(Array.from(b.sampleIds)).toEqual(Array.from(a.sampleIds));
+      expect(b.actionEndIndex.length).toBe(0);
+      const kept = (x: typeof a) => Array.from(x.ids).filter((_, i) => x.roles[i] !== Role.CRL_ACTION && x.roles[i] !== Role.CRL_GOAL && x.docs[i] < x.samples);
+      expect(kept(b)).toEqual(kept(a));
+      expect(Array.from(b.targets)).toEqual(Array.from(a.targets));
+      // The first step's BC loss is the same: the role-aware mask hides the CRL blocks
+      // from the AR span, and both models start from the same weights.
+      const [ma, mb] = [await crl.step(), await bc.step()];
+      expect(mb.saL).toBeNull();
+      expect(mb.total).toBe(mb.bc);
+      expect(mb.bc).toBeCloseTo(ma.bc, 4);
+      expect(mb.tokens).toBeLessThan(ma.tokens);
+    } finally {
+      crl.dispose();
+      bc.dispose();
+    }
+  });
+});
