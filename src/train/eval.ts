@@ -385,7 +385,7 @@ export function summarize(
     ];
     if (axesRun.size > 1) keys.push([c.suite, 'all'], ['all', 'all']);
     for (const [s, p] of keys) {
-      if (s === 'all' && suitesRun.size === 1 && p !== 'all') continue;
+      if (s === 'all' && suitesRun.size === 1) continue; // would repeat the suite's row
       const k = `${s}|${p}`;
       let a = agg.get(k);
       if (!a) agg.set(k, (a = { suite: s, perturbation: p, k: 0, n: 0 }));
@@ -393,7 +393,12 @@ export function summarize(
       a.n += c.n;
     }
   }
-  const aggregates = [...agg.values()].map((a) => ({ suite: a.suite, perturbation: a.perturbation, ...rate(a.k, a.n, level) }));
+  // Table order: suites as in SUITES then 'all'; axes as in EVAL_AXES then 'all'.
+  const suiteRank = (x: Suite | 'all') => (x === 'all' ? SUITES.length : SUITES.indexOf(x));
+  const axisRank = (x: EvalAxis | 'all') => (x === 'all' ? EVAL_AXES.length : EVAL_AXES.indexOf(x));
+  const aggregates = [...agg.values()]
+    .sort((x, y) => suiteRank(x.suite) - suiteRank(y.suite) || axisRank(x.perturbation) - axisRank(y.perturbation))
+    .map((a) => ({ suite: a.suite, perturbation: a.perturbation, ...rate(a.k, a.n, level) }));
   return { cells, aggregates };
 }
 
