@@ -10,7 +10,7 @@
  * a progress line per batch and ends with one JSON line (totals and aggregates); the
  * full results go to --out. --compare prints the Newcombe comparison of two result files.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { INIT_STATES_PER_TASK, SUITES, type Suite } from '../../sim/index';
 import { compareResults, EVAL_AXES, evaluate, parseResults, renderComparisonMarkdown, renderMarkdown, type EvalAxis, type EvalOptions } from '../eval';
@@ -68,15 +68,23 @@ export function parseStates(spec: string): number[] {
 }
 
 /**
- * A policy from a PRTS checkpoint directory. Needs the checkpoint loader
- * (src/train/checkpoint.ts) and a model inference entry that turns (observation,
- * instruction) into an action chunk (backbone + DiT sampleActions with 5 Euler steps,
- * or AR FAST decoding); wrapped with ModelPolicy it plugs into the harness unchanged.
+ * A policy from a PRTS checkpoint directory (src/train/checkpoint.ts: safetensors +
+ * config + tokenizers, verified against its manifest). Acting from it also needs a model
+ * inference entry that turns observations + instructions into action chunks: the
+ * post-trained DiT's sampleActions (5 Euler steps) or AR FAST decoding over the LM head.
+ * Neither src/model nor src/train exports one yet, so this loads and verifies the
+ * checkpoint and then says exactly that; once the entry exists it is wrapped here as
+ * `new ModelPolicy({ name, chunkSize: cfg horizon, predict })`.
  */
 async function checkpointPolicy(dir: string): Promise<Policy> {
+  if (!existsSync(dir)) fail(`--policy checkpoint:${dir}: no such directory`);
+  const [{ loadCheckpoint }, { nodeCheckpointIO }] = await Promise.all([import('../checkpoint'), import('../checkpoint-node')]);
+  const data = await loadCheckpoint(await nodeCheckpointIO(dir));
+  const t = data.trainer;
   throw new Error(
-    `checkpoint policies need src/train/checkpoint.ts (not present yet in the committed tree) and a post-trained inference entry ` +
-      `(observation + instruction -> chunk); wrap that function in ModelPolicy (src/train/policy.ts). Asked for: ${resolve(dir)}`,
+    `checkpoint ${resolve(dir)}: loaded a ${t.kind} checkpoint at step ${t.step}/${t.steps} (${t.withCrl ? 'with' : 'without'} CRL, ` +
+      `${data.params.length} tensors), but no inference entry turns it into action chunks yet (DiT sampleActions after ` +
+      `post-training, or AR FAST decoding); wrap that (inputs) -> chunks function in ModelPolicy (src/train/policy.ts) here`,
   );
 }
 
