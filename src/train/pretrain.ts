@@ -310,6 +310,16 @@ export class Pretrainer {
     if (this.done) throw new PretrainError(`step(): the run is complete (${this.options.steps} steps)`);
     const t0 = performance.now();
     const batch = await this.nextBatch();
+    return this.stepOn(batch, t0);
+  }
+
+  /**
+   * One optimizer step on a given batch (step() = nextBatch() + stepOn()). Public for
+   * the benchmark, which times the CRL and BC-only layouts of the same samples; `t0` is
+   * when batch assembly started (its time counts into `ms` and `dataMs`).
+   */
+  async stepOn(batch: PackedBatch, t0 = performance.now()): Promise<PretrainStepMetrics> {
+    if (this.disposed) throw new PretrainError('stepOn(): the trainer was disposed');
     const dataMs = performance.now() - t0;
     const step = this.stepIndex;
     const lr = lrAt(step, this.schedule);

@@ -1,0 +1,155 @@
+/**
+ * npm run bench:train [-- --steps 5 --warmup 2 --d 64 --layers 2 --batch 8 --image 32 --patch 8]
+ *
+ * Cost of CRL in pre-training (issue 6, experiments; PRTS Sec. 6.7): one Pretrainer on a
+ * synthetic dataset (src/train/synthetic-dataset.ts); every timed iteration draws one
+ * batch of samples and runs a full training step (forward, backward, AdamW) on its CRL
+ * layout and on its BC-only layout (the same documents without the CRL_action and
+ * CRL_goal blocks), alternating which goes first so drift (thermal, other load) hits
+ * both alike. Same model, same samples, one process. Step times exclude batch assembly
+ * (tokenizing, packing, frame decoding: CPU work that a real loop overlaps).
+ *
+ * Final JSON line: tokens_per_s (real tokens of the CRL layout per second of CRL step),
+ * crl_step_time_ratio = median CRL step / median BC-only step (PRTS: near BC cost; aim
+ * <= 1.1), the real and packed token counts of both layouts, and the per-token ratio.
+ */
+import { memoryIO, LeRobotReader } from '../src/data/index.ts';
+import { Runtime } from '../src/engine/runtime.ts';
+import type { WorkbenchConfig } from '../src/model/config.ts';
+import { Pretrainer } from '../src/train/pretrain.ts';
+import { writeSyntheticDataset } from '../src/train/synthetic-dataset.ts';
+
+function fail(msg: string): never {
+  console.error(`bench:train: ${msg}`);
+  process.exit(2);
+}
+function num(name: string, def: number, min = 1): number {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return def;
+  const v = Number(process.argv[i + 1]);
+  if (!Number.isInteger(v) || v < min) fail(`--${name} must be an integer >= ${min}, got '${process.argv[i + 1]}'`);
+  return v;
+}
+const steps = num('steps', 5);
+const warmup = num('warmup', 2, 0);
+const d = num('d', 64);
+const layers = num('layers', 2);
+const batch = num('batch', 8);
+const image = num('image', 32);
+const patch = num('patch', 8);
+const tasks = num('tasks', 4);
+const samplesPerTask = batch / tasks;
+if (!Number.isInteger(samplesPerTask)) fail(`--batch (${batch}) must be a multiple of --tasks (${tasks})`);
+
+const config: WorkbenchConfig = {
+  name: 'bench-train',
+  model: {
+    textVocab: 512,
+    actionVocab: 256,
+    dModel: d,
+    layers,
+    heads: d / 32,
+    headDim: 32,
+    mlpRatio: 4,
+    patchSize: patch,
+    imageSize: image,
+    cameras: ['agentview'],
+    stateDim: 4,
+    stateDigits: 2,
+    instructionTokens: 16,
+    chunkLength: 8,
+    actionDim: 7,
+    fastScale: 10,
+    fastTokens: 32,
+    crlHidden: d,
+    crlDim: 32,
+    attnTile: 32,
+  },
+  train: {
+    batchSize: batch,
+    samplesPerTask,
+    lr: 1e-3,
+    warmupSteps: 1,
+    steps: 2 * (steps + warmup) + 1,
+    weightDecay: 0.01,
+    gradClip: 1,
+    gamma: 0.99,
+    lambdaCrl: 1,
+    temperatureInit: 0.2,
+    maxScale: 100,
+    seed: 0,
+  },
+};
+if (d % 32 !== 0) fail(`--d must be a multiple of 32 (head_dim 32), got ${d}`);
+
+const io = memoryIO();
+const ds = await writeSyntheticDataset(io, { tasks, episodesPerTask: 3, imageSize: image, seed: 1 });
+const reader = await LeRobotReader.open(io);
+const rt = await Runtime.create();
+const device = `${rt.info.vendor}/${rt.info.architecture} (${rt.info.description})`;
+console.error(`adapter: ${device}; dataset ${ds.episodes} episodes, ${ds.frames} frames, ${tasks} tasks`);
+const tr = await Pretrainer.create(rt, config, reader, { onProgress: (m) => console.error(m) });
+const params = tr.model.store.count;
+
+const crlMs: number[] = [];
+const bcMs: number[] = [];
+let tokens = { crl: 0, bc: 0, crlPacked: 0, bcPacked: 0, visitedCrl: 0, visitedBc: 0 };
+for (let it = 0; it < warmup + steps; it++) {
+  const drawn = tr.sampler.next();
+  const samples = Array.from(drawn.ids, (id) => tr.index.sample(id));
+  const crlBatch = await tr.assemble(samples, true);
+  const bcBatch = await tr.assemble(samples, false);
+  const order = it % 2 === 0 ? (['crl', 'bc'] as const) : (['bc', 'crl'] as const);
+  const times: Record<string, number> = {};
+  for (const kind of order) {
+    const b = kind === 'crl' ? crlBatch : bcBatch;
+    const t0 = performance.now();
+    await tr.stepOn(b, t0);
+    times[kind] = performance.now() - t0;
+  }
+  const timed = it >= warmup;
+  if (timed) {
+    crlMs.push(times.crl);
+    bcMs.push(times.bc);
+  }
+  tokens = {
+    crl: crlBatch.n - crlBatch.padTokens,
+    bc: bcBatch.n - bcBatch.padTokens,
+    crlPacked: crlBatch.n,
+    bcPacked: bcBatch.n,
+    visitedCrl: crlBatch.visitedFraction,
+    visitedBc: bcBatch.visitedFraction,
+  };
+  console.error(`${timed ? 'step' : 'warmup'} ${it}: CRL ${times.crl.toFixed(0)} ms (${tokens.crl} tokens), BC-only ${times.bc.toFixed(0)} ms (${tokens.bc} tokens)`);
+}
+tr.dispose();
+rt.destroy();
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const crl = median(crlMs);
+const bc = median(bcMs);
+console.log(
+  JSON.stringify({
+    bench: 'train',
+    device,
+    model: { d, layers, batch, tasks, image, patch, params },
+    steps,
+    warmup,
+    crl_step_ms: Number(crl.toFixed(1)),
+    bc_step_ms: Number(bc.toFixed(1)),
+    crl_step_time_ratio: Number((crl / bc).toFixed(3)),
+    tokens_per_s: Math.round(tokens.crl / (crl / 1000)),
+    bc_tokens_per_s: Math.round(tokens.bc / (bc / 1000)),
+    tokens_crl: tokens.crl,
+    tokens_bc: tokens.bc,
+    packed_tokens_crl: tokens.crlPacked,
+    packed_tokens_bc: tokens.bcPacked,
+    token_ratio: Number((tokens.crl / tokens.bc).toFixed(3)),
+    // Step-time ratio per unit of token ratio: 1 means the CRL blocks cost exactly their share of tokens.
+    per_token_cost_ratio: Number((crl / bc / (tokens.crl / tokens.bc)).toFixed(3)),
+    visited_fraction_crl: Number(tokens.visitedCrl.toFixed(3)),
+    visited_fraction_bc: Number(tokens.visitedBc.toFixed(3)),
+  }),
+);

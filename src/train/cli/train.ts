@@ -1,0 +1,147 @@
+/**
+ * npm run train -- --config <file | tiny | small | base> --data <dataset dir> --out <run dir>
+ *                  [--steps N] [--resume] [--checkpoint-every K] [--log-every L]
+ *
+ * PRTS pre-training in Node on Dawn (docs/training.md). Prints one progress line per
+ * logged step with every loss term, the temperature, tokens/s and ETA; checkpoints every
+ * K steps (train.checkpointEvery, default 100) and at the end into <out>/step-XXXXXXXX
+ * with <out>/latest.json pointing at the newest. Ctrl-C finishes the current step,
+ * writes a checkpoint and exits (a second Ctrl-C exits at once). --resume continues
+ * from <out>'s latest checkpoint with its config and tokenizers (--config is then
+ * optional; --steps may extend the run). The last line is a JSON summary.
+ */
+import { readFileSync } from 'node:fs';
+import { LeRobotReader } from '../../data/index.ts';
+import { nodeIO } from '../../data/io-node.ts';
+import { Runtime } from '../../engine/runtime.ts';
+import { isPresetName, parseConfigJson, PRESETS, type WorkbenchConfig } from '../../model/config.ts';
+import { loadCheckpoint, saveCheckpoint, toResume } from '../checkpoint.ts';
+import { nodeCheckpointIO } from '../checkpoint-node.ts';
+import { formatStep } from '../metrics.ts';
+import { Pretrainer, resolveTrainOptions } from '../pretrain.ts';
+
+function fail(msg: string): never {
+  console.error(`train: ${msg}`);
+  process.exit(2);
+}
+
+const argv = process.argv.slice(2);
+const KNOWN = new Set(['--config', '--data', '--out', '--steps', '--resume', '--checkpoint-every', '--log-every', '--help']);
+for (const a of argv) if (a.startsWith('--') && !KNOWN.has(a)) fail(`unknown option ${a} (options: ${[...KNOWN].join(' ')})`);
+if (argv.includes('--help')) {
+  console.log('usage: npm run train -- --config <file|tiny|small|base> --data <dataset dir> --out <run dir> [--steps N] [--resume] [--checkpoint-every K] [--log-every L]');
+  process.exit(0);
+}
+function arg(name: string): string | undefined {
+  const i = argv.indexOf(`--${name}`);
+  if (i < 0) return undefined;
+  const v = argv[i + 1];
+  if (v === undefined || v.startsWith('--')) fail(`--${name} needs a value`);
+  return v;
+}
+function intArg(name: string, min: number): number | undefined {
+  const v = arg(name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) fail(`--${name} must be an integer >= ${min}, got '${v}'`);
+  return n;
+}
+
+function readConfig(spec: string): WorkbenchConfig {
+  if (isPresetName(spec)) return PRESETS[spec];
+  let text: string;
+  try {
+    text = readFileSync(spec, 'utf8');
+  } catch (e) {
+    fail(`cannot read --config ${spec}: ${(e as Error).message}`);
+  }
+  const r = parseConfigJson(text);
+  if (!r.ok) fail(`--config ${spec} is invalid:\n${r.errors.map((e) => `  ${e.path}: ${e.message}`).join('\n')}`);
+  return r.value;
+}
+
+const dataDir = arg('data') ?? fail('--data <dataset dir> is required');
+const outDir = arg('out') ?? fail('--out <run dir> is required');
+const resume = argv.includes('--resume');
+const configSpec = arg('config');
+const stepsArg = intArg('steps', 1);
+const logEvery = intArg('log-every', 1) ?? 1;
+
+const out = await nodeCheckpointIO(outDir);
+const saved = resume ? await loadCheckpoint(out).catch((e: Error) => fail(`--resume: ${e.message}`)) : null;
+if (!resume && (await out.exists('latest.json'))) fail(`${outDir} already holds a run (latest.json); pass --resume to continue it or choose another --out`);
+let config: WorkbenchConfig;
+if (saved) {
+  config = saved.config;
+  if (configSpec) {
+    const given = readConfig(configSpec);
+    if (JSON.stringify(given.model) !== JSON.stringify(config.model)) fail(`--config ${configSpec} has a different model than the checkpoint in ${outDir}; omit --config to resume with the saved one`);
+    config = given;
+  }
+} else {
+  if (!configSpec) fail('--config <file|preset> is required (unless --resume)');
+  config = readConfig(configSpec);
+}
+const checkpointEvery = intArg('checkpoint-every', 0) ?? resolveTrainOptions(config).checkpointEvery;
+
+const rt = await Runtime.create();
+console.error(`adapter: ${rt.info.vendor} ${rt.info.architecture} (${rt.info.description})`);
+const reader = await LeRobotReader.open(nodeIO(dataDir)).catch((e: Error) => fail(`--data ${dataDir}: ${e.message}`));
+const trainer = await Pretrainer.create(rt, config, reader, {
+  steps: stepsArg,
+  resume: saved ? toResume(saved) : undefined,
+  onProgress: (m) => console.error(m),
+}).catch((e: Error) => fail(e.message));
+const total = trainer.options.steps;
+console.error(
+  `config "${config.name}": ${total} steps, batch ${config.train.batchSize} (${trainer.options.tasksPerBatch} tasks x ${trainer.options.samplesPerTask}), ` +
+    `lambda_crl ${config.train.lambdaCrl}, gamma ${config.train.gamma}; checkpoints every ${checkpointEvery || 'end only'} into ${out.root}`,
+);
+
+let stopping = false;
+process.on('SIGINT', () => {
+  if (stopping) {
+    console.error('second Ctrl-C: exiting without a checkpoint');
+    process.exit(130);
+  }
+  stopping = true;
+  console.error('Ctrl-C: finishing the current step, then saving a checkpoint (Ctrl-C again to quit now)');
+});
+
+let lastSaved = trainer.completedSteps;
+async function save(): Promise<void> {
+  const dir = await saveCheckpoint(out, await trainer.checkpoint());
+  lastSaved = trainer.completedSteps;
+  console.error(`checkpoint ${out.root}/${dir}`);
+}
+
+let exitCode = 0;
+try {
+  while (!trainer.done && !stopping) {
+    const m = await trainer.step();
+    if (m.step % logEvery === 0 || trainer.done) console.error(formatStep(m, total));
+    if (checkpointEvery > 0 && trainer.completedSteps % checkpointEvery === 0 && !trainer.done) await save();
+  }
+} catch (e) {
+  console.error(`train: step ${trainer.completedSteps} failed: ${(e as Error).message}`);
+  exitCode = 1;
+}
+// The last completed step is always on disk, whether the run ended, was interrupted or failed.
+if (trainer.completedSteps > lastSaved || trainer.completedSteps === 0) await save();
+const last = trainer.history[trainer.history.length - 1];
+console.log(
+  JSON.stringify({
+    run: 'pretrain',
+    config: config.name,
+    steps: trainer.completedSteps,
+    of: total,
+    interrupted: stopping,
+    final: last ? { total: last.total, bc: last.bc, saL: last.saL, lSa: last.lSa, accuracy: last.accuracy, temperature: last.temperature } : null,
+    tokens: trainer.tokens,
+    tokens_per_s: Math.round(trainer.tokens / Math.max(trainer.seconds, 1e-9)),
+    checkpoint: out.root,
+  }),
+);
+trainer.dispose();
+rt.destroy();
+process.exit(stopping ? 130 : exitCode);
