@@ -6,7 +6,7 @@
  * Output: the velocity v(a_tau, tau | context) [B, H, K].
  *
  *   c      = MLP(sinusoid(tau))                           timestep conditioning [B, d]
- *   x      = linear(mask * a_tau) + pos[H]                action tokens [B, H, d]
+ *   x      = MLP(mask * a_tau) + pos[H]                   action tokens [B, H, d]
  *   block  : x += g1 * SelfAttn(mod(LN(x), s1, b1))       over the H action tokens
  *            x += g2 * CrossAttn(mod(LN(x), s2, b2), ctx) to the sample's context tokens
  *            x += g3 * MLP(mod(LN(x), s3, b3))
@@ -151,7 +151,7 @@ export interface PreparedContext {
   /** Additive bias: [B, 1, L] (batched) or [B*H, B*L] (dense); 0 on a sample's own
    * context tokens, -1e9 elsewhere. */
   bias: Tensor;
-  /** Per block: keys and values, [heads * B, L, hd] (batched) or [heads, B * L, hd]. */
+  /** Per block: keys and values [heads, B * L, hd]. */
   keys: Tensor[];
   values: Tensor[];
 }
@@ -220,8 +220,10 @@ export class Dit {
   private readonly tB1: Tensor;
   private readonly tW2: Tensor;
   private readonly tB2: Tensor;
-  private readonly inW: Tensor;
-  private readonly inB: Tensor;
+  private readonly inW1: Tensor;
+  private readonly inB1: Tensor;
+  private readonly inW2: Tensor;
+  private readonly inB2: Tensor;
   private readonly pos: Tensor;
   private readonly ctxW: Tensor | null;
   private readonly ctxB: Tensor | null;
@@ -250,8 +252,15 @@ export class Dit {
     this.tB1 = store.constant(`${prefix}.time.b1`, [d], 0);
     this.tW2 = store.linear(`${prefix}.time.w2`, d, d);
     this.tB2 = store.constant(`${prefix}.time.b2`, [d], 0);
-    this.inW = store.linear(`${prefix}.action_in.w`, cfg.actionDim, d);
-    this.inB = store.constant(`${prefix}.action_in.b`, [d], 0);
+    // Action projection MLP (Qwen-VLA: "action projection MLPs that map between the raw
+    // action dimension and the DiT latent space"). A plain linear would not do: every
+    // sub-block reads LN(x), and LN(W a) is blind to the magnitude of a (LN is scale
+    // invariant), which the velocity needs; silu is not homogeneous, so LN(W2 silu(W1 a))
+    // keeps it.
+    this.inW1 = store.linear(`${prefix}.action_in.w1`, cfg.actionDim, d);
+    this.inB1 = store.constant(`${prefix}.action_in.b1`, [d], 0);
+    this.inW2 = store.linear(`${prefix}.action_in.w2`, d, d);
+    this.inB2 = store.constant(`${prefix}.action_in.b2`, [d], 0);
     // Small learned positions (std 0.02 as in ViT/DiT learned embeddings): the action
     // projection dominates the token content at init.
     this.pos = store.normal(`${prefix}.pos_embed`, [cfg.horizon, d], 0.02);
@@ -358,9 +367,8 @@ export class Dit {
     }
     const gathered = gatherRows(h, new RowIndex(this.rt, rows, n)); // [B*L, contextDim]
     const proj = linear(gathered, this.ctxW, this.ctxB); // [B*L, d]
-    const hd = cfg.dModel / cfg.heads;
-    const kvShape = dense ? [cfg.heads, B * L, hd] : [cfg.heads * B, L, hd];
-    const heads = (w: Tensor) => splitHeads(linear(proj, w), cfg.heads).reshape(kvShape);
+    // Kept as splitHeads made them (not reshape views) so a caller's tidy may keep them.
+    const heads = (w: Tensor) => splitHeads(linear(proj, w), cfg.heads);
     const keys: Tensor[] = [];
     const values: Tensor[] = [];
     for (const blk of this.blocks) {
@@ -406,7 +414,7 @@ export class Dit {
       : null;
 
     const a = input.mask ? mul(noisy, input.mask) : noisy;
-    let x = add(linear(a, this.inW, this.inB), this.pos);
+    let x = add(linear(silu(linear(a, this.inW1, this.inB1)), this.inW2, this.inB2), this.pos);
     const tokens = [x];
     for (let l = 0; l < this.blocks.length; l++) {
       const blk = this.blocks[l];
@@ -476,8 +484,11 @@ export class Dit {
     let o: Tensor;
     if (ctx.dense) o = this.attend(q, ctx.keys[layer], ctx.values[layer], ctx.bias);
     else {
+      const g = [heads * B, ctx.L, hd];
       const qb = q.reshape([heads * B, H, hd]);
-      o = this.attend(qb, ctx.keys[layer], ctx.values[layer], ctx.bias, [heads, B, H, ctx.L]).reshape([heads, B * H, hd]);
+      const k = ctx.keys[layer].reshape(g);
+      const v = ctx.values[layer].reshape(g);
+      o = this.attend(qb, k, v, ctx.bias, [heads, B, H, ctx.L]).reshape([heads, B * H, hd]);
     }
     return linear(mergeHeads(o), p.wo).reshape([B, H, d]);
   }
