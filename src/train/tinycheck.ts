@@ -99,10 +99,26 @@ function cosineLr(step: number, cfg: TinyCheckConfig): number {
   return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + Math.cos(Math.PI * p)));
 }
 
+export interface NamedArray {
+  name: string;
+  shape: number[];
+  data: Float32Array;
+}
+
 export interface TinyCheckHooks {
+  /** Awaited after every step: a caller may pause here, or throw to cancel. */
   onStep?: (s: TinyCheckStep) => void | Promise<void>;
   /** Polled between steps; returning true stops the run early. */
   shouldStop?: () => boolean;
+  /** Every `checkpointEvery` steps and at the end: the parameters, read back. */
+  checkpointEvery?: number;
+  onCheckpoint?: (step: number, params: NamedArray[]) => void | Promise<void>;
+}
+
+async function readParams(model: PrtsModel): Promise<NamedArray[]> {
+  return Promise.all(
+    [...model.store.tensors].map(async ([name, t]) => ({ name, shape: [...t.shape], data: await t.toFloat32() })),
+  );
 }
 
 export async function runTinyCheck(rt: Runtime, cfg: TinyCheckConfig = DEFAULT_TINY_CHECK, hooks: TinyCheckHooks = {}): Promise<TinyCheckResult> {
@@ -160,6 +176,11 @@ export async function runTinyCheck(rt: Runtime, cfg: TinyCheckConfig = DEFAULT_T
       };
       steps.push(s);
       await hooks.onStep?.(s);
+      const every = hooks.checkpointEvery ?? 0;
+      const last = step === cfg.steps - 1;
+      if (hooks.onCheckpoint && ((every > 0 && (step + 1) % every === 0) || last)) {
+        await hooks.onCheckpoint(step + 1, await readParams(model));
+      }
     }
   } finally {
     opt.dispose();

@@ -6,11 +6,12 @@
 import type { JobRegistry } from '../runner.ts';
 import { cpuMlpJob } from './cpu-mlp.ts';
 import { selftestJob } from './selftest.ts';
+import { tinycheckJob } from './tinycheck.ts';
 
 export const JOBS: JobRegistry = {
   'cpu-mlp': cpuMlpJob,
   selftest: selftestJob,
-  tinycheck: { unavailable: "the engine's end-to-end check (src/train/tinycheck.ts) is not in this build yet" },
+  tinycheck: tinycheckJob,
 };
 
 export const THROUGHPUT_UNITS = { 'cpu-mlp': 'samples', tinycheck: 'tokens', selftest: 'kernels' } as const;
