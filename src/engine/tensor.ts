@@ -64,6 +64,11 @@ export class Tensor {
     return this.size * 4;
   }
 
+  /** The tensor that owns the buffer: itself, or the tensor a reshape view was made from. */
+  get owner(): Tensor {
+    return this.base ?? this;
+  }
+
   get isDisposed(): boolean {
     return this.disposed;
   }
@@ -155,6 +160,8 @@ export class Scope {
   /** Frees every tracked tensor except `keep` (which move to the enclosing scope). */
   dispose(keep: Iterable<Tensor> = []): void {
     const kept = new Set(keep);
+    // A kept reshape view needs its buffer's owner alive too.
+    for (const t of [...kept]) kept.add(t.owner);
     for (const t of this.tensors) {
       if (kept.has(t)) this.parent?.track(t);
       else t.dispose();

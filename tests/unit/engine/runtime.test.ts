@@ -76,3 +76,12 @@ describe('runtime', () => {
     expect(prof.find((p) => p.kernel === 'test.scale')?.calls).toBe(2);
   });
 });
+
+describe('scopes', () => {
+  test('tidy keeps a returned reshape view alive (its owner is kept with it)', async () => {
+    const v = tidy(() => fromArray(rt, [1, 2, 3, 4], [4]).reshape([2, 2]));
+    expect(v.isDisposed).toBe(false);
+    expect(Array.from(await v.read())).toEqual([1, 2, 3, 4]);
+    v.owner.dispose();
+  });
+});
