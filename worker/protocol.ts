@@ -8,6 +8,7 @@
  */
 import type { DeviceInfo } from '../src/engine/device.ts';
 import type { WorkbenchConfig } from '../src/model/config.ts';
+import type { PerturbationKind } from '../src/sim/perturb.ts';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
@@ -23,6 +24,12 @@ export interface JobParams {
    * pause/resume/cancel and checkpoints end to end on any machine, and is a baseline
    * for how fast the worker loop itself can go.
    */
+  /**
+   * Scripted-expert dataset generation (worker/jobs/gen.ts): episodesPerTask episodes of
+   * each task from fixed initial states 0.., perturbed per episode from `seed`, uploaded
+   * to the server as dataset `datasetId` with the operator token.
+   */
+  gen: { tasks: string[]; episodesPerTask: number; size: number; perturb: PerturbationKind[]; seed: number; datasetId: string; token: string };
   /** Engine kernels vs their float64 references, on this browser's WebGPU (worker/jobs/selftest.ts). */
   selftest: { seed: number };
   'cpu-mlp': {

@@ -5,13 +5,15 @@
  */
 import type { JobRegistry } from '../runner.ts';
 import { cpuMlpJob } from './cpu-mlp.ts';
+import { genJob } from './gen.ts';
 import { selftestJob } from './selftest.ts';
 import { tinycheckJob } from './tinycheck.ts';
 
 export const JOBS: JobRegistry = {
   'cpu-mlp': cpuMlpJob,
+  gen: genJob,
   selftest: selftestJob,
   tinycheck: tinycheckJob,
 };
 
-export const THROUGHPUT_UNITS = { 'cpu-mlp': 'samples', tinycheck: 'tokens', selftest: 'kernels' } as const;
+export const THROUGHPUT_UNITS = { 'cpu-mlp': 'samples', tinycheck: 'tokens', selftest: 'kernels', gen: 'frames' } as const;

@@ -21,6 +21,8 @@ const KIND_LABEL: Record<JobKind, string> = {
   selftest: 'Engine kernel self-test (GPU vs float64 reference)',
   tinycheck: 'Engine tiny check (GPU, 2-layer PRTS transformer)',
   'cpu-mlp': 'CPU reference MLP (no GPU; plumbing check)',
+  // Service jobs started from their own tabs (not in KINDS): named here for job lists.
+  gen: 'Dataset generation (Sim tab)',
 };
 
 export default function TrainTab() {
@@ -75,7 +77,7 @@ function JobSetup({ kind, setKind, avail }: { kind: JobKind; setKind: (k: JobKin
     try {
       if (kind === 'cpu-mlp') await start({ kind, params: cpuMlp }, `cpu-mlp h${cpuMlp.hidden}`);
       else if (kind === 'selftest') await start({ kind, params: { seed: 1 } }, 'kernel self-test');
-      else if (cfg.ok) await start({ kind, params: { config: cfg.value, checkpointEvery: tinycheckCheckpointEvery } }, `tinycheck ${cfg.value.name}`);
+      else if (kind === 'tinycheck' && cfg.ok) await start({ kind, params: { config: cfg.value, checkpointEvery: tinycheckCheckpointEvery } }, `tinycheck ${cfg.value.name}`);
     } catch (e) {
       setStartError((e as Error).message);
     }
