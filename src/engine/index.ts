@@ -38,8 +38,25 @@ export { crossEntropy, type CrossEntropyOptions } from './ops/xent';
 export { AdamW, decayGroups, type AdamWOptions, type AdamWState, type ParamGroup } from './optim';
 export { initArray, initParameter, normalArray, uniformArray, fans, type Init } from './init';
 
-// ---- role-aware block-sparse attention (src/engine/ops/attention.ts, blockmap.ts): exports below
-// ---- end attention exports
-
-// ---- temporally weighted InfoNCE (src/engine/ops/infonce.ts): exports below
-// ---- end infonce exports
+export { attention, attentionForward, attentionBackward, SUPPORTED_HEAD_DIMS, type AttentionForwardResult } from './ops/attention';
+export {
+  buildBlockMap,
+  denseBlockMap,
+  denseMask,
+  uploadBlockMap,
+  TileClass,
+  SUPPORTED_TILES,
+  type BlockMap,
+  type BlockMapOptions,
+  type GpuBlockMap,
+} from './blockmap';
+export { Role, ROLE_COUNT, ROLE_NAMES, PRTS_RULE, CAUSAL_RULE, mayAttend, type MaskRule } from './roles';
+export {
+  infoNCE,
+  uniqueGoals,
+  readInfoNCEDiagnostics,
+  INFONCE_DIAGNOSTICS,
+  type InfoNCEOptions,
+  type InfoNCEOutput,
+  type InfoNCEDiagnostics,
+} from './ops/infonce';
