@@ -9,6 +9,7 @@
 import type { DeviceInfo } from '../src/engine/device.ts';
 import type { WorkbenchConfig } from '../src/model/config.ts';
 import type { PerturbationKind } from '../src/sim/perturb.ts';
+import type { CheckpointSource } from './jobs/runs.ts';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
@@ -30,6 +31,25 @@ export interface JobParams {
    * to the server as dataset `datasetId` with the operator token.
    */
   gen: { tasks: string[]; episodesPerTask: number; size: number; perturb: PerturbationKind[]; seed: number; datasetId: string; token: string };
+  /**
+   * PRTS pre-training on a server dataset for `steps` steps (worker/jobs/pretrain.ts);
+   * the checkpoint is kept in IndexedDB as browser run `name`.
+   */
+  pretrain: { dataset: string; config: WorkbenchConfig; steps: number; name: string };
+  /** V = phi . psi over one episode under its instruction and a wrong one (worker/jobs/value.ts). */
+  value: { checkpoint: CheckpointSource; dataset: string; episode: number; wrongInstruction: string; stride: number; batch: number };
+  /** t-SNE of phi for the chunks of `episodes`, one panel per checkpoint (worker/jobs/tsne.ts). */
+  tsne: {
+    checkpoints: CheckpointSource[];
+    dataset: string;
+    episodes: number[];
+    stride: number;
+    batch: number;
+    perplexity: number;
+    iterations: number;
+    earlyExaggeration: number;
+    seed: number;
+  };
   /** Engine kernels vs their float64 references, on this browser's WebGPU (worker/jobs/selftest.ts). */
   selftest: { seed: number };
   'cpu-mlp': {

@@ -6,14 +6,20 @@
 import type { JobRegistry } from '../runner.ts';
 import { cpuMlpJob } from './cpu-mlp.ts';
 import { genJob } from './gen.ts';
+import { pretrainJob } from './pretrain.ts';
+import { tsneJob } from './tsne.ts';
+import { valueJob } from './value.ts';
 import { selftestJob } from './selftest.ts';
 import { tinycheckJob } from './tinycheck.ts';
 
 export const JOBS: JobRegistry = {
   'cpu-mlp': cpuMlpJob,
   gen: genJob,
+  pretrain: pretrainJob,
+  value: valueJob,
+  tsne: tsneJob,
   selftest: selftestJob,
   tinycheck: tinycheckJob,
 };
 
-export const THROUGHPUT_UNITS = { 'cpu-mlp': 'samples', tinycheck: 'tokens', selftest: 'kernels', gen: 'frames' } as const;
+export const THROUGHPUT_UNITS = { 'cpu-mlp': 'samples', tinycheck: 'tokens', selftest: 'kernels', gen: 'frames', pretrain: 'tokens', value: 'chunks', tsne: 'iterations' } as const;

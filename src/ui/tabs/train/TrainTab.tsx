@@ -23,6 +23,9 @@ const KIND_LABEL: Record<JobKind, string> = {
   'cpu-mlp': 'CPU reference MLP (no GPU; plumbing check)',
   // Service jobs started from their own tabs (not in KINDS): named here for job lists.
   gen: 'Dataset generation (Sim tab)',
+  pretrain: 'PRTS pre-training on a dataset (Value tab)',
+  value: 'Value curves (Value tab)',
+  tsne: 't-SNE of phi (Embeddings tab)',
 };
 
 export default function TrainTab() {

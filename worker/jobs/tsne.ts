@@ -1,0 +1,79 @@
+/**
+ * Embeddings (PRTS Fig. 5) as a worker job: phi of the chunks of the chosen episodes for
+ * one or two checkpoints (e.g. with and without CRL), each mapped to 2-D by t-SNE
+ * (src/analysis/tsne.ts) with progress, pause and cancel between iterations.
+ */
+import { TSNE } from '../../src/analysis/tsne.ts';
+import { CrlProbe } from '../../src/analysis/value-curves.ts';
+import type { JobParams } from '../protocol.ts';
+import type { JobContext } from '../runner.ts';
+import { runtime } from './gpu.ts';
+import { describeSource, loadCheckpointSource } from './runs.ts';
+import { serverReader } from './value.ts';
+
+export async function tsneJob(p: JobParams['tsne'], ctx: JobContext) {
+  if (p.checkpoints.length < 1 || p.checkpoints.length > 2) throw new Error('choose one or two checkpoints');
+  if (!p.episodes.length) throw new Error('choose at least one episode');
+  const rt = await runtime();
+  const reader = await serverReader(p.dataset);
+  const phaseCol = reader.features.phase ? 'phase' : null;
+  const panels: { label: string; x: number[]; y: number[]; kl: number }[] = [];
+  let points: { episode: number; t: number; task: number; instruction: string; phase: number | null }[] = [];
+  // Embedding is quick next to t-SNE; weigh it as 10% of each panel's progress.
+  const per = p.iterations + 10;
+  const total = per * p.checkpoints.length;
+  for (let c = 0; c < p.checkpoints.length; c++) {
+    const src = p.checkpoints[c];
+    const ckpt = await loadCheckpointSource(src);
+    const probe = await CrlProbe.create(rt, ckpt, reader, p.stride);
+    let phi: Float32Array;
+    let dim: number;
+    try {
+      const samples = p.episodes.flatMap((e) => probe.episodeSamples(e));
+      if (samples.length < 4) throw new Error(`only ${samples.length} chunks in the chosen episodes; t-SNE needs more (choose more episodes or a smaller stride)`);
+      if (c === 0) {
+        const phases = new Map<number, ArrayLike<number>>();
+        if (phaseCol) {
+          for (const e of p.episodes) {
+            const d = await reader.readEpisode(e, [phaseCol]);
+            const col = d.columns[phaseCol];
+            if (col && col.dtype !== 'string' && col.dtype !== 'image') phases.set(e, col.data as ArrayLike<number>);
+          }
+        }
+        points = samples.map((s) => ({ episode: s.episode, t: s.t, task: s.task, instruction: s.instruction, phase: phases.has(s.episode) ? Number(phases.get(s.episode)![s.t]) : null }));
+      }
+      ({ phi, dim } = await probe.embed(samples, {
+        batch: p.batch,
+        onProgress: async (done, n) => {
+          ctx.progress({ step: c * per + Math.round((10 * done) / n), total, losses: {}, items: 0 });
+          await ctx.checkpoint();
+        },
+      }));
+    } finally {
+      probe.dispose();
+    }
+    const n = phi.length / dim;
+    const perplexity = Math.min(p.perplexity, Math.max(1, Math.floor((n - 1) / 3)));
+    if (perplexity !== p.perplexity) ctx.log(`perplexity lowered to ${perplexity} for ${n} points (it must stay well below n)`);
+    const tsne = new TSNE(phi, n, dim, {
+      perplexity,
+      iterations: p.iterations,
+      earlyExaggeration: p.earlyExaggeration,
+      exaggerationIterations: Math.min(250, Math.floor(p.iterations / 4)),
+      metric: 'cosine',
+      seed: p.seed,
+    });
+    let kl = NaN;
+    while (!tsne.done) {
+      const pr = tsne.step();
+      if (Number.isFinite(pr.kl)) kl = pr.kl;
+      if (pr.iteration % 5 === 0 || tsne.done) {
+        ctx.progress({ step: c * per + 10 + pr.iteration, total, losses: Number.isFinite(kl) ? { kl } : {}, items: 5 });
+        await ctx.checkpoint();
+      }
+    }
+    const y = tsne.embedding;
+    panels.push({ label: describeSource(src), x: Array.from({ length: n }, (_, i) => y[2 * i]), y: Array.from({ length: n }, (_, i) => y[2 * i + 1]), kl: Number.isFinite(kl) ? kl : -1 });
+  }
+  return { panels, points, tasks: [...new Set(points.map((q) => q.instruction))] };
+}
