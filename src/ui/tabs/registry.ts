@@ -40,6 +40,18 @@ export const TABS: readonly TabDef[] = [
     component: lazy(() => import('./sim/SimTab.tsx')),
   },
   {
+    id: 'value',
+    label: 'Value',
+    description: 'CRL value curves V = phi . psi over an episode, true vs wrong instruction (PRTS Fig. 9)',
+    component: lazy(() => import('./value/ValueTab.tsx')),
+  },
+  {
+    id: 'embeddings',
+    label: 'Embeddings',
+    description: 't-SNE of phi for chunks of several tasks, two checkpoints side by side (PRTS Fig. 5)',
+    component: lazy(() => import('./embeddings/EmbeddingsTab.tsx')),
+  },
+  {
     id: 'robot',
     label: 'Robot',
     description: 'Remote control through the server bridge: lease, telemetry, teleop, e-stop, recording',

@@ -1,0 +1,63 @@
+/**
+ * Checkpoints the Value and Embeddings tabs can read: browser runs (IndexedDB, written
+ * by the pretrain job) and checkpoint folders dropped on the page (kept for the session:
+ * File contents cannot be persisted). Either becomes a CheckpointSource for a job.
+ */
+import { create } from 'zustand';
+import type { CheckpointSource, RunSummary } from '../../../../worker/jobs/runs.ts';
+import { listRuns } from '../../../../worker/jobs/runs.ts';
+
+export const DROPPED_PREFIX = 'dropped:';
+
+/** The root of a dropped checkpoint: the folder holding latest.json (a run) or trainer.json (one step). */
+export function checkpointRoot(paths: readonly string[]): string {
+  const marks = paths.filter((p) => /(^|\/)(latest|trainer)\.json$/.test(p));
+  if (!marks.length) throw new Error('no latest.json or trainer.json among the dropped files: drop a checkpoint folder (npm run train --out, or a step-XXXXXXXX folder)');
+  // The shallowest marker wins: a run folder holds step folders that each have trainer.json.
+  marks.sort((a, b) => a.split('/').length - b.split('/').length);
+  return marks[0].replace(/(latest|trainer)\.json$/, '');
+}
+
+export async function droppedCheckpointFiles(files: Map<string, File>): Promise<{ label: string; files: Record<string, Uint8Array> }> {
+  const root = checkpointRoot([...files.keys()]);
+  const out: Record<string, Uint8Array> = {};
+  for (const [p, f] of files) if (p.startsWith(root)) out[p.slice(root.length)] = new Uint8Array(await f.arrayBuffer());
+  const label = root.replace(/\/$/, '').split('/').pop() || 'dropped checkpoint';
+  return { label, files: out };
+}
+
+interface CheckpointsState {
+  runs: RunSummary[];
+  error: string | null;
+  dropped: Record<string, Record<string, Uint8Array>>;
+  refresh(): Promise<void>;
+  addDropped(label: string, files: Record<string, Uint8Array>): string;
+}
+
+export const useCheckpoints = create<CheckpointsState>((set, get) => ({
+  runs: [],
+  error: null,
+  dropped: {},
+  async refresh() {
+    try {
+      set({ runs: await listRuns(), error: null });
+    } catch (e) {
+      set({ error: e instanceof Error ? e.message : String(e) });
+    }
+  },
+  addDropped(label, files) {
+    let id = `${DROPPED_PREFIX}${label}`;
+    for (let k = 2; id in get().dropped; k++) id = `${DROPPED_PREFIX}${label}-${k}`;
+    set({ dropped: { ...get().dropped, [id]: files } });
+    return id;
+  },
+}));
+
+/** The job source for a checkpoint id from the URL (a run name, or dropped:<label>); null when gone. */
+export function sourceFor(id: string, dropped: Record<string, Record<string, Uint8Array>>): CheckpointSource | null {
+  if (id.startsWith(DROPPED_PREFIX)) {
+    const files = dropped[id];
+    return files ? { files, label: id.slice(DROPPED_PREFIX.length) } : null;
+  }
+  return id ? { run: id } : null;
+}
