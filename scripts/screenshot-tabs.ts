@@ -24,7 +24,43 @@ export function tabShots(token: string): TabShot[] {
       },
       settleMs: 1500,
     },
-    { tab: 'sim', hash: '#/sim', waitFor: '[data-testid="sim-tab"]' },
+    {
+      tab: 'sim',
+      hash: '#/sim?suite=goal&task=goal/red_on_plate&state=0',
+      waitFor: '[data-testid="sim-play"]:not([disabled])',
+      act: async (page) => {
+        await page.locator('select').filter({ hasText: '8×' }).selectOption('8');
+        await page.click('[data-testid="sim-play"]');
+        await page.waitForSelector('[data-testid="sim-success"]', { timeout: 240_000 });
+      },
+      settleMs: 500,
+    },
+    {
+      // A 3-step browser pre-training run on the demo dataset, then its value curves.
+      tab: 'value',
+      hash: '#/value?ds=demo&ep=1&t=8',
+      waitFor: '[data-testid="pt-start"]:not([disabled])',
+      act: async (page) => {
+        await page.fill('[data-testid="pt-name"]', 'screenshot-run');
+        await page.click('[data-testid="pt-start"]');
+        await page.waitForSelector('[data-testid="pt-done"]', { timeout: 600_000 });
+        await page.selectOption('[data-testid="value-ckpt"]', 'screenshot-run');
+        await page.click('[data-testid="value-start"]');
+        await page.waitForSelector('[data-testid="value-view"]', { timeout: 600_000 });
+      },
+      settleMs: 1500,
+    },
+    {
+      // Reuses the run from the value shot (IndexedDB of the same page) in both panels' slot A.
+      tab: 'embeddings',
+      hash: '#/embeddings?a=screenshot-run&ds=demo&iters=60&perp=5&stride=1',
+      waitFor: '[data-testid="emb-start"]:not([disabled])',
+      act: async (page) => {
+        await page.click('[data-testid="emb-start"]');
+        await page.waitForSelector('[data-testid="emb-view"]', { timeout: 600_000 });
+      },
+      settleMs: 1500,
+    },
     {
       tab: 'robot',
       hash: `#/robot?token=${encodeURIComponent(token)}`,
