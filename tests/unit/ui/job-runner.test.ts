@@ -3,6 +3,10 @@ import type { JobEvent, JobParams } from '../../../worker/protocol.ts';
 import { JobRunner, type JobContext, type JobRegistry } from '../../../worker/runner.ts';
 import { cpuMlpJob } from '../../../worker/jobs/cpu-mlp.ts';
 
+/** The service jobs (Sim, Value, Embeddings tabs) play no part in these runner tests. */
+const SERVICES = { gen: { unavailable: 'not in this test' }, pretrain: { unavailable: 'not in this test' }, value: { unavailable: 'not in this test' }, tsne: { unavailable: 'not in this test' } } as const;
+const SERVICES_AVAILABILITY = Object.fromEntries(Object.keys(SERVICES).map((k) => [k, { available: false, reason: 'not in this test' }]));
+
 /** A job of `steps` steps that waits on `gate` before each step so tests control its pace. */
 function gatedRegistry(gate: { next: () => Promise<void> }, failAt?: number): JobRegistry {
   return {
@@ -17,6 +21,7 @@ function gatedRegistry(gate: { next: () => Promise<void> }, failAt?: number): Jo
     },
     tinycheck: { unavailable: 'not in this build' },
     selftest: { unavailable: 'needs a GPU' },
+    ...SERVICES,
   };
 }
 
@@ -117,6 +122,7 @@ describe('JobRunner', () => {
       'cpu-mlp': { available: true },
       tinycheck: { available: false, reason: 'not in this build' },
       selftest: { available: false, reason: 'needs a GPU' },
+      ...SERVICES_AVAILABILITY,
     });
     expect(() => runner.start({ kind: 'tinycheck', params: {} as never }, () => undefined)).toThrow(/not available: not in this build/);
     expect(() => runner.start({ kind: 'nope' as never, params: {} as never }, () => undefined)).toThrow(/unknown job kind "nope"/);
@@ -144,6 +150,7 @@ describe('JobRunner', () => {
       },
       tinycheck: { unavailable: 'x' },
       selftest: { unavailable: 'x' },
+      ...SERVICES,
     };
     const runner = new JobRunner(registry, { now: () => clock, yieldEveryMs: 1e9 });
     let elapsed = -1;
@@ -162,7 +169,7 @@ describe('JobRunner', () => {
 
 describe('cpu-mlp job', () => {
   test('the loss falls, checkpoints carry the weights, and training continues from them', async () => {
-    const runner = new JobRunner({ 'cpu-mlp': cpuMlpJob, tinycheck: { unavailable: 'x' }, selftest: { unavailable: 'x' } }, { progressIntervalMs: 0 });
+    const runner = new JobRunner({ 'cpu-mlp': cpuMlpJob, tinycheck: { unavailable: 'x' }, selftest: { unavailable: 'x' }, ...SERVICES }, { progressIntervalMs: 0 });
     const losses: number[] = [];
     const ckpts: Extract<JobEvent, { type: 'checkpoint' }>[] = [];
     const p = { hidden: 16, steps: 1500, batchSize: 32, lr: 0.01, seed: 3, checkpointEvery: 500 };

@@ -32,8 +32,8 @@ describe('hash routes', () => {
     expect(enumParam({ j: 'evil' }, 'j', ['cpu-mlp', 'tinycheck'] as const, 'tinycheck')).toBe('tinycheck');
   });
 
-  test('the registry lists the five tabs with unique ids in order', () => {
-    expect(TABS.map((t) => t.id)).toEqual(['data', 'model', 'train', 'sim', 'robot']);
+  test('the registry lists the tabs with unique ids in order', () => {
+    expect(TABS.map((t) => t.id)).toEqual(['data', 'model', 'train', 'sim', 'value', 'embeddings', 'robot']);
     expect(findTab('train')?.label).toBe('Train');
     expect(findTab('nope')).toBeUndefined();
   });

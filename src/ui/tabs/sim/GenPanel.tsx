@@ -56,7 +56,7 @@ export function GenPanel({ sel }: { sel: SimSelection }) {
       >
         Generate {tasks.length * (Number.isFinite(episodes) ? episodes : 0)} episodes
       </button>
-      <JobBar job={job} onPause={pause} onResume={resume} onCancel={cancel} testId="gen-job" unit="episodes" />
+      <JobBar job={job} onPause={pause} onResume={resume} onCancel={cancel} testId="gen-job" unit="episodes (+1 for the upload)" />
       {result && (
         <p data-testid="gen-done">
           Saved {result.saved} episodes{result.failed ? ` (${result.failed} failed, not saved)` : ''}: <a href={`#/data?ds=${encodeURIComponent(result.datasetId)}`}>open {result.datasetId} in the Data tab</a>
