@@ -14,6 +14,13 @@
  *     metrics.jsonl             one PretrainStepMetrics per line, from step 0
  *     trainer.json              TrainerState + the byte size and FNV-1a hash of every
  *                               other file; written last
+ *   and, in a post-training checkpoint (trainer.json kind "posttrain", src/train/posttrain.ts):
+ *     dit.json                  the DiT action expert's DitConfig; its parameters are the
+ *                               `dit.*` tensors of model.safetensors, next to the backbone's
+ *     posttrain-metrics.jsonl   one PostTrainStepMetrics per line (metrics.jsonl keeps the
+ *                               pre-training history the run started from)
+ * Optional files are listed in the manifest only when present, so pre-training
+ * checkpoints are byte-for-byte what they were before post-training existed.
  *
  * Nothing is lost on a crash: each file is written atomically (temp + rename), a step
  * directory counts only once its trainer.json exists, and latest.json moves to it only
@@ -28,6 +35,8 @@ import { validateConfig, type WorkbenchConfig } from '../model/config.ts';
 import type { ParamStore } from '../model/params.ts';
 import { TokenizerBundle, type TokenizerBundleJSON } from '../model/tokenizers/index.ts';
 import type { PretrainStepMetrics } from './metrics.ts';
+import { validateDitConfig, type DitConfig } from '../model/dit.ts';
+import type { PostTrainerState, PostTrainStepMetrics } from './posttrain.ts';
 import type { PretrainResume, TrainerState } from './pretrain.ts';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.ts';
 
@@ -39,6 +48,8 @@ export class CheckpointError extends Error {
 export type CheckpointIO = WritableDatasetIO & { removeDir?(dir: string): Promise<void> };
 
 export const CHECKPOINT_FILES = ['model.safetensors', 'optimizer.safetensors', 'config.json', 'tokenizers.json', 'metrics.jsonl'] as const;
+/** Written only by post-training; loaded when the manifest lists them. */
+export const OPTIONAL_FILES = ['dit.json', 'posttrain-metrics.jsonl'] as const;
 
 export interface CheckpointData {
   config: WorkbenchConfig;
@@ -46,13 +57,16 @@ export interface CheckpointData {
   params: NamedTensor[];
   optimizer: NamedTensor[];
   optimizerSteps: Record<string, number>;
-  trainer: TrainerState;
+  trainer: TrainerState | PostTrainerState;
   metrics: PretrainStepMetrics[];
+  /** Post-training only: its per-step metrics and the DiT's config. */
+  postMetrics?: PostTrainStepMetrics[];
+  dit?: DitConfig;
 }
 
-interface TrainerFile extends TrainerState {
+type TrainerFile = (TrainerState | PostTrainerState) & {
   files: Record<string, { bytes: number; fnv1a: string }>;
-}
+};
 
 /** 32-bit FNV-1a: cheap, and enough to tell a corrupted file from an intact one. */
 export function fnv1a(bytes: Uint8Array): string {
@@ -99,6 +113,8 @@ export async function saveCheckpoint(io: CheckpointIO, data: CheckpointData, opt
     'tokenizers.json': enc.encode(JSON.stringify(data.tokenizers) + '\n'),
     'metrics.jsonl': enc.encode(data.metrics.map((m) => JSON.stringify(m) + '\n').join('')),
   };
+  if (data.dit) files['dit.json'] = enc.encode(JSON.stringify(data.dit, null, 2) + '\n');
+  if (data.postMetrics) files['posttrain-metrics.jsonl'] = enc.encode(data.postMetrics.map((m) => JSON.stringify(m) + '\n').join(''));
   const manifest: TrainerFile = { ...data.trainer, files: {} };
   for (const [name, bytes] of Object.entries(files)) {
     await io.writeFileAtomic(joinPath(dir, name), bytes);
@@ -154,12 +170,17 @@ export async function loadCheckpoint(io: WritableDatasetIO, dir?: string): Promi
   if (trainer.type !== 'prts-trainer' || trainer.version !== 1) {
     throw new CheckpointError(`checkpoint: ${p('trainer.json')} has type ${JSON.stringify(trainer.type)} version ${JSON.stringify(trainer.version)}; expected "prts-trainer" version 1`);
   }
+  if (trainer.kind !== 'pretrain' && trainer.kind !== 'posttrain') {
+    throw new CheckpointError(`checkpoint: ${p('trainer.json')} field "kind" must be "pretrain" or "posttrain", got ${JSON.stringify((trainer as { kind?: unknown }).kind)}`);
+  }
   for (const f of ['step', 'steps', 'samplerSeed', 'samplerStep', 'tokens', 'seconds'] as const) {
     if (typeof trainer[f] !== 'number' || !Number.isFinite(trainer[f]) || trainer[f] < 0) throw new CheckpointError(`checkpoint: ${p('trainer.json')} field "${f}" must be a non-negative number, got ${JSON.stringify(trainer[f])}`);
   }
   if (!trainer.files || typeof trainer.files !== 'object') throw new CheckpointError(`checkpoint: ${p('trainer.json')} has no "files" manifest`);
   const bytes: Record<string, Uint8Array> = {};
-  for (const name of CHECKPOINT_FILES) {
+  const optional = OPTIONAL_FILES.filter((f) => f in trainer.files);
+  if (trainer.kind === 'posttrain' && !optional.includes('dit.json')) throw new CheckpointError(`checkpoint: ${p('trainer.json')} is a post-training checkpoint but its manifest lists no "dit.json"`);
+  for (const name of [...CHECKPOINT_FILES, ...optional]) {
     const path = p(name);
     if (!(await io.exists(path))) throw new CheckpointError(`checkpoint: "${path}" is missing`);
     const b = await io.readFile(path);
@@ -191,18 +212,37 @@ export async function loadCheckpoint(io: WritableDatasetIO, dir?: string): Promi
     .map((l, i) => parseJson<PretrainStepMetrics>(l, `${p('metrics.jsonl')} line ${i + 1}`));
   const { files: _files, ...state } = trainer;
   void _files;
-  return { config: cfg.value, tokenizers, params: model.tensors, optimizer: optim.tensors, optimizerSteps, trainer: state, metrics };
+  const out: CheckpointData = { config: cfg.value, tokenizers, params: model.tensors, optimizer: optim.tensors, optimizerSteps, trainer: state, metrics };
+  if (bytes['dit.json']) {
+    const dit = parseJson<DitConfig>(dec.decode(bytes['dit.json']), p('dit.json'));
+    wrap(p('dit.json'), () => validateDitConfig(dit));
+    if (dit.contextDim !== cfg.value.model.dModel) throw new CheckpointError(`checkpoint: ${p('dit.json')} has contextDim ${dit.contextDim}, the backbone's d_model is ${cfg.value.model.dModel}`);
+    const missing = !model.tensors.some((t) => t.name.startsWith('dit.'));
+    if (missing) throw new CheckpointError(`checkpoint: ${p('dit.json')} is present but ${p('model.safetensors')} holds no dit.* parameters`);
+    out.dit = dit;
+  }
+  if (bytes['posttrain-metrics.jsonl']) {
+    out.postMetrics = dec
+      .decode(bytes['posttrain-metrics.jsonl'])
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l, i) => parseJson<PostTrainStepMetrics>(l, `${p('posttrain-metrics.jsonl')} line ${i + 1}`));
+  }
+  return out;
 }
 
 /** The resume bundle Pretrainer.create takes. */
 export function toResume(data: CheckpointData): PretrainResume {
+  if (data.trainer.kind !== 'pretrain') {
+    throw new CheckpointError('checkpoint: this is a post-training checkpoint (DiT attached); pre-training cannot resume from it. Use the pre-training run it started from, or PostTrainRun to continue post-training');
+  }
   let tokenizers: TokenizerBundle;
   try {
     tokenizers = TokenizerBundle.fromJSON(data.tokenizers);
   } catch (e) {
     throw new CheckpointError(`checkpoint: tokenizers.json: ${(e as Error).message}`);
   }
-  return { trainer: data.trainer, tokenizers, params: data.params, optimizer: data.optimizer, optimizerSteps: data.optimizerSteps, metrics: data.metrics };
+  return { trainer: data.trainer as TrainerState, tokenizers, params: data.params, optimizer: data.optimizer, optimizerSteps: data.optimizerSteps, metrics: data.metrics };
 }
 
 /** Writes saved tensors into the model's parameters; every name must match in both directions, with equal shapes. */

@@ -13,11 +13,23 @@
  * frozen, the backbone's parameters.
  */
 import { AdamW, Rng, backward, decayGroups, fromArray, noGrad, tidy, zeroGrad, type Tensor } from '../engine/index';
-import { Dit, type DitConfig, type DitContext, type PreparedContext } from '../model/dit';
+import { DEFAULT_DIT, Dit, validateDitConfig, type DitConfig, type DitContext, type PreparedContext } from '../model/dit';
 import { eulerSample, flowBatch, flowMatchingLoss, lossWeights, type LossNormalization, type TauSampling } from '../model/flow';
 import { ParamStore } from '../model/params';
 import type { GpuBlockMap } from '../engine/blockmap';
-import type { ModelBatch } from '../model/prts';
+import { Role, ROLE_NAMES } from '../engine/roles';
+import type { Runtime } from '../engine/runtime';
+import type { LeRobotReader } from '../data/index';
+import { buildBatch, decodeFrames, SampleIndex, TaskBalancedSampler, type LayoutFn, type PackedBatch, type Sample } from '../model/batch';
+import type { WorkbenchConfig } from '../model/config';
+import { PrtsModel, type ModelBatch } from '../model/prts';
+import { IGNORE_TARGET, TokenizerBundle } from '../model/tokenizers/index';
+import { applyOptimizer, applyParams, optimizerTensors, type CheckpointData } from './checkpoint';
+import { ThroughputMeter } from './metrics';
+import { prtsConfigOf, resolveTrainOptions, visionSpec, type TrainerState } from './pretrain';
+import type { NamedTensor } from './safetensors';
+import { checkSchedule, lrAt, type LrSchedule } from './schedule';
+import { fillPatchFeatures, patchesPerImage, type VisionSpec } from './vision';
 
 /** What post-training needs from a backbone (PrtsModel satisfies it through prtsBackbone). */
 export interface PostTrainBackbone {
@@ -145,12 +157,16 @@ export class PostTrainer {
     return { loss: flowMatchingLoss(out.velocity, fromArray(rt, fb.target, shape), weights), release: bb.release };
   }
 
-  /** One AdamW step on the flow-matching loss; returns the loss (read back). */
-  async step(batch: PostTrainBatch, lr: number): Promise<number> {
+  /**
+   * One AdamW step on the flow-matching loss; returns the loss (read back). `rng` draws
+   * the step's tau and noise (default: the trainer's own stream); a run that must resume
+   * exactly passes one seeded by the step index (PostTrainRun does).
+   */
+  async step(batch: PostTrainBatch, lr: number, rng: Rng = this.rng): Promise<number> {
     const params = this.optimizer.params;
     zeroGrad(params);
     const loss = tidy(() => {
-      const { loss: l, release } = this.loss(batch);
+      const { loss: l, release } = this.loss(batch, rng);
       try {
         backward(l);
       } finally {
@@ -230,5 +246,409 @@ export async function sampleActions(
     );
   } finally {
     for (const t of keep) t.dispose();
+  }
+}
+
+// ------------------------------------------------------------------ batches from a dataset
+
+/**
+ * The DiT's action space. The flow's noise is N(0, 1), so the DiT regresses actions in
+ * FAST's quantile-normalised units ([-1, 1] spans q01..q99 per channel, clipped) rather
+ * than raw dataset units; inference maps its samples back with the same stats.
+ * RANGE_EPS is FastTokenizer's, so both normalisations are the same function.
+ */
+const RANGE_EPS = 1e-6;
+
+export interface ActionSpace {
+  /** Per-channel quantiles of the dataset's actions (length D). */
+  q01: ArrayLike<number>;
+  q99: ArrayLike<number>;
+  /** 1 for channels that carry signal (length D); the others are masked and output 0. */
+  channelMask: ArrayLike<number>;
+}
+
+/** The action space of a checkpoint's FAST tokenizer. */
+export function actionSpaceOf(fast: { q01: ArrayLike<number>; q99: ArrayLike<number>; channelMask: ArrayLike<number> }): ActionSpace {
+  return { q01: fast.q01, q99: fast.q99, channelMask: fast.channelMask };
+}
+
+/**
+ * Dataset chunks [B * H * D] -> the DiT's normalised, padded tensor [B * H * K] and its
+ * validity mask: a (step, channel) entry is valid when the step lies inside the episode
+ * (stepValid, [B * H]; all valid when omitted) and the channel is one of the D real,
+ * signal-carrying channels (Qwen-VLA's per-channel, per-step mask).
+ */
+export function toDitActions(space: ActionSpace, chunks: ArrayLike<number>, B: number, H: number, K: number, stepValid?: ArrayLike<number>): { actions: Float32Array; mask: Float32Array } {
+  const D = space.q01.length;
+  if (D > K) throw new RangeError(`toDitActions: the dataset has ${D} action channels, more than the DiT's K = ${K}`);
+  if (chunks.length !== B * H * D) throw new RangeError(`toDitActions: chunks hold ${chunks.length} values, expected B * H * D = ${B} * ${H} * ${D}`);
+  if (stepValid && stepValid.length !== B * H) throw new RangeError(`toDitActions: stepValid holds ${stepValid.length} values, expected B * H = ${B * H}`);
+  const actions = new Float32Array(B * H * K);
+  const mask = new Float32Array(B * H * K);
+  for (let bh = 0; bh < B * H; bh++) {
+    if (stepValid && !stepValid[bh]) continue;
+    for (let d = 0; d < D; d++) {
+      if (!space.channelMask[d]) continue;
+      const v = chunks[bh * D + d];
+      const x = ((v - space.q01[d]) / (space.q99[d] - space.q01[d] + RANGE_EPS)) * 2 - 1;
+      actions[bh * K + d] = x < -1 ? -1 : x > 1 ? 1 : x;
+      mask[bh * K + d] = 1;
+    }
+  }
+  return { actions, mask };
+}
+
+/** The validity mask of inference (every step valid, the signal-carrying channels). */
+export function ditChannelMask(space: ActionSpace, B: number, H: number, K: number): Float32Array {
+  const mask = new Float32Array(B * H * K);
+  for (let bh = 0; bh < B * H; bh++) for (let d = 0; d < space.q01.length; d++) if (space.channelMask[d]) mask[bh * K + d] = 1;
+  return mask;
+}
+
+/** DiT samples [B * H * K] (normalised) -> dataset units [B * H * D]; masked channels are 0. */
+export function fromDitActions(space: ActionSpace, out: ArrayLike<number>, B: number, H: number, K: number): Float32Array {
+  const D = space.q01.length;
+  if (out.length !== B * H * K) throw new RangeError(`fromDitActions: ${out.length} values, expected B * H * K = ${B} * ${H} * ${K}`);
+  const res = new Float32Array(B * H * D);
+  for (let bh = 0; bh < B * H; bh++) {
+    for (let d = 0; d < D; d++) {
+      if (!space.channelMask[d]) continue;
+      // Clip like the training targets: the flow may overshoot [-1, 1] slightly.
+      const x = Math.max(-1, Math.min(1, out[bh * K + d]));
+      res[bh * D + d] = ((x + 1) / 2) * (space.q99[d] - space.q01[d] + RANGE_EPS) + space.q01[d];
+    }
+  }
+  return res;
+}
+
+/**
+ * The layout of a post-training document: the inference prompt (TokenizerBundle.prefix:
+ * vision + state + embodiment prompt + instruction + <|action_start|>), cut from the
+ * BC-only layout so it is token for token what pre-training and inference see. No AR
+ * span, no CRL blocks, no BC targets: post-training drops both losses, and the context
+ * tokens' hidden states do not depend on anything after them (causal, role-aware mask),
+ * so the AR span would only cost compute.
+ */
+export function prefixLayout(bundle: TokenizerBundle): LayoutFn {
+  return (s, o) => {
+    const full = bundle.layout({ imagePatches: o.imagePatches, state: s.state, instruction: s.instruction, actions: s.actions }, { crl: false });
+    const n = full.spans.arAction.start + 1;
+    return {
+      ids: full.ids.slice(0, n),
+      roles: full.roles.slice(0, n),
+      positions: full.positions.slice(0, n),
+      targets: new Int32Array(n).fill(IGNORE_TARGET),
+      targetIndices: new Int32Array(0),
+      actionEndIndex: -1,
+      goalEndIndex: -1,
+      spans: { ...full.spans, arAction: { start: n - 1, end: n }, crlAction: null, crlGoal: null },
+    };
+  };
+}
+
+/**
+ * Each document's DiT context: its leading run of VISION_STATE and INSTRUCTION tokens
+ * (images, proprio, prompt, instruction), i.e. everything before <|action_start|>; the
+ * AR span and the CRL blocks are never context. Works on full BC/CRL documents and on
+ * prefixes alike, and is what inference uses too.
+ */
+export function contextRanges(batch: { roles: Uint8Array; docStart: ArrayLike<number>; docLength: ArrayLike<number> }): { start: Int32Array; end: Int32Array } {
+  const B = batch.docStart.length;
+  const start = new Int32Array(B);
+  const end = new Int32Array(B);
+  const isContext = (r: number) => r === Role.VISION_STATE || r === Role.INSTRUCTION;
+  for (let b = 0; b < B; b++) {
+    const s = batch.docStart[b];
+    const stop = s + batch.docLength[b];
+    let e = s;
+    while (e < stop && isContext(batch.roles[e])) e++;
+    if (e === s) throw new RangeError(`contextRanges: document ${b} starts with a ${ROLE_NAMES[batch.roles[s]] ?? batch.roles[s]} token; it has no vision/state/instruction context`);
+    for (let i = e; i < stop; i++) {
+      if (isContext(batch.roles[i])) throw new RangeError(`contextRanges: document ${b} has a context token at ${i - s}, after its action span began at ${e - s}`);
+    }
+    start[b] = s;
+    end[b] = e;
+  }
+  return { start, end };
+}
+
+/** A packed dataset batch (buildBatch) as a post-training batch with K padded action channels. */
+export function postTrainBatch(packed: PackedBatch, space: ActionSpace, K: number): PostTrainBatch {
+  if (packed.actionDim !== space.q01.length) {
+    throw new RangeError(`postTrainBatch: the batch has ${packed.actionDim} action channels, the action stats ${space.q01.length}`);
+  }
+  const { start, end } = contextRanges(packed);
+  const { actions, mask } = toDitActions(space, packed.actions, packed.samples, packed.horizon, K, packed.actionValid);
+  return { model: packed, contextStart: start, contextEnd: end, actions, mask };
+}
+
+/** The DiT a workbench config implies: H = chunk length, K = the padded action dim, context = d_model. */
+export function ditConfigFor(cfg: WorkbenchConfig, over: Partial<DitConfig> = {}): DitConfig {
+  const c: DitConfig = { ...DEFAULT_DIT, ...over, horizon: cfg.model.chunkLength, actionDim: cfg.model.actionDim, contextDim: cfg.model.dModel };
+  validateDitConfig(c);
+  return c;
+}
+
+// ------------------------------------------------------------------ the post-training run
+
+/** The seed of step k's tau / noise draw: a function of (seed, k) only, so a resumed run draws the same. */
+export function stepSeed(seed: number, step: number): number {
+  let h = (Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(step + 1, 0x85ebca6b)) >>> 0;
+  h ^= h >>> 15;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 13)) >>> 0;
+}
+
+/** Trainer state of a post-training checkpoint (trainer.json); shares TrainerState's fields. */
+export interface PostTrainerState extends Omit<TrainerState, 'kind'> {
+  kind: 'posttrain';
+  /** withCrl (inherited) says whether the BACKBONE was pre-trained with CRL blocks. */
+  freezeBackbone: boolean;
+  lr: number;
+  warmup: number;
+  /** Seeds the DiT init and every step's tau / noise draw (mixSeeds(seed, step)). */
+  seed: number;
+  /** The pre-training checkpoint it started from: its step and run length. */
+  pretrainStep: number;
+}
+
+export interface PostTrainStepMetrics {
+  step: number;
+  lr: number;
+  /** Masked flow-matching loss. */
+  loss: number;
+  gradNorm: number;
+  samples: number;
+  tokens: number;
+  ms: number;
+  etaSec: number | null;
+}
+
+export interface PostTrainRunOptions {
+  /** Optimizer steps of the run (default: the config's train.steps). */
+  steps?: number;
+  freezeBackbone?: boolean;
+  /** Peak learning rate (default train.lr) and warmup steps (default train.warmupSteps, capped at steps). */
+  lr?: number;
+  warmup?: number;
+  /** Default train.seed. */
+  seed?: number;
+  /** Overrides of the DiT's DEFAULT_DIT sizes (horizon, K and contextDim come from the config). */
+  dit?: Partial<DitConfig>;
+  onProgress?: (message: string) => void;
+}
+
+export class PostTrainError extends Error {
+  override name = 'PostTrainError';
+}
+
+/**
+ * Post-training driven one step() at a time, like Pretrainer: load a pre-trained
+ * checkpoint (or a post-training one to resume), attach a fresh DiT, draw task-balanced
+ * batches of prefix documents, AdamW with warmup + cosine on the masked flow-matching
+ * loss, checkpoints with the DiT's `dit.*` parameters and config (checkpoint.ts).
+ * Deterministic: the sampler, the DiT init and each step's tau / noise (seeded by the
+ * step index) are functions of the seed, so a resumed run takes the same steps.
+ */
+export class PostTrainRun {
+  readonly history: PostTrainStepMetrics[];
+  readonly schedule: LrSchedule;
+  private stepIndex: number;
+  private tokensSeen: number;
+  private secondsSpent: number;
+  private readonly meter = new ThroughputMeter();
+  private disposed = false;
+
+  private constructor(
+    readonly source: CheckpointData,
+    readonly reader: LeRobotReader,
+    readonly index: SampleIndex,
+    readonly bundle: TokenizerBundle,
+    readonly model: PrtsModel,
+    readonly trainer: PostTrainer,
+    readonly sampler: TaskBalancedSampler,
+    readonly vision: VisionSpec,
+    readonly stateBase: Omit<PostTrainerState, 'step' | 'samplerStep' | 'tokens' | 'seconds'>,
+    start: { step: number; tokens: number; seconds: number; history: PostTrainStepMetrics[] },
+  ) {
+    this.schedule = { lr: stateBase.lr, warmup: stateBase.warmup, steps: stateBase.steps, minRatio: source.config.train.minLrRatio ?? 0.1 };
+    checkSchedule(this.schedule);
+    this.stepIndex = start.step;
+    this.tokensSeen = start.tokens;
+    this.secondsSpent = start.seconds;
+    this.history = start.history;
+  }
+
+  /**
+   * From a pre-training checkpoint: a fresh DiT. From a post-training checkpoint: resume
+   * it (DiT, backbone, optimizer, sampler position, history); options that would change
+   * the run (freezeBackbone, DiT sizes, seed) must then agree with it.
+   */
+  static async create(rt: Runtime, source: CheckpointData, reader: LeRobotReader, opts: PostTrainRunOptions = {}): Promise<PostTrainRun> {
+    const log = opts.onProgress ?? (() => {});
+    const cfg = source.config;
+    const resumed = source.trainer.kind === 'posttrain' ? (source.trainer as PostTrainerState) : null;
+    if (resumed && !source.dit) throw new PostTrainError('the post-training checkpoint has no DiT config (dit.json)');
+    const steps = opts.steps ?? resumed?.steps ?? cfg.train.steps;
+    const train = resolveTrainOptions(cfg, steps);
+    const freeze = opts.freezeBackbone ?? resumed?.freezeBackbone ?? false;
+    const seed = opts.seed ?? resumed?.seed ?? cfg.train.seed;
+    if (resumed) {
+      if (freeze !== resumed.freezeBackbone) throw new PostTrainError(`the checkpoint was post-trained with freezeBackbone = ${resumed.freezeBackbone}; resume it the same way`);
+      if (seed !== resumed.seed) throw new PostTrainError(`the checkpoint's post-training seed is ${resumed.seed}, not ${seed}`);
+    }
+    const ditCfg = resumed ? source.dit! : ditConfigFor(cfg, opts.dit);
+    if (resumed && opts.dit && JSON.stringify(ditConfigFor(cfg, opts.dit)) !== JSON.stringify(ditCfg)) {
+      throw new PostTrainError('the DiT sizes differ from the checkpoint\'s dit.json; omit them to resume');
+    }
+    log(`indexing the dataset (${reader.episodes.length} episodes, ${reader.totalFrames} frames)`);
+    const index = await SampleIndex.fromReader(reader, { horizon: cfg.model.chunkLength, cameras: cfg.model.cameras, stride: train.sampleStride });
+    let bundle: TokenizerBundle;
+    try {
+      bundle = TokenizerBundle.fromJSON(source.tokenizers);
+    } catch (e) {
+      throw new PostTrainError(`checkpoint tokenizers.json: ${(e as Error).message}`);
+    }
+    if (index.actionDim !== bundle.fast.actionDim) {
+      throw new PostTrainError(`the dataset has ${index.actionDim} action channels, the checkpoint's FAST tokenizer ${bundle.fast.actionDim}; post-train on data of the same embodiment`);
+    }
+    if (index.stateDim !== bundle.proprio.dims) {
+      throw new PostTrainError(`the dataset's state has ${index.stateDim} dimensions, the checkpoint's proprio tokenizer ${bundle.proprio.dims}`);
+    }
+    const model = new PrtsModel(rt, prtsConfigOf(cfg, bundle.vocab.size));
+    let trainer: PostTrainer | null = null;
+    try {
+      const ditNames = (t: { name: string }) => t.name.startsWith('dit.');
+      applyParams(model.store, source.params.filter((t) => !ditNames(t)));
+      trainer = new PostTrainer(prtsBackbone(model), { dit: ditCfg, freezeBackbone: freeze, weightDecay: cfg.train.weightDecay, maxGradNorm: cfg.train.gradClip, seed });
+      const sampler = new TaskBalancedSampler(index.taskOfSample, {
+        tasksPerBatch: train.tasksPerBatch,
+        samplesPerTask: train.samplesPerTask,
+        // Not the pre-training stream: post-training sees the batches in a different order.
+        seed: (train.samplerSeed + 0x9e37) >>> 0,
+      });
+      let start = { step: 0, tokens: 0, seconds: 0, history: [] as PostTrainStepMetrics[] };
+      if (resumed) {
+        applyParams(trainer.store, source.params.filter(ditNames));
+        applyOptimizer(trainer.optimizer, source.optimizer, source.optimizerSteps);
+        sampler.skip(resumed.samplerStep);
+        start = { step: resumed.step, tokens: resumed.tokens, seconds: resumed.seconds, history: [...(source.postMetrics ?? [])] };
+        log(`resumed post-training at step ${start.step}`);
+      }
+      const base = {
+        type: 'prts-trainer' as const,
+        version: 1 as const,
+        kind: 'posttrain' as const,
+        steps,
+        samplerSeed: (train.samplerSeed + 0x9e37) >>> 0,
+        withCrl: source.trainer.withCrl,
+        freezeBackbone: freeze,
+        lr: opts.lr ?? resumed?.lr ?? cfg.train.lr,
+        warmup: Math.min(opts.warmup ?? resumed?.warmup ?? cfg.train.warmupSteps, steps),
+        seed,
+        pretrainStep: resumed ? resumed.pretrainStep : source.trainer.step,
+      };
+      log(
+        `DiT: ${trainer.dit.params(trainer.store).reduce((a, p) => a + p.size, 0).toLocaleString('en-US')} parameters (d ${ditCfg.dModel}, ${ditCfg.layers} layers, H ${ditCfg.horizon}, K ${ditCfg.actionDim}); ` +
+          `backbone ${freeze ? 'frozen' : 'trained'}; ${index.size} samples over ${index.tasks.length} tasks`,
+      );
+      return new PostTrainRun(source, reader, index, bundle, model, trainer, sampler, visionSpec(cfg), base, start);
+    } catch (e) {
+      trainer?.dispose();
+      model.store.dispose();
+      throw e;
+    }
+  }
+
+  get config(): WorkbenchConfig {
+    return this.source.config;
+  }
+
+  get completedSteps(): number {
+    return this.stepIndex;
+  }
+
+  get done(): boolean {
+    return this.stepIndex >= this.stateBase.steps;
+  }
+
+  get tokens(): number {
+    return this.tokensSeen;
+  }
+
+  get seconds(): number {
+    return this.secondsSpent;
+  }
+
+  /** Lays out (prefix documents), packs and fills the patch features of some samples. */
+  async assemble(samples: readonly Sample[]): Promise<{ packed: PackedBatch; batch: PostTrainBatch }> {
+    const cfg = this.config;
+    const imagePatches = cfg.model.cameras.map(() => patchesPerImage(this.vision));
+    const layout = prefixLayout(this.bundle);
+    const tile = cfg.model.attnTile;
+    let maxTokens = cfg.train.rowTokens ?? 0;
+    if (maxTokens === 0) {
+      let sum = 0;
+      for (const s of samples) sum += layout(s, { crl: false, imagePatches }).ids.length;
+      maxTokens = Math.ceil(sum / tile) * tile;
+    }
+    const packed = buildBatch(samples, layout, { maxTokens, tile, gamma: cfg.train.gamma, imagePatches, withCrl: false });
+    fillPatchFeatures(packed, await decodeFrames(this.reader, packed.frames.flat()), this.vision);
+    return { packed, batch: postTrainBatch(packed, actionSpaceOf(this.bundle.fast), this.trainer.cfg.dit.actionDim) };
+  }
+
+  /** One optimizer step on the next batch of the seeded stream. */
+  async step(): Promise<PostTrainStepMetrics> {
+    if (this.disposed) throw new PostTrainError('step(): the run was disposed');
+    if (this.done) throw new PostTrainError(`step(): the run is complete (${this.stateBase.steps} steps)`);
+    const t0 = performance.now();
+    const drawn = this.sampler.next();
+    const { packed, batch } = await this.assemble(Array.from(drawn.ids, (id) => this.index.sample(id)));
+    const step = this.stepIndex;
+    const lr = lrAt(step, this.schedule);
+    const loss = await this.trainer.step(batch, lr, new Rng(stepSeed(this.stateBase.seed, step)));
+    if (!Number.isFinite(loss)) throw new PostTrainError(`step ${step}: the flow-matching loss is ${loss}; lower the learning rate or check the data`);
+    const gradNorm = await this.trainer.optimizer.lastGradNorm();
+    const ms = performance.now() - t0;
+    const tokens = packed.n - packed.padTokens;
+    this.meter.update(ms / 1000, tokens);
+    this.stepIndex++;
+    this.tokensSeen += tokens;
+    this.secondsSpent += ms / 1000;
+    const m: PostTrainStepMetrics = { step, lr, loss, gradNorm, samples: packed.samples, tokens, ms, etaSec: this.meter.eta(this.stateBase.steps - this.stepIndex) };
+    this.history.push(m);
+    return m;
+  }
+
+  state(): PostTrainerState {
+    return { ...this.stateBase, step: this.stepIndex, samplerStep: this.sampler.step, tokens: this.tokensSeen, seconds: this.secondsSpent };
+  }
+
+  /** Everything a checkpoint holds: backbone (+ its LM / CRL heads) and `dit.*` parameters, AdamW state, dit.json. */
+  async checkpoint(): Promise<CheckpointData> {
+    const read = async (name: string, t: Tensor): Promise<NamedTensor> => ({ name, shape: [...t.shape], data: Float32Array.from((await t.read()) as Float32Array) });
+    const params: NamedTensor[] = [];
+    for (const [name, t] of this.model.store.tensors) params.push(await read(name, t));
+    for (const t of this.trainer.dit.params(this.trainer.store)) params.push(await read(t.name!, t));
+    const { tensors, steps } = await optimizerTensors(this.trainer.optimizer);
+    return {
+      config: this.config,
+      tokenizers: this.bundle.toJSON(),
+      params,
+      optimizer: tensors,
+      optimizerSteps: steps,
+      trainer: this.state(),
+      metrics: [...this.source.metrics],
+      postMetrics: [...this.history],
+      dit: { ...this.trainer.cfg.dit },
+    };
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.trainer.optimizer.dispose();
+    this.trainer.dispose();
+    this.model.store.dispose();
   }
 }
