@@ -3,18 +3,54 @@
  * bias) and L2 normalisation (the CRL embeddings phi and psi). The forward saves the
  * per-row statistics so the backward never recomputes the reductions; weight gradients
  * are column sums done in row chunks (no atomics), then summed with sumTo.
+ *
+ * Each row reduction has two kernels: one thread per row (the *_rows.wgsl shaders, no
+ * workgroup memory, no barriers) and one workgroup per row (a barrier tree). See
+ * `normKernels` for which runs where.
  */
 import fwdCode from '../../../shaders/norm_fwd.wgsl?raw';
 import gradCode from '../../../shaders/norm_grad.wgsl?raw';
 import wgradCode from '../../../shaders/norm_wgrad.wgsl?raw';
 import l2Code from '../../../shaders/norm_l2.wgsl?raw';
 import l2GradCode from '../../../shaders/norm_l2_grad.wgsl?raw';
+import fwdRowsCode from '../../../shaders/norm_fwd_rows.wgsl?raw';
+import gradRowsCode from '../../../shaders/norm_grad_rows.wgsl?raw';
+import l2RowsCode from '../../../shaders/norm_l2_rows.wgsl?raw';
+import l2GradRowsCode from '../../../shaders/norm_l2_grad_rows.wgsl?raw';
 import { record } from '../autograd';
 import { Tensor, shapeStr } from '../tensor';
-import { assertDType, assertRank, f32, gridRows, rowsOf, uniform } from './common';
+import type { Runtime } from '../runtime';
+import { assertDType, assertRank, f32, grid1d, gridRows, rowsOf, uniform } from './common';
 import { sumTo } from './reduce';
 
 const WGRAD_ROWS = 64;
+
+/**
+ * Kernel family for the row reductions (forward and input gradient of RMSNorm,
+ * LayerNorm and L2 normalisation). 'auto' runs one thread per row on software adapters
+ * (SwiftShader runs a workgroup's threads as coroutines on the CPU, and each barrier of
+ * the tree reduction swaps all of them out: ~100 ms per [464, 64] norm against a few ms
+ * without barriers), and on GPUs whenever the row is at most `maxRowThreadD` long: then
+ * a thread's loop is short and training shapes have hundreds of rows or more to fill
+ * the device. Longer rows on a GPU keep a workgroup per row, where a lone thread per
+ * row would serialise thousands of uncoalesced loads. 'rows' / 'workgroup' force one
+ * family (tests cover both on every adapter).
+ */
+export const normKernels: { variant: 'auto' | 'rows' | 'workgroup'; maxRowThreadD: number } = {
+  variant: 'auto',
+  maxRowThreadD: 1024,
+};
+
+interface RowKernel {
+  suffix: string;
+  workgroups: [number, number];
+}
+
+function rowKernel(rt: Runtime, rows: number, D: number): RowKernel | null {
+  const v = normKernels.variant;
+  const threads = v === 'rows' || (v === 'auto' && (rt.info.software || D <= normKernels.maxRowThreadD));
+  return threads ? { suffix: '.rows', workgroups: grid1d(rows, 64) } : null;
+}
 
 function checkParam(op: string, arg: string, p: Tensor, D: number, x: Tensor): void {
   assertDType(op, arg, p, 'f32');
@@ -50,15 +86,16 @@ function normalize(op: 'rmsnorm' | 'layernorm', x: Tensor, w: Tensor, b: Tensor 
   const layer = op === 'layernorm';
   const y = new Tensor(x.rt, x.shape, 'f32');
   const stats = new Tensor(x.rt, [rows, 2], 'f32');
+  const rk = rowKernel(x.rt, rows, D);
   if (rows > 0) {
     x.rt.dispatch({
-      kernel: 'norm.fwd',
-      code: fwdCode,
+      kernel: 'norm.fwd' + (rk?.suffix ?? ''),
+      code: rk ? fwdRowsCode : fwdCode,
       constants: { LAYER: layer ? 1 : 0 },
       // RMSNorm binds the weight again where the bias goes; LAYER=false never reads it.
       buffers: [x.buffer, w.buffer, (b ?? w).buffer, y.buffer, stats.buffer],
       uniform: uniform(rows, D, f32(eps)),
-      workgroups: gridRows(rows),
+      workgroups: rk?.workgroups ?? gridRows(rows),
     });
   }
   const inputs = b ? [x, w, b] : [x, w];
@@ -68,12 +105,12 @@ function normalize(op: 'rmsnorm' | 'layernorm', x: Tensor, w: Tensor, b: Tensor 
       dx = new Tensor(x.rt, x.shape, 'f32');
       if (rows > 0) {
         x.rt.dispatch({
-          kernel: 'norm.grad',
-          code: gradCode,
+          kernel: 'norm.grad' + (rk?.suffix ?? ''),
+          code: rk ? gradRowsCode : gradCode,
           constants: { LAYER: layer ? 1 : 0 },
           buffers: [x.buffer, w.buffer, stats.buffer, g.buffer, dx.buffer],
           uniform: uniform(rows, D),
-          workgroups: gridRows(rows),
+          workgroups: rk?.workgroups ?? gridRows(rows),
         });
       }
     }
@@ -100,24 +137,25 @@ export function l2normalize(x: Tensor, eps = 1e-12): Tensor {
   const { rows, cols: D } = rowsOf(x);
   const y = new Tensor(x.rt, x.shape, 'f32');
   const inv = new Tensor(x.rt, [rows], 'f32');
+  const rk = rowKernel(x.rt, rows, D);
   if (rows > 0) {
     x.rt.dispatch({
-      kernel: 'norm.l2',
-      code: l2Code,
+      kernel: 'norm.l2' + (rk?.suffix ?? ''),
+      code: rk ? l2RowsCode : l2Code,
       buffers: [x.buffer, y.buffer, inv.buffer],
       uniform: uniform(rows, D, f32(eps)),
-      workgroups: gridRows(rows),
+      workgroups: rk?.workgroups ?? gridRows(rows),
     });
   }
   return record('l2normalize', y, [x], (g) => {
     const dx = new Tensor(x.rt, x.shape, 'f32');
     if (rows > 0) {
       x.rt.dispatch({
-        kernel: 'norm.l2_grad',
-        code: l2GradCode,
+        kernel: 'norm.l2_grad' + (rk?.suffix ?? ''),
+        code: rk ? l2GradRowsCode : l2GradCode,
         buffers: [x.buffer, inv.buffer, g.buffer, dx.buffer],
         uniform: uniform(rows, D, f32(eps)),
-        workgroups: gridRows(rows),
+        workgroups: rk?.workgroups ?? gridRows(rows),
       });
     }
     return [dx];

@@ -3,7 +3,7 @@ import { Runtime } from '../../../src/engine/runtime';
 import { fromArray, parameter, tidy, type Tensor } from '../../../src/engine/tensor';
 import { backward } from '../../../src/engine/autograd';
 import { Rng } from '../../../src/engine/random';
-import { l2normalize, layernorm, rmsnorm } from '../../../src/engine/ops/norm';
+import { l2normalize, layernorm, normKernels, rmsnorm } from '../../../src/engine/ops/norm';
 import { refL2normalize, refLayernorm, refRmsnorm } from '../../../src/engine/reference/norm';
 import { expectClose, numericGrad, randn } from './check';
 
@@ -33,80 +33,93 @@ async function runWithGrad(op: (...xs: Tensor[]) => Tensor, inputs: { data: Floa
 // Row counts above the 64-row chunk of the weight gradient, odd widths, wider than the workgroup.
 const SHAPES: number[][] = [[3, 5], [2, 35, 7], [130, 3], [2, 70]];
 
-describe('rmsnorm', () => {
-  for (const shape of SHAPES) {
-    test(`[${shape}]`, async () => {
-      const rng = new Rng(shape[0] * 3 + shape.length);
-      const n = shape.reduce((a, b) => a * b, 1);
-      const D = shape[shape.length - 1];
-      const [x, w, g] = [randn(rng, n), randn(rng, D), randn(rng, n)];
-      const eps = 1e-5;
-      const f = ([xv, wv]: Float64Array[]) => refRmsnorm(xv, wv, D, eps);
-      const [dx, dw] = numericGrad(f, [x, w], g);
-      const r = await runWithGrad((a, b) => rmsnorm(a, b, eps), [{ data: x, shape }, { data: w, shape: [D] }], g);
-      expectClose(r.out, f([Float64Array.from(x), Float64Array.from(w)]), { atol: 1e-5, rtol: 1e-4 });
-      expectClose(r.grads[0], dx, { atol: 1e-4, rtol: 1e-3, what: 'dx' });
-      expectClose(r.grads[1], dw, { atol: 1e-4, rtol: 1e-3, what: 'dw' });
+// Every case runs on both kernel families: one thread per row (what software adapters
+// and short rows use) and one workgroup per row (long rows on GPUs), whatever the adapter.
+for (const variant of ['rows', 'workgroup'] as const) {
+  describe(`${variant} kernels`, () => {
+    beforeAll(() => {
+      normKernels.variant = variant;
     });
-  }
-});
-
-describe('layernorm', () => {
-  for (const shape of SHAPES) {
-    test(`[${shape}]`, async () => {
-      const rng = new Rng(shape[0] * 5 + shape.length);
-      const n = shape.reduce((a, b) => a * b, 1);
-      const D = shape[shape.length - 1];
-      const [x, w, b, g] = [randn(rng, n), randn(rng, D), randn(rng, D), randn(rng, n)];
-      // An offset mean checks the centred (two-pass) variance.
-      for (let i = 0; i < n; i++) x[i] += 3;
-      const eps = 1e-5;
-      const f = ([xv, wv, bv]: Float64Array[]) => refLayernorm(xv, wv, bv, D, eps);
-      const [dx, dw, db] = numericGrad(f, [x, w, b], g);
-      const r = await runWithGrad(
-        (a, c, e) => layernorm(a, c, e, eps),
-        [{ data: x, shape }, { data: w, shape: [D] }, { data: b, shape: [D] }],
-        g,
-      );
-      expectClose(r.out, f([x, w, b].map((v) => Float64Array.from(v))), { atol: 1e-4, rtol: 1e-4 });
-      expectClose(r.grads[0], dx, { atol: 1e-3, rtol: 1e-3, what: 'dx' });
-      expectClose(r.grads[1], dw, { atol: 1e-4, rtol: 1e-3, what: 'dw' });
-      expectClose(r.grads[2], db, { atol: 1e-4, rtol: 1e-3, what: 'db' });
+    afterAll(() => {
+      normKernels.variant = 'auto';
     });
-  }
 
-  test('a weight of the wrong length is reported with both shapes', () => {
-    tidy(() => {
-      const x = fromArray(rt, new Float32Array(6), [2, 3]);
-      expect(() => layernorm(x, fromArray(rt, [1, 1], [2]), fromArray(rt, [0, 0, 0], [3]))).toThrow(
-        /layernorm: weight \[2\] must be \[3\] to match x \[2, 3\]/,
-      );
+    describe(`rmsnorm (${variant})`, () => {
+      for (const shape of SHAPES) {
+        test(`[${shape}]`, async () => {
+          const rng = new Rng(shape[0] * 3 + shape.length);
+          const n = shape.reduce((a, b) => a * b, 1);
+          const D = shape[shape.length - 1];
+          const [x, w, g] = [randn(rng, n), randn(rng, D), randn(rng, n)];
+          const eps = 1e-5;
+          const f = ([xv, wv]: Float64Array[]) => refRmsnorm(xv, wv, D, eps);
+          const [dx, dw] = numericGrad(f, [x, w], g);
+          const r = await runWithGrad((a, b) => rmsnorm(a, b, eps), [{ data: x, shape }, { data: w, shape: [D] }], g);
+          expectClose(r.out, f([Float64Array.from(x), Float64Array.from(w)]), { atol: 1e-5, rtol: 1e-4 });
+          expectClose(r.grads[0], dx, { atol: 1e-4, rtol: 1e-3, what: 'dx' });
+          expectClose(r.grads[1], dw, { atol: 1e-4, rtol: 1e-3, what: 'dw' });
+        });
+      }
+    });
+
+    describe(`layernorm (${variant})`, () => {
+      for (const shape of SHAPES) {
+        test(`[${shape}]`, async () => {
+          const rng = new Rng(shape[0] * 5 + shape.length);
+          const n = shape.reduce((a, b) => a * b, 1);
+          const D = shape[shape.length - 1];
+          const [x, w, b, g] = [randn(rng, n), randn(rng, D), randn(rng, D), randn(rng, n)];
+          // An offset mean checks the centred (two-pass) variance.
+          for (let i = 0; i < n; i++) x[i] += 3;
+          const eps = 1e-5;
+          const f = ([xv, wv, bv]: Float64Array[]) => refLayernorm(xv, wv, bv, D, eps);
+          const [dx, dw, db] = numericGrad(f, [x, w, b], g);
+          const r = await runWithGrad(
+            (a, c, e) => layernorm(a, c, e, eps),
+            [{ data: x, shape }, { data: w, shape: [D] }, { data: b, shape: [D] }],
+            g,
+          );
+          expectClose(r.out, f([x, w, b].map((v) => Float64Array.from(v))), { atol: 1e-4, rtol: 1e-4 });
+          expectClose(r.grads[0], dx, { atol: 1e-3, rtol: 1e-3, what: 'dx' });
+          expectClose(r.grads[1], dw, { atol: 1e-4, rtol: 1e-3, what: 'dw' });
+          expectClose(r.grads[2], db, { atol: 1e-4, rtol: 1e-3, what: 'db' });
+        });
+      }
+
+      test('a weight of the wrong length is reported with both shapes', () => {
+        tidy(() => {
+          const x = fromArray(rt, new Float32Array(6), [2, 3]);
+          expect(() => layernorm(x, fromArray(rt, [1, 1], [2]), fromArray(rt, [0, 0, 0], [3]))).toThrow(
+            /layernorm: weight \[2\] must be \[3\] to match x \[2, 3\]/,
+          );
+        });
+      });
+    });
+
+    describe(`l2normalize (${variant})`, () => {
+      for (const shape of SHAPES) {
+        test(`[${shape}]`, async () => {
+          const rng = new Rng(shape[0] * 7 + shape.length);
+          const n = shape.reduce((a, b) => a * b, 1);
+          const D = shape[shape.length - 1];
+          const [x, g] = [randn(rng, n), randn(rng, n)];
+          const f = ([xv]: Float64Array[]) => refL2normalize(xv, D, 1e-12);
+          const [dx] = numericGrad(f, [x], g);
+          const r = await runWithGrad((a) => l2normalize(a), [{ data: x, shape }], g);
+          expectClose(r.out, f([Float64Array.from(x)]), { atol: 1e-6, rtol: 1e-4 });
+          expectClose(r.grads[0], dx, { atol: 1e-4, rtol: 1e-3 });
+        });
+      }
+
+      test('rows shorter than eps are scaled by 1/eps, with that constant gradient', async () => {
+        const x = new Float32Array([1e-4, -2e-4, 3, 4]);
+        const g = new Float32Array([1, 2, 1, 1]);
+        const eps = 1e-2;
+        const f = ([xv]: Float64Array[]) => refL2normalize(xv, 2, eps);
+        const r = await runWithGrad((a) => l2normalize(a, eps), [{ data: x, shape: [2, 2] }], g);
+        expectClose(r.out, f([Float64Array.from(x)]), { atol: 1e-6 });
+        expectClose(r.grads[0], numericGrad(f, [x], g, [0], 1e-7)[0], { atol: 1e-3, rtol: 1e-3 });
+      });
     });
   });
-});
-
-describe('l2normalize', () => {
-  for (const shape of SHAPES) {
-    test(`[${shape}]`, async () => {
-      const rng = new Rng(shape[0] * 7 + shape.length);
-      const n = shape.reduce((a, b) => a * b, 1);
-      const D = shape[shape.length - 1];
-      const [x, g] = [randn(rng, n), randn(rng, n)];
-      const f = ([xv]: Float64Array[]) => refL2normalize(xv, D, 1e-12);
-      const [dx] = numericGrad(f, [x], g);
-      const r = await runWithGrad((a) => l2normalize(a), [{ data: x, shape }], g);
-      expectClose(r.out, f([Float64Array.from(x)]), { atol: 1e-6, rtol: 1e-4 });
-      expectClose(r.grads[0], dx, { atol: 1e-4, rtol: 1e-3 });
-    });
-  }
-
-  test('rows shorter than eps are scaled by 1/eps, with that constant gradient', async () => {
-    const x = new Float32Array([1e-4, -2e-4, 3, 4]);
-    const g = new Float32Array([1, 2, 1, 1]);
-    const eps = 1e-2;
-    const f = ([xv]: Float64Array[]) => refL2normalize(xv, 2, eps);
-    const r = await runWithGrad((a) => l2normalize(a, eps), [{ data: x, shape: [2, 2] }], g);
-    expectClose(r.out, f([Float64Array.from(x)]), { atol: 1e-6 });
-    expectClose(r.grads[0], numericGrad(f, [x], g, [0], 1e-7)[0], { atol: 1e-3, rtol: 1e-3 });
-  });
-});
+}
