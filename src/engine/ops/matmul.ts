@@ -9,6 +9,7 @@
  */
 import vec4Code from '../../../shaders/matmul.wgsl?raw';
 import scalarCode from '../../../shaders/matmul_scalar.wgsl?raw';
+import directCode from '../../../shaders/matmul_direct.wgsl?raw';
 import { record } from '../autograd';
 import { Tensor, shapeStr } from '../tensor';
 import { assertDType, assertRank, uniform } from './common';
@@ -43,6 +44,19 @@ export const matmulTiles = {
   minLargeWorkgroups: 64,
 };
 
+/**
+ * Kernel family. 'tiled': matmul.wgsl (vec4, when every row read or written as vec4 is a
+ * multiple of 4 long) or matmul_scalar.wgsl, both staging tiles in workgroup memory
+ * behind barriers, which is what a GPU wants. 'direct': matmul_direct.wgsl, no
+ * workgroup memory and no barriers, any sizes. 'auto' picks 'direct' on software
+ * adapters: SwiftShader runs a workgroup's threads as coroutines on the CPU and every
+ * barrier suspends and resumes all of them, so at training sizes ([464, 64] x [64, 64])
+ * the tiled kernels spent ~15-35 ms a call (the scalar one ~240 ms) on what the direct
+ * one does in a few; the CPU's caches stand in for the tiles. An explicit `tile`
+ * argument to matmul() always selects the tiled kernels (tests force each family).
+ */
+export const matmulKernels: { variant: 'auto' | 'tiled' | 'direct' } = { variant: 'auto' };
+
 function checkTile(t: MatmulTile): void {
   const ok = t.tk % 4 === 0 && t.tk > 0 && t.wgX > 0 && t.wgY > 0 && t.wgX * t.wgY <= 256;
   if (!ok) throw new RangeError(`matmul: unsupported tile ${JSON.stringify(t)} (tk a multiple of 4, at most 256 threads)`);
@@ -64,6 +78,27 @@ interface Problem {
 function dispatchMatmul(a: Tensor, b: Tensor, c: Tensor, p: Problem, tile?: MatmulTile): void {
   const { batch, M, N, K, transA, transB } = p;
   if (M === 0 || N === 0 || batch === 0) return;
+  if (K === 0) {
+    // An empty inner dimension still defines C = 0; the kernels' K loops would not write it.
+    c.rt.write(c.buffer, new Float32Array(c.size));
+    return;
+  }
+  const v = matmulKernels.variant;
+  if (!tile && (v === 'direct' || (v === 'auto' && c.rt.info.software))) {
+    // 64 threads, each 4x8 of C: a 32 x 64 block, or 64 x 32 when N is that narrow
+    // (attention heads) so that half the threads are not idle.
+    const wgX = N <= 32 ? 4 : 8;
+    const wgY = 64 / wgX;
+    c.rt.dispatch({
+      kernel: 'matmul.direct',
+      code: directCode,
+      constants: { WG_X: wgX, WG_Y: wgY, TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 },
+      buffers: [a.buffer, b.buffer, c.buffer],
+      uniform: uniform(M, N, K, p.strideA, p.strideB, M * N),
+      workgroups: [Math.ceil(N / (8 * wgX)), Math.ceil(M / (4 * wgY)), batch],
+    });
+    return;
+  }
   const t =
     tile ??
     (Math.ceil(M / 64) * Math.ceil(N / 64) * batch >= matmulTiles.minLargeWorkgroups ? matmulTiles.large : matmulTiles.small);
@@ -75,11 +110,6 @@ function dispatchMatmul(a: Tensor, b: Tensor, c: Tensor, p: Problem, tile?: Matm
   const TM = t.wgY * 4;
   const TN = t.wgX * 4;
   const workgroups = [Math.ceil(N / TN), Math.ceil(M / TM), batch] as const;
-  if (K === 0) {
-    // An empty inner dimension still defines C = 0; the tiled loop would not write it.
-    c.rt.write(c.buffer, new Float32Array(c.size));
-    return;
-  }
   c.rt.dispatch({
     kernel: vec4 ? 'matmul.vec4' : 'matmul.scalar',
     code: vec4 ? vec4Code : scalarCode,

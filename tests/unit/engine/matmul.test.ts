@@ -3,7 +3,7 @@ import { Runtime } from '../../../src/engine/runtime';
 import { fromArray, parameter, tidy, type Tensor } from '../../../src/engine/tensor';
 import { backward } from '../../../src/engine/autograd';
 import { Rng } from '../../../src/engine/random';
-import { linear, matmul, type MatmulTile } from '../../../src/engine/ops/matmul';
+import { linear, matmul, matmulKernels, type MatmulTile } from '../../../src/engine/ops/matmul';
 import { refMatmul } from '../../../src/engine/reference/matmul';
 import { expectClose, numericGrad, randn } from './check';
 
@@ -25,6 +25,17 @@ const TILES: Record<string, MatmulTile> = {
   '32x32 tk16': { wgX: 8, wgY: 8, tk: 16 },
   '16x64 tk4': { wgX: 16, wgY: 4, tk: 4 },
 };
+
+// Runs f with the matmul kernel family forced (the default picks by adapter, so each
+// family is tested on every adapter).
+async function withVariant<T>(variant: 'tiled' | 'direct', f: () => Promise<T>): Promise<T> {
+  matmulKernels.variant = variant;
+  try {
+    return await f();
+  } finally {
+    matmulKernels.variant = 'auto';
+  }
+}
 
 // Odd sizes exercise the scalar kernel and partial tiles; multiples of 4 the vec4 kernel.
 const CASES: Case[] = [
@@ -63,21 +74,30 @@ describe('matmul forward matches the float64 reference', () => {
         const got = await tidy(() => matmul(fromArray(rt, av, c.a), fromArray(rt, bv, c.b), c, tile)).read();
         expectClose(got, ref.out, { atol: 1e-4, rtol: 1e-4, what: `${label(c)} with tile ${name}` });
       }
+      const direct = await withVariant('direct', () => tidy(() => matmul(fromArray(rt, av, c.a), fromArray(rt, bv, c.b), c)).read());
+      expectClose(direct, ref.out, { atol: 1e-4, rtol: 1e-4, what: `${label(c)} with the direct kernel` });
       const y = matmul(fromArray(rt, av, c.a), fromArray(rt, bv, c.b), c);
       expect(y.shape).toEqual(ref.shape);
       y.dispose();
     });
   }
 
-  test('a larger product against the reference (several K tiles, partial edge tiles)', async () => {
-    const rng = new Rng(7);
-    const [M, K, N] = [97, 130, 66];
-    const av = randn(rng, M * K);
-    const bv = randn(rng, K * N);
-    const ref = refMatmul(av, bv, { aShape: [M, K], bShape: [K, N] });
-    const got = await tidy(() => matmul(fromArray(rt, av, [M, K]), fromArray(rt, bv, [K, N]))).read();
-    expectClose(got, ref.out, { atol: 1e-3, rtol: 1e-4 });
-  });
+  for (const variant of ['tiled', 'direct'] as const) {
+    test(`a larger product against the reference (several K tiles, partial edge tiles; ${variant})`, async () => {
+      const rng = new Rng(7);
+      for (const [M, K, N] of [
+        [97, 130, 66],
+        [464, 64, 64],
+        [130, 33, 31],
+      ]) {
+        const av = randn(rng, M * K);
+        const bv = randn(rng, K * N);
+        const ref = refMatmul(av, bv, { aShape: [M, K], bShape: [K, N] });
+        const got = await withVariant(variant, () => tidy(() => matmul(fromArray(rt, av, [M, K]), fromArray(rt, bv, [K, N]))).read());
+        expectClose(got, ref.out, { atol: 1e-3, rtol: 1e-4, what: `[${M}, ${K}] x [${K}, ${N}]` });
+      }
+    });
+  }
 
   test('an empty inner dimension gives zeros', async () => {
     const y = tidy(() => matmul(fromArray(rt, [], [3, 0]), fromArray(rt, [], [0, 4])));
@@ -97,7 +117,14 @@ describe('matmul forward matches the float64 reference', () => {
   });
 });
 
-describe('matmul backward matches finite differences of the reference', () => {
+describe.each(['tiled', 'direct'] as const)('matmul backward matches finite differences of the reference (%s)', (variant) => {
+  beforeAll(() => {
+    matmulKernels.variant = variant;
+  });
+  afterAll(() => {
+    matmulKernels.variant = 'auto';
+  });
+
   const GRAD_CASES: Case[] = [
     { a: [5, 7], b: [7, 3] },
     { a: [7, 5], b: [3, 7], transA: true, transB: true },
