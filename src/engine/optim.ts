@@ -14,6 +14,8 @@ import { zeroGrad } from './autograd';
 import { f32, grid1d, uniform } from './ops/common';
 
 const CHUNK = 2048;
+/** Threads per sumsq workgroup, each writing its own partial (adamw_sumsq.wgsl). */
+const SUMSQ_WG = 64;
 
 export interface ParamGroup {
   params: Tensor[];
@@ -163,7 +165,7 @@ export class AdamW {
   /** Reduces the squared gradients into (norm, clip scale) in this.clip. */
   private globalNorm(active: Slot[]): void {
     const chunks = active.map((s) => Math.ceil(s.param.size / CHUNK));
-    const count = chunks.reduce((a, b) => a + b, 0);
+    const count = chunks.reduce((a, b) => a + b, 0) * SUMSQ_WG;
     const partial = new Tensor(this.rt, [Math.max(count, 1)], 'f32');
     let base = 0;
     active.forEach((s, i) => {

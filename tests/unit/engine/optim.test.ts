@@ -109,6 +109,25 @@ describe('AdamW', () => {
     expect(Array.from(await run(2))).toEqual(Array.from(await run(null)));
   });
 
+  test('the global gradient norm spans several sumsq chunks and odd sizes (float64 reference)', async () => {
+    const rng = new Rng(3);
+    // 2048-element chunks of 64 partial sums each: sizes below, at and above a chunk.
+    const sizes = [5000, 2049, 2048, 63, 1];
+    const ps = sizes.map((n, i) => parameter(rt, randn(rng, n), [n], `p${i}`));
+    const grads = sizes.map((n) => randn(rng, n));
+    ps.forEach((p, i) => setGrad(p, grads[i]));
+    const opt = new AdamW(ps, { maxGradNorm: 1 });
+    opt.step(0.01);
+    let sq = 0;
+    for (const g of grads) for (const v of g) sq += v * v;
+    expectClose(new Float32Array([await opt.lastGradNorm()]), [Math.sqrt(sq)], { rtol: 1e-5, what: 'norm' });
+    opt.dispose();
+    for (const p of ps) {
+      p.grad?.dispose();
+      p.dispose();
+    }
+  });
+
   test('clear errors: duplicate parameters, non-parameters, mismatched state', () => {
     const p = parameter(rt, [1], [1], 'w');
     expect(() => new AdamW([{ params: [p] }, { params: [p] }])).toThrow(/parameter w \[1\] is in two groups/);
