@@ -1,0 +1,390 @@
+/**
+ * A PRTS checkpoint as a policy (issue 6 item 5; PRTS Sec. 3.4): observations +
+ * instructions -> action chunks [H x 7] in the simulation's [-1, 1] action space.
+ *
+ * One act() call, for a batch of environments:
+ *   1. Per environment, the inference prompt (TokenizerBundle.prefix: <|bos|>, one
+ *      <|image|> slot per patch and camera, proprio tokens, embodiment prompt,
+ *      instruction, <|action_start|>), exactly the prefix of a training document.
+ *   2. Packing: one document per row, every row starting on an attention tile and all
+ *      rows of one length (the longest document, rounded up to the tile). A document's
+ *      tokens then meet the same tiles whether it runs alone or in a batch, so batched
+ *      and one-by-one inference compute the same numbers. Row tails are padding
+ *      documents of their own that no real token attends to.
+ *   3. Patch features of the camera images (src/train/vision.ts) at the <|image|> slots;
+ *      the backbone runs once, without recording gradients.
+ *   4a. 'dit' (default when the checkpoint is post-trained): the DiT samples the chunk
+ *      with `steps` Euler steps from tau = 0 (sampleActions), cross-attending to each
+ *      document's vision/state/instruction hidden states (the same context ranges as
+ *      post-training, contextRanges). The starting noise of each environment comes from
+ *      its own Rng, seeded at reset from (policy seed, EpisodeStart.seed), so results do
+ *      not depend on batching. Samples are mapped back from FAST's normalised units with
+ *      the checkpoint's q01/q99 (fromDitActions).
+ *   4b. 'ar': greedy decoding of FAST tokens with the LM head, constrained to FAST ids and
+ *      <|action_end_ar|> (the only targets BC ever trained), until <|action_end_ar|> or
+ *      maxArTokens. Every new token re-runs the backbone over prefix + tokens so far:
+ *      there is no KV cache, which is simple and exactly the computation of training
+ *      (quadratic in the span, fine for chunks of tens of tokens). fast.decode turns the
+ *      tokens into a chunk; an invalid span (wrong coefficient count, no end token) gives
+ *      a zero chunk, counted in stats.arFailures.
+ * Actions are clamped to [-1, 1] (the simulator's action box).
+ *
+ * Runs in the browser and in Node: the checkpoint comes through a WritableDatasetIO.
+ */
+import type { WritableDatasetIO } from '../data/io.ts';
+import type { ImageFrame } from '../data/index.ts';
+import { noGrad } from '../engine/autograd.ts';
+import { Rng } from '../engine/random.ts';
+import { Role } from '../engine/roles.ts';
+import { Runtime } from '../engine/runtime.ts';
+import type { Tensor } from '../engine/tensor.ts';
+import { Dit, type DitConfig } from '../model/dit.ts';
+import { sampleNoise } from '../model/flow.ts';
+import { ParamStore } from '../model/params.ts';
+import { PrtsModel, type ModelBatch } from '../model/prts.ts';
+import { SPECIAL, TokenizerBundle, type DocumentPrefix } from '../model/tokenizers/index.ts';
+import { ACTION_DIM } from '../sim/index.ts';
+import { applyParams, loadCheckpoint, type CheckpointData } from './checkpoint.ts';
+import { ModelPolicy, mixSeeds, type EpisodeStart, type PolicyInput } from './policy.ts';
+import { actionSpaceOf, contextRanges, ditChannelMask, fromDitActions, sampleActions, type ActionSpace } from './posttrain.ts';
+import { prtsConfigOf, visionSpec } from './pretrain.ts';
+import { patchesPerImage, patchFeatureWidth, slotFeatures, type VisionSpec } from './vision.ts';
+
+export class InferenceError extends Error {
+  override name = 'InferenceError';
+}
+
+export type PrtsPolicyMode = 'dit' | 'ar';
+
+export interface PrtsPolicyOptions {
+  /** Default: 'dit' when the checkpoint holds a DiT, else 'ar'. */
+  mode?: PrtsPolicyMode;
+  /** Euler steps of the DiT sampler (default 5, as PRTS). */
+  steps?: number;
+  /** Mixed with each episode's seed to seed its DiT noise (default 0). */
+  seed?: number;
+  /** The GPU runtime; created (and destroyed by dispose()) when absent. */
+  rt?: Runtime;
+  /** AR mode: most tokens generated per chunk, <|action_end_ar|> included (default config fastTokens + 1). */
+  maxArTokens?: number;
+  /** Policy name (default "prts-<mode>(step N)"). */
+  name?: string;
+}
+
+export interface InferenceStats {
+  /** act() calls and chunks produced. */
+  calls: number;
+  chunks: number;
+  /** AR chunks whose tokens did not decode (replaced by zero chunks), and the last reason. */
+  arFailures: number;
+  lastFailure: string | null;
+  /** AR tokens generated in total (forward passes = the longest span per call). */
+  arTokens: number;
+}
+
+/** The loaded model behind a PrtsPolicy; predict() is its ChunkFn. */
+export class PrtsInference {
+  readonly mode: PrtsPolicyMode;
+  readonly horizon: number;
+  readonly stats: InferenceStats = { calls: 0, chunks: 0, arFailures: 0, lastFailure: null, arTokens: 0 };
+  private readonly vision: VisionSpec;
+  private readonly space: ActionSpace;
+  private readonly rngs = new Map<number, Rng>();
+  private disposed = false;
+
+  constructor(
+    readonly data: CheckpointData,
+    readonly bundle: TokenizerBundle,
+    readonly model: PrtsModel,
+    readonly dit: { dit: Dit; store: ParamStore } | null,
+    readonly opts: { mode: PrtsPolicyMode; steps: number; seed: number; maxArTokens: number; ownRuntime: boolean },
+  ) {
+    this.mode = opts.mode;
+    this.horizon = data.config.model.chunkLength;
+    this.vision = visionSpec(data.config);
+    this.space = actionSpaceOf(bundle.fast);
+  }
+
+  reset(episodes: EpisodeStart[]): void {
+    for (const ep of episodes) this.rngs.set(ep.envId, new Rng(mixSeeds(this.opts.seed, ep.seed)));
+  }
+
+  /** The camera image of one observation as an ImageFrame (HWC uint8, square). */
+  private frame(x: PolicyInput, camera: string): ImageFrame {
+    const images = x.obs.images as Record<string, Uint8Array> | undefined;
+    const data = images?.[camera];
+    if (!data) {
+      throw new InferenceError(`env ${x.envId}: the observation has no "${camera}" image (the checkpoint's model.cameras = ${JSON.stringify(this.data.config.model.cameras)}); run with the cameras on`);
+    }
+    const side = Math.round(Math.sqrt(data.length / 3));
+    if (side * side * 3 !== data.length) throw new InferenceError(`env ${x.envId}: the "${camera}" image has ${data.length} bytes, not a square RGB image`);
+    return { width: side, height: side, channels: 3, data };
+  }
+
+  /** The prompt documents and their patch features (sample-major, camera order). */
+  private prompts(inputs: PolicyInput[]): { prefixes: DocumentPrefix[]; features: Float32Array } {
+    const cams = this.data.config.model.cameras;
+    const per = patchesPerImage(this.vision);
+    const prefixes = inputs.map((x) => {
+      const state = x.obs.proprio.state;
+      if (state.length !== this.bundle.proprio.dims) {
+        throw new InferenceError(`env ${x.envId}: proprio state has ${state.length} values, the checkpoint's proprio tokenizer ${this.bundle.proprio.dims}`);
+      }
+      return this.bundle.prefix({ imagePatches: cams.map(() => per), state, instruction: x.instruction });
+    });
+    const frames = inputs.flatMap((x) => cams.map((c) => this.frame(x, c)));
+    return { prefixes, features: slotFeatures(frames, inputs.length, this.vision) };
+  }
+
+  /**
+   * Packs documents (prefix + generated tokens) one per tile-aligned row, all rows of the
+   * same length; `features` are the prefixes' slot features (see prompts()).
+   */
+  private pack(prefixes: DocumentPrefix[], generated: number[][], features: Float32Array, rows: number[]): ModelBatch & { docStart: Int32Array; docLength: Int32Array } {
+    const tile = this.data.config.model.attnTile;
+    const F = patchFeatureWidth(this.vision);
+    const slots = this.data.config.model.cameras.length * patchesPerImage(this.vision);
+    const lens = rows.map((b) => prefixes[b].ids.length + generated[b].length);
+    const rowLen = Math.ceil(Math.max(...lens) / tile) * tile;
+    const B = rows.length;
+    const n = B * rowLen;
+    const ids = new Int32Array(n).fill(SPECIAL.pad);
+    const roles = new Uint8Array(n).fill(Role.VISION_STATE);
+    const docs = new Int32Array(n);
+    const positions = new Int32Array(n);
+    const patchFeatures = new Float32Array(n * F);
+    const docStart = new Int32Array(B);
+    const docLength = new Int32Array(B);
+    const last = new Int32Array(B);
+    rows.forEach((b, r) => {
+      const p = prefixes[b];
+      const g = generated[b];
+      const base = r * rowLen;
+      ids.set(p.ids, base);
+      roles.set(p.roles, base);
+      positions.set(p.positions, base);
+      const next = p.positions[p.positions.length - 1] + 1;
+      g.forEach((id, i) => {
+        ids[base + p.ids.length + i] = id;
+        roles[base + p.ids.length + i] = Role.AR_ACTION;
+        positions[base + p.ids.length + i] = next + i;
+      });
+      const len = lens[r];
+      docs.fill(r, base, base + len);
+      // Row padding is its own document (ids after the samples), so no real token sees it.
+      for (let j = len; j < rowLen; j++) {
+        docs[base + j] = B + r;
+        positions[base + j] = j - len;
+      }
+      docStart[r] = base;
+      docLength[r] = len;
+      last[r] = base + len - 1;
+      // <|image|> tokens appear camera by camera, patch by patch: the slot order of slotFeatures.
+      let k = 0;
+      for (let i = 0; i < p.ids.length; i++) {
+        if (p.ids[i] !== SPECIAL.image) continue;
+        if (k >= slots) throw new InferenceError(`the prompt of env row ${r} has more <|image|> slots than ${slots}`);
+        patchFeatures.set(features.subarray((b * slots + k) * F, (b * slots + k + 1) * F), (base + i) * F);
+        k++;
+      }
+      if (k !== slots) throw new InferenceError(`the prompt of env row ${r} has ${k} <|image|> slots, expected ${slots}`);
+    });
+    const empty = new Int32Array(0);
+    return {
+      n,
+      ids,
+      roles,
+      docs,
+      positions,
+      patchFeatures,
+      targetIndices: last,
+      targets: new Int32Array(B),
+      actionEndIndex: empty,
+      goalEndIndex: empty,
+      goalOf: new Int32Array(B),
+      t: new Int32Array(B),
+      T: new Int32Array(B).fill(1),
+      docStart,
+      docLength,
+    };
+  }
+
+  /** Dataset-unit chunks [H * D] -> the simulator's [H x 7] in [-1, 1]. */
+  private toSim(chunk: ArrayLike<number>): Float32Array {
+    const out = new Float32Array(this.horizon * ACTION_DIM);
+    for (let i = 0; i < out.length; i++) out[i] = Math.max(-1, Math.min(1, chunk[i]));
+    return out;
+  }
+
+  async predict(inputs: PolicyInput[]): Promise<Float32Array[]> {
+    if (this.disposed) throw new InferenceError('predict(): the policy was disposed');
+    if (inputs.length === 0) return [];
+    const { prefixes, features } = this.prompts(inputs);
+    const chunks = this.mode === 'dit' ? await this.predictDit(inputs, prefixes, features) : await this.predictAr(prefixes, features);
+    this.stats.calls++;
+    this.stats.chunks += chunks.length;
+    return chunks;
+  }
+
+  private async predictDit(inputs: PolicyInput[], prefixes: DocumentPrefix[], features: Float32Array): Promise<Float32Array[]> {
+    const { dit } = this.dit!;
+    const { horizon: H, actionDim: K } = dit.cfg;
+    const B = inputs.length;
+    const batch = this.pack(
+      prefixes,
+      prefixes.map(() => []),
+      features,
+      inputs.map((_, b) => b),
+    );
+    const noise = new Float32Array(B * H * K);
+    inputs.forEach((x, b) => {
+      const rng = this.rngs.get(x.envId);
+      if (!rng) throw new InferenceError(`env ${x.envId} was not reset; call reset() with its EpisodeStart first (its seed seeds the DiT noise)`);
+      noise.set(sampleNoise(rng, H * K), b * H * K);
+    });
+    const { start, end } = contextRanges(batch);
+    const map = this.model.blockMap(batch);
+    let hidden: Tensor | null = null;
+    try {
+      hidden = noGrad(() => this.model.hidden(batch, map));
+      const mask = ditChannelMask(this.space, B, H, K);
+      const out = await sampleActions(dit, { hidden, start, end }, this.opts.steps, new Rng(0), { mask, noise });
+      const actions = fromDitActions(this.space, out, B, H, K);
+      const D = this.space.q01.length;
+      return inputs.map((_, b) => this.toSim(actions.subarray(b * H * D, (b + 1) * H * D)));
+    } finally {
+      hidden?.dispose();
+      map.release();
+    }
+  }
+
+  private async predictAr(prefixes: DocumentPrefix[], features: Float32Array): Promise<Float32Array[]> {
+    const vocab = this.bundle.vocab;
+    const B = prefixes.length;
+    const generated: number[][] = prefixes.map(() => []);
+    const finished = new Array<boolean>(B).fill(false);
+    for (let step = 0; step < this.opts.maxArTokens; step++) {
+      const active = finished.flatMap((f, b) => (f ? [] : [b]));
+      if (active.length === 0) break;
+      const batch = this.pack(prefixes, generated, features, active);
+      const map = this.model.blockMap(batch);
+      let logits: Float32Array;
+      let h: Tensor | null = null;
+      let l: Tensor | null = null;
+      try {
+        noGrad(() => {
+          h = this.model.hidden(batch, map);
+          l = this.model.arLogits(h, batch);
+        });
+        logits = await l!.toFloat32();
+      } finally {
+        (l as Tensor | null)?.dispose();
+        (h as Tensor | null)?.dispose();
+        map.release();
+      }
+      const V = vocab.size;
+      active.forEach((b, r) => {
+        // Constrained greedy step: the best FAST id or <|action_end_ar|>.
+        let best: number = SPECIAL.actionEndAr;
+        let bestV = logits[r * V + best];
+        for (let id = vocab.fastOffset; id < vocab.fastOffset + vocab.fastSize; id++) {
+          const v = logits[r * V + id];
+          if (v > bestV) {
+            bestV = v;
+            best = id;
+          }
+        }
+        generated[b].push(best);
+        this.stats.arTokens++;
+        if (best === SPECIAL.actionEndAr) finished[b] = true;
+      });
+    }
+    const D = this.space.q01.length;
+    return generated.map((g, b) => {
+      const ended = g[g.length - 1] === SPECIAL.actionEndAr;
+      const dec = this.bundle.fast.decode(vocab.fastLocalOf(g));
+      if (!ended || !dec.valid) {
+        this.stats.arFailures++;
+        this.stats.lastFailure = `env row ${b}: ${ended ? dec.reason : `no <|action_end_ar|> within ${this.opts.maxArTokens} tokens`}`;
+        return new Float32Array(this.horizon * ACTION_DIM);
+      }
+      return this.toSim(dec.actions.subarray(0, this.horizon * D));
+    });
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.dit?.dit.dispose();
+    this.dit?.store.dispose();
+    this.model.store.dispose();
+    if (this.opts.ownRuntime) this.model.rt.destroy();
+  }
+}
+
+/** A ModelPolicy over a loaded PRTS checkpoint; `inference` exposes its mode and stats. */
+export class PrtsPolicy extends ModelPolicy {
+  constructor(readonly inference: PrtsInference, name: string) {
+    super({
+      name,
+      chunkSize: inference.horizon,
+      predict: (inputs) => inference.predict(inputs),
+      onReset: (episodes) => inference.reset(episodes),
+      dispose: () => inference.dispose(),
+    });
+  }
+}
+
+/** Builds the policy from loaded checkpoint data (loadPrtsPolicy reads it from a directory). */
+export async function prtsPolicyFromCheckpoint(data: CheckpointData, opts: PrtsPolicyOptions = {}): Promise<PrtsPolicy> {
+  const mode = opts.mode ?? (data.dit ? 'dit' : 'ar');
+  if (mode !== 'dit' && mode !== 'ar') throw new InferenceError(`mode must be 'dit' or 'ar', got ${JSON.stringify(mode)}`);
+  if (mode === 'dit' && !data.dit) {
+    throw new InferenceError(`the checkpoint (${data.trainer.kind}, step ${data.trainer.step}) has no DiT action expert (dit.json); post-train it first (npm run posttrain) or use mode 'ar'`);
+  }
+  const steps = opts.steps ?? 5;
+  if (!Number.isInteger(steps) || steps < 1) throw new InferenceError(`steps must be a positive integer, got ${steps}`);
+  const cfg = data.config;
+  const maxArTokens = opts.maxArTokens ?? cfg.model.fastTokens + 1;
+  if (!Number.isInteger(maxArTokens) || maxArTokens < 1) throw new InferenceError(`maxArTokens must be a positive integer, got ${maxArTokens}`);
+  let bundle: TokenizerBundle;
+  try {
+    bundle = TokenizerBundle.fromJSON(data.tokenizers);
+  } catch (e) {
+    throw new InferenceError(`checkpoint tokenizers.json: ${(e as Error).message}`);
+  }
+  if (bundle.fast.actionDim !== ACTION_DIM) {
+    throw new InferenceError(`the checkpoint's actions have ${bundle.fast.actionDim} channels, the simulation's ${ACTION_DIM} (6-D end-effector delta + gripper); it was trained on another embodiment`);
+  }
+  if (bundle.fast.horizon !== cfg.model.chunkLength) throw new InferenceError(`tokenizers.json FAST horizon ${bundle.fast.horizon} differs from config model.chunkLength ${cfg.model.chunkLength}`);
+  const rt = opts.rt ?? (await Runtime.create());
+  let model: PrtsModel | null = null;
+  let dit: { dit: Dit; store: ParamStore } | null = null;
+  try {
+    model = new PrtsModel(rt, prtsConfigOf(cfg, bundle.vocab.size));
+    applyParams(model.store, data.params.filter((t) => !t.name.startsWith('dit.')));
+    if (mode === 'dit') {
+      const store = new ParamStore(rt, 0);
+      const ditCfg: DitConfig = data.dit!;
+      dit = { dit: new Dit(store, ditCfg), store };
+      applyParams(store, data.params.filter((t) => t.name.startsWith('dit.')));
+    }
+    const inference = new PrtsInference(data, bundle, model, dit, { mode, steps, seed: opts.seed ?? 0, maxArTokens, ownRuntime: !opts.rt });
+    return new PrtsPolicy(inference, opts.name ?? `prts-${mode}(${data.trainer.kind} step ${data.trainer.step})`);
+  } catch (e) {
+    dit?.dit.dispose();
+    dit?.store.dispose();
+    model?.store.dispose();
+    if (!opts.rt) rt.destroy();
+    throw e;
+  }
+}
+
+/**
+ * Loads a checkpoint (a run directory's latest.json, or `dir` under `io`) and returns
+ * its policy: `mode` 'dit' samples the post-trained action expert, 'ar' decodes FAST
+ * tokens with the LM head (works on pre-training checkpoints too).
+ */
+export async function loadPrtsPolicy(io: WritableDatasetIO, dir?: string, opts: PrtsPolicyOptions = {}): Promise<PrtsPolicy> {
+  return prtsPolicyFromCheckpoint(await loadCheckpoint(io, dir), opts);
+}

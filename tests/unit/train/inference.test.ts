@@ -1,0 +1,192 @@
+/**
+ * Pre-train -> post-train -> policy, end to end at toy size: a tiny in-memory dataset
+ * with the simulation's shapes (8-D LIBERO state, 7-D actions, a 4x4 agentview camera),
+ * 3 pre-training steps, 3 post-training steps with a fresh DiT, checkpoints with dit.*,
+ * then the checkpoint as a policy in both modes on real simulator observations and
+ * through the evaluation harness.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { LeRobotReader, LeRobotWriter, memoryIO, type ImageFrame } from '../../../src/data/index.ts';
+import { Rng } from '../../../src/engine/random.ts';
+import { Runtime } from '../../../src/engine/runtime.ts';
+import { ACTION_DIM, BatchEnv, getTask, type Observation } from '../../../src/sim/index.ts';
+import { loadCheckpoint, saveCheckpoint, type CheckpointIO } from '../../../src/train/checkpoint.ts';
+import { evaluate } from '../../../src/train/eval.ts';
+import { loadPrtsPolicy } from '../../../src/train/inference.ts';
+import type { EpisodeStart, PolicyInput } from '../../../src/train/policy.ts';
+import { contextRanges, PostTrainRun, prefixLayout } from '../../../src/train/posttrain.ts';
+import { Pretrainer } from '../../../src/train/pretrain.ts';
+import { tinyConfig } from './pretrain.helpers.ts';
+
+const TASK_IDS = ['goal/red_on_plate', 'spatial/left'];
+const DIT = { dModel: 32, heads: 2, layers: 1, mlpHidden: 64, timeFreqDim: 16 };
+
+/** 2 tasks x 2 episodes of 10 frames with the simulator's observation/action shapes. */
+async function simShapedDataset(instructions: string[]): Promise<LeRobotReader> {
+  const io = memoryIO();
+  const w = await LeRobotWriter.create(io, {
+    repoId: 'prts/inference-test',
+    fps: 20,
+    robotType: 'panda',
+    features: {
+      'observation.state': { dtype: 'float32', shape: [8], names: ['x', 'y', 'z', 'ax', 'ay', 'az', 'f1', 'f2'] },
+      'observation.images.agentview': { dtype: 'image', shape: [4, 4, 3], names: ['height', 'width', 'channels'] },
+      action: { dtype: 'float32', shape: [ACTION_DIM], names: ['dx', 'dy', 'dz', 'rx', 'ry', 'rz', 'grip'] },
+    },
+  });
+  const rng = new Rng(11);
+  for (let e = 0; e < 4; e++) {
+    const task = e % 2;
+    for (let t = 0; t < 10; t++) {
+      const u = t / 10;
+      const img: ImageFrame = { width: 4, height: 4, channels: 3, data: Uint8Array.from({ length: 48 }, () => rng.int(256)) };
+      w.addFrame({
+        'observation.state': [0.1 * u, task ? -0.1 : 0.1, 0.2, 0, 0, 0, 0.04 * (1 - u), 0.04 * (1 - u)],
+        'observation.images.agentview': img,
+        action: [0.5 * Math.cos(task + 3 * u), 0.5 * Math.sin(task + 3 * u), -0.2 * u, 0, 0, 0.1 * task, u > 0.5 ? 1 : -1],
+      });
+    }
+    await w.saveEpisode({ task: instructions[task] });
+  }
+  await w.finalize();
+  return LeRobotReader.open(io);
+}
+
+let rt: Runtime;
+let runIO: CheckpointIO;
+let obs: Observation[];
+let instructions: string[];
+
+const episodes = (seeds: number[]): EpisodeStart[] =>
+  seeds.map((seed, envId) => ({ envId, taskId: TASK_IDS[envId % 2], instruction: instructions[envId % 2], initState: envId, perturbation: 'nominal', seed }));
+const inputs = (): PolicyInput[] => obs.map((o, envId) => ({ envId, obs: o, instruction: instructions[envId % 2], taskId: TASK_IDS[envId % 2] }));
+
+beforeAll(async () => {
+  rt = await Runtime.create();
+  instructions = TASK_IDS.map((id) => getTask(id).instruction);
+  const reader = await simShapedDataset(instructions);
+  const base = tinyConfig({ steps: 3, batchSize: 4, samplesPerTask: 2, warmupSteps: 1 });
+  const cfg = { ...base, model: { ...base.model, stateDim: 8, actionDim: ACTION_DIM, fastTokens: 64 } };
+  const pre = await Pretrainer.create(rt, cfg, reader);
+  try {
+    while (!pre.done) await pre.step();
+    runIO = memoryIO();
+    await saveCheckpoint(runIO, await pre.checkpoint());
+  } finally {
+    pre.dispose();
+  }
+  const post = await PostTrainRun.create(rt, await loadCheckpoint(runIO), reader, { steps: 3, dit: DIT });
+  try {
+    while (!post.done) {
+      const m = await post.step();
+      expect(Number.isFinite(m.loss) && m.loss > 0).toBe(true);
+    }
+    await saveCheckpoint(runIO, await post.checkpoint());
+  } finally {
+    post.dispose();
+  }
+  const env = await BatchEnv.create(
+    TASK_IDS.map((task, i) => ({ task, initState: i })),
+    { width: 8, height: 8, device: rt.device },
+  );
+  try {
+    obs = await env.reset();
+  } finally {
+    env.dispose();
+  }
+}, 120_000);
+afterAll(() => rt?.destroy());
+
+describe('post-training checkpoints', () => {
+  test('hold dit.* parameters, dit.json and the post-training history; the DiT context excludes the action span', async () => {
+    const data = await loadCheckpoint(runIO);
+    expect(data.trainer.kind).toBe('posttrain');
+    expect(data.trainer.step).toBe(3);
+    expect(data.dit).toMatchObject({ ...DIT, horizon: 4, actionDim: ACTION_DIM, contextDim: 32 });
+    expect(data.params.some((t) => t.name.startsWith('dit.'))).toBe(true);
+    expect(data.params.some((t) => t.name.startsWith('backbone.'))).toBe(true);
+    expect(data.postMetrics?.map((m) => m.step)).toEqual([0, 1, 2]);
+    expect(data.metrics).toHaveLength(3); // the pre-training history it started from
+    // Context = the prefix minus <|action_start|>: vision, proprio, prompt, instruction.
+    const { TokenizerBundle } = await import('../../../src/model/tokenizers/index.ts');
+    const bundle = TokenizerBundle.fromJSON(data.tokenizers);
+    const layout = prefixLayout(bundle)(
+      { state: new Float32Array(8), instruction: instructions[0], actions: new Float32Array(4 * ACTION_DIM) } as never,
+      { crl: false, imagePatches: [4] },
+    );
+    const r = contextRanges({ roles: layout.roles, docStart: [0], docLength: [layout.ids.length] });
+    expect(r.end[0]).toBe(layout.ids.length - 1);
+    expect(layout.ids[layout.ids.length - 1]).toBe(2); // <|action_start|>
+  });
+});
+
+describe('PRTS checkpoint policy', () => {
+  test('DiT mode: finite H x 7 chunks in [-1, 1]; same seed -> same chunks; batched = one by one', async () => {
+    const policy = await loadPrtsPolicy(runIO, undefined, { mode: 'dit', rt, seed: 7 });
+    try {
+      expect(policy.chunkSize).toBe(4);
+      await policy.reset(episodes([101, 202]));
+      const a = await policy.act(inputs());
+      expect(a).toHaveLength(2);
+      for (const c of a) {
+        expect(c.length).toBe(4 * ACTION_DIM);
+        expect(c.every((v) => Number.isFinite(v) && v >= -1 && v <= 1)).toBe(true);
+      }
+      // Different episode seeds draw different noise.
+      expect(Array.from(a[0])).not.toEqual(Array.from(a[1]));
+      await policy.reset(episodes([101, 202]));
+      const again = await policy.act(inputs());
+      expect(again.map((c) => Array.from(c))).toEqual(a.map((c) => Array.from(c)));
+      // One by one: each env alone gives its chunk of the batched call.
+      await policy.reset(episodes([101, 202]));
+      const solo = [await policy.act([inputs()[0]]), await policy.act([inputs()[1]])].map((x) => x[0]);
+      expect(solo.map((c) => Array.from(c))).toEqual(a.map((c) => Array.from(c)));
+      expect(policy.inference.stats).toMatchObject({ calls: 4, chunks: 6 });
+    } finally {
+      policy.dispose();
+    }
+  });
+
+  test('AR mode: greedy FAST decoding gives H x 7 chunks (zero and counted when undecodable), batched = one by one', async () => {
+    const policy = await loadPrtsPolicy(runIO, undefined, { mode: 'ar', rt, maxArTokens: 4 });
+    try {
+      await policy.reset(episodes([1, 2]));
+      const a = await policy.act(inputs());
+      expect(a.map((c) => c.length)).toEqual([28, 28]);
+      for (const c of a) expect(c.every((v) => Number.isFinite(v) && v >= -1 && v <= 1)).toBe(true);
+      const st = policy.inference.stats;
+      expect(st.arTokens).toBeGreaterThan(0);
+      expect(st.arTokens).toBeLessThanOrEqual(8);
+      // 4 tokens cannot hold 4 x 7 coefficients unless BPE merged them: a failure is a zero chunk with a reason.
+      a.forEach((c) => {
+        if (c.every((v) => v === 0)) expect(st.arFailures).toBeGreaterThan(0);
+      });
+      if (st.arFailures > 0) expect(st.lastFailure).toMatch(/env row \d+: /);
+      const solo = [await policy.act([inputs()[0]]), await policy.act([inputs()[1]])].map((x) => x[0]);
+      expect(solo.map((c) => Array.from(c))).toEqual(a.map((c) => Array.from(c)));
+    } finally {
+      policy.dispose();
+    }
+  });
+
+  test('a pre-training checkpoint has no DiT: dit mode says so', async () => {
+    const data = await loadCheckpoint(runIO);
+    const { prtsPolicyFromCheckpoint } = await import('../../../src/train/inference.ts');
+    const { dit: _d, ...pre } = data;
+    void _d;
+    await expect(prtsPolicyFromCheckpoint({ ...pre, trainer: { ...data.trainer, kind: 'pretrain' } as never }, { mode: 'dit', rt })).rejects.toThrow(/has no DiT action expert \(dit.json\); post-train it first/);
+  });
+
+  test('the evaluation harness runs the checkpoint policy end to end', async () => {
+    const policy = await loadPrtsPolicy(runIO, undefined, { rt, seed: 3 });
+    try {
+      expect(policy.inference.mode).toBe('dit');
+      const res = await evaluate(policy, { tasks: [TASK_IDS[0]], initStates: [0], maxSteps: 6, camera: { width: 8, height: 8, device: rt.device } });
+      expect(res.episodes).toHaveLength(1);
+      expect(res.episodes[0].steps).toBe(6);
+      expect(policy.inference.stats.calls).toBe(2); // 6 steps / chunks of 4
+    } finally {
+      policy.dispose();
+    }
+  });
+});
