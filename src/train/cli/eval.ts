@@ -1,5 +1,5 @@
 /**
- * npm run eval -- --policy expert|random[:seed]|replay:<results.json>|checkpoint:<dir>
+ * npm run eval -- --policy expert|random[:seed]|replay:<results.json>|checkpoint:<dir>[:dit|:ar]
  *                 [--suites spatial,goal | --tasks goal/open_drawer,...] [--states 0-9]
  *                 [--perturbations nominal,position_swap,... | all] [--envs 16] [--seed 0]
  *                 [--execute-steps N] [--max-steps N] [--camera 64] [--chunk H]
@@ -16,7 +16,7 @@ import { INIT_STATES_PER_TASK, SUITES, type Suite } from '../../sim/index';
 import { compareResults, EVAL_AXES, evaluate, parseResults, renderComparisonMarkdown, renderMarkdown, type EvalAxis, type EvalOptions } from '../eval';
 import { ExpertPolicy, RandomPolicy, ReplayPolicy, type Policy } from '../policy';
 
-const USAGE = `usage: npm run eval -- --policy expert|random[:seed]|replay:<results.json>|checkpoint:<dir> [--suites a,b | --tasks id,...]
+const USAGE = `usage: npm run eval -- --policy expert|random[:seed]|replay:<results.json>|checkpoint:<dir>[:dit|:ar] [--suites a,b | --tasks id,...]
          [--states 0-9] [--perturbations nominal,position_swap,...|all] [--envs 16] [--seed 0] [--execute-steps N]
          [--max-steps N] [--camera 64] [--chunk H] [--keep-actions] [--out results.json] [--markdown results.md] [--per-task]
        npm run eval -- --compare a.json,b.json [--labels A,B] [--per-task] [--markdown diff.md]`;
@@ -68,24 +68,26 @@ export function parseStates(spec: string): number[] {
 }
 
 /**
- * A policy from a PRTS checkpoint directory (src/train/checkpoint.ts: safetensors +
- * config + tokenizers, verified against its manifest). Acting from it also needs a model
- * inference entry that turns observations + instructions into action chunks: the
- * post-trained DiT's sampleActions (5 Euler steps) or AR FAST decoding over the LM head.
- * Neither src/model nor src/train exports one yet, so this loads and verifies the
- * checkpoint and then says exactly that; once the entry exists it is wrapped here as
- * `new ModelPolicy({ name, chunkSize: cfg horizon, predict })`.
+ * A policy from a PRTS checkpoint (src/train/inference.ts): `checkpoint:<dir>` samples
+ * the post-trained DiT (5 Euler steps, seeded per episode from --seed) when the
+ * checkpoint has one and otherwise decodes FAST tokens with the LM head;
+ * `checkpoint:<dir>:dit` / `:ar` pick the head. <dir> is a run directory (its
+ * latest.json) or one step directory.
  */
-async function checkpointPolicy(dir: string): Promise<Policy> {
+async function checkpointPolicy(spec: string, args: Map<string, string>): Promise<Policy> {
+  const m = /^(.*?)(?::(dit|ar))?$/.exec(spec)!;
+  const dir = m[1];
+  const mode = m[2] as 'dit' | 'ar' | undefined;
+  if (!dir) fail('--policy checkpoint:<dir>[:dit|:ar] needs a directory');
   if (!existsSync(dir)) fail(`--policy checkpoint:${dir}: no such directory`);
-  const [{ loadCheckpoint }, { nodeCheckpointIO }] = await Promise.all([import('../checkpoint'), import('../checkpoint-node')]);
-  const data = await loadCheckpoint(await nodeCheckpointIO(dir));
-  const t = data.trainer;
-  throw new Error(
-    `checkpoint ${resolve(dir)}: loaded a ${t.kind} checkpoint at step ${t.step}/${t.steps} (${t.withCrl ? 'with' : 'without'} CRL, ` +
-      `${data.params.length} tensors), but no inference entry turns it into action chunks yet (DiT sampleActions after ` +
-      `post-training, or AR FAST decoding); wrap that (inputs) -> chunks function in ModelPolicy (src/train/policy.ts) here`,
+  const [{ loadPrtsPolicy }, { nodeCheckpointIO }] = await Promise.all([import('../inference'), import('../checkpoint-node')]);
+  const policy = await loadPrtsPolicy(await nodeCheckpointIO(dir), undefined, { mode, seed: int(args, 'seed', 0) ?? 0 });
+  const d = policy.inference.data;
+  console.log(
+    `checkpoint ${resolve(dir)}: ${d.trainer.kind} step ${d.trainer.step}/${d.trainer.steps} (backbone ${d.trainer.withCrl ? 'with' : 'without'} CRL), ` +
+      `${policy.inference.mode === 'dit' ? 'DiT head, 5 Euler steps' : 'AR FAST decoding'}, chunk ${policy.chunkSize}`,
   );
+  return policy;
 }
 
 async function makePolicy(spec: string, args: Map<string, string>): Promise<Policy> {
@@ -105,10 +107,10 @@ async function makePolicy(spec: string, args: Map<string, string>): Promise<Poli
       return ReplayPolicy.fromRecords(res.episodes, `replay(${arg})`);
     }
     case 'checkpoint':
-      if (!arg) fail('--policy checkpoint:<dir> needs a directory');
-      return checkpointPolicy(arg);
+      if (!arg) fail('--policy checkpoint:<dir>[:dit|:ar] needs a directory');
+      return checkpointPolicy(arg, args);
     default:
-      fail(`--policy must be expert, random[:seed], replay:<file> or checkpoint:<dir>, got '${spec}'`);
+      fail(`--policy must be expert, random[:seed], replay:<file> or checkpoint:<dir>[:dit|:ar], got '${spec}'`);
   }
 }
 
@@ -176,6 +178,11 @@ async function main(): Promise<void> {
   };
 
   const policy = await makePolicy(spec, args);
+  // Model policies see the images at the checkpoint's resolution unless --camera says otherwise.
+  if (cam === undefined && policy instanceof (await import('../inference')).PrtsPolicy) {
+    const size = Math.max(8, policy.inference.data.config.model.imageSize);
+    opts.camera = { width: size, height: size };
+  }
   console.log(`evaluating ${policy.name} (chunk ${policy.chunkSize}${policy.needsImages ? ', cameras on' : ', cameras off'})`);
   let res;
   try {
