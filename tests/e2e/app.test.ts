@@ -169,7 +169,7 @@ describe('workbench app', () => {
     await page.close();
   });
 
-  test('the robot tab connects, drives the robot, and latches the e-stop', async () => {
+  test('the robot tab connects, drives the robot, records an episode that appears in the Data tab, and latches the e-stop', async () => {
     const { page, errors } = await open(`#/robot?token=${TOKEN}`);
     await page.click('[data-testid="robot-connect"]');
     await page.waitForSelector('[data-testid="telemetry"]', { timeout: 30_000 });
@@ -180,10 +180,28 @@ describe('workbench app', () => {
     await page.keyboard.down('KeyW');
     await page.waitForFunction((e) => !document.querySelector('[data-testid="telemetry"]')?.textContent?.includes(e), ee0, { timeout: 10_000 });
     await page.keyboard.up('KeyW');
+
+    // Record a short teleop episode and save it: it must appear in the Data tab.
+    await page.fill('input[placeholder="task instruction"]', 'push the block forward');
+    await page.click('[data-testid="record-start"]');
+    await page.waitForSelector('[data-testid="record-save"]', { timeout: 10_000 });
+    await page.locator('body').click({ position: { x: 700, y: 880 } });
+    await page.keyboard.down('KeyD');
+    await page.waitForTimeout(600);
+    await page.keyboard.up('KeyD');
+    await page.click('[data-testid="record-save"]');
+    await page.waitForSelector('[data-testid="record-start"]', { timeout: 30_000 });
+
     await page.keyboard.press('Space');
     await page.waitForSelector('[data-testid="estop-banner"]', { timeout: 10_000 });
     expect(await text(page, 'estop')).toBe('E-STOPPED');
     expect(server.bridge.estopLatched).toBe(true);
+
+    await page.goto(page.url().replace(/#.*$/, '#/data?ds=teleop'));
+    const row = page.locator('[data-testid="dataset-list"] tr', { hasText: 'teleop' });
+    await row.waitFor({ timeout: 30_000 });
+    expect(await row.innerText()).toMatch(/1 ep/);
+    await page.waitForFunction(() => document.querySelector('[data-testid="episode-list"]')?.textContent?.includes('push the block forward'), null, { timeout: 30_000 });
     expect(errors).toEqual([]);
     await page.close();
   });
