@@ -6,6 +6,7 @@ import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const [entry, ...args] = process.argv.slice(2);
 if (!entry) {
@@ -21,6 +22,16 @@ const rawPlugin = {
   setup(b) {
     b.onResolve({ filter: /\?raw$/ }, (a) => ({ path: resolve(a.resolveDir, a.path.slice(0, -4)), namespace: 'raw' }));
     b.onLoad({ filter: /.*/, namespace: 'raw' }, (a) => ({ contents: readFileSync(a.path, 'utf8'), loader: 'text' }));
+    // Vite's `?url` asset imports: in Node they become the file's file:// URL.
+    b.onResolve({ filter: /\?url$/ }, async (a) => {
+      const r = await b.resolve(a.path.slice(0, -4), { resolveDir: a.resolveDir, kind: a.kind });
+      if (r.errors.length) return { errors: r.errors };
+      return { path: r.path, namespace: 'asset-url' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'asset-url' }, (a) => ({
+      contents: `export default ${JSON.stringify(pathToFileURL(a.path).href)};`,
+      loader: 'js',
+    }));
   },
 };
 

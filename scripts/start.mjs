@@ -34,7 +34,12 @@ step('building the app (vite build -> dist/)', npm, ['run', '--silent', 'build']
 if (hasDataset(dataDir)) {
   process.stdout.write(`\n== datasets found in ${dataDir}: skipping generation\n`);
 } else if (scripts.gen) {
-  step(`first start: generating the default dataset into ${dataDir}`, npm, ['run', '--silent', 'gen', '--', '--out', dataDir]);
+  // Small on purpose: 2 demonstrations of each spatial task, so a first start takes a
+  // minute or two even where the cameras render on the CPU. `npm run gen` makes more.
+  const demo = join(dataDir, 'demo-spatial');
+  step(`first start: generating the default dataset into ${demo}`, npm, [
+    'run', '--silent', 'gen', '--', '--suite', 'spatial', '--episodes', '2', '--size', '64', '--out', demo,
+  ]);
 } else {
   process.stdout.write(
     `\n== no dataset in ${dataDir} and no generator in this build (npm run gen); ` +
