@@ -80,6 +80,14 @@ async function nodeGPU(): Promise<{ gpu: GPU; software: boolean }> {
   } else if (process.env.VK_ICD_FILENAMES?.includes('swiftshader')) {
     software = true;
   }
+  if (!process.env.XDG_RUNTIME_DIR) {
+    // Vulkan's window-system probing prints "XDG_RUNTIME_DIR is invalid" on every device
+    // in headless shells; a private runtime dir (0700, as the spec asks) silences it.
+    const os = await import(/* @vite-ignore */ 'node:os');
+    const dir = `${os.tmpdir()}/prts-xdg-${process.getuid?.() ?? 'user'}`;
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    process.env.XDG_RUNTIME_DIR = dir;
+  }
   const pkg = 'webgpu';
   const mod = (await import(/* @vite-ignore */ pkg)) as { create: (o: string[]) => GPU; globals: object };
   // Dawn's globals (GPUBufferUsage, GPUMapMode, ...) are what the WebGPU spec puts on globalThis.
