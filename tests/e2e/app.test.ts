@@ -135,6 +135,25 @@ describe('workbench app', () => {
     await page.close();
   });
 
+  test("the engine's end-to-end check trains in the browser worker and its BC loss falls", { timeout: 600_000 }, async () => {
+    const { page, errors } = await open('#/model');
+    await page.waitForSelector('[data-testid="cfg-train.steps"]', { timeout: 60_000 });
+    await page.fill('[data-testid="cfg-train.steps"]', '12');
+    await page.fill('[data-testid="cfg-train.warmupSteps"]', '2');
+    await page.fill('[data-testid="cfg-train.lr"]', '0.003');
+    await page.click('[data-testid="tab-train"]');
+    await page.goto(page.url().replace(/#.*$/, '#/train?job=tinycheck'));
+    await page.waitForSelector('[data-testid="start-job"]:not([disabled])', { timeout: 90_000 });
+    await page.click('[data-testid="start-job"]');
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="loss-plot"]')?.getAttribute('data-points')) >= 1, null, { timeout: 180_000 });
+    const firstBc = Number(await text(page, 'loss-bc'));
+    await page.waitForFunction(() => document.querySelector('[data-testid="job-state"]')?.textContent === 'done', null, { timeout: 300_000 });
+    expect(Number(await text(page, 'loss-bc'))).toBeLessThan(firstBc - 0.5);
+    expect(await text(page, 'job-throughput')).toMatch(/tokens\/s/);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   test('the engine kernels match their float64 references inside the browser worker', async () => {
     const { page, errors } = await open('#/train?job=selftest');
     await page.waitForSelector('[data-testid="start-job"]:not([disabled])', { timeout: 90_000 });
