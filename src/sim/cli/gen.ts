@@ -10,18 +10,15 @@
  * after the last complete episode. Failed demonstrations are not saved. Writes are
  * atomic (src/data), so an interrupted run never leaves a dataset that reads as whole.
  */
-import { LeRobotReader, LeRobotWriter, type Features, type JsonValue } from '../../data/index.ts';
+import { LeRobotReader, LeRobotWriter } from '../../data/index.ts';
 import { nodeIO } from '../../data/io-node.ts';
 import { acquireDevice } from '../../engine/device';
-import { GpuCamera, MAX_IMAGE_SIZE } from '../camera/gpu';
-import { geomCount } from '../camera/scene';
-import { SimEnv, createExpert } from '../env';
-import { PHASES } from '../experts/expert';
-import { PERTURBATION_KINDS, samplePerturbation, type PerturbationKind } from '../perturb';
+import { MAX_IMAGE_SIZE } from '../camera/gpu';
+import { demoCamera, demoFeatures, recordDemo } from '../demos';
+import { PERTURBATION_KINDS, type PerturbationKind } from '../perturb';
 import { CONTROL_HZ } from '../scene';
-import { getInitState, INIT_STATES_PER_TASK } from '../tasks/init';
+import { INIT_STATES_PER_TASK } from '../tasks/init';
 import { getTask, listTasks } from '../tasks/suites';
-import { World } from '../world';
 import { SUITES, type Suite, type TaskSpec } from '../tasks/spec';
 
 function fail(msg: string): never {
@@ -53,17 +50,7 @@ for (const k of perturbKinds) if (!PERTURBATION_KINDS.includes(k)) fail(`unknown
 const tasks: TaskSpec[] = taskId ? [getTask(taskId)] : listTasks(suite);
 const plan = tasks.flatMap((task) => Array.from({ length: episodes }, (_, i) => ({ task, init: i })));
 
-const features: Features = {
-  'observation.state': { dtype: 'float32', shape: [8], names: ['x', 'y', 'z', 'ax', 'ay', 'az', 'finger_left', 'finger_right'] },
-  'observation.joints': { dtype: 'float32', shape: [7], names: ['j1', 'j2', 'j3', 'j4', 'j5', 'j6', 'j7'] },
-  'observation.images.agentview': { dtype: 'image', shape: [size, size, 3], names: ['height', 'width', 'channels'] },
-  'observation.images.wrist': { dtype: 'image', shape: [size, size, 3], names: ['height', 'width', 'channels'] },
-  action: { dtype: 'float32', shape: [7], names: ['dx', 'dy', 'dz', 'rx', 'ry', 'rz', 'gripper'] },
-  phase: { dtype: 'int64', shape: [1], names: null },
-  phase_description: { dtype: 'string', shape: [1], names: null },
-  'next.reward': { dtype: 'float32', shape: [1], names: null },
-  'next.done': { dtype: 'bool', shape: [1], names: null },
-};
+const features = demoFeatures(size);
 
 const io = nodeIO(out);
 const writer = await LeRobotWriter.openOrCreate(io, { repoId: `prts/${suite ?? taskId!.replace('/', '_')}`, fps: CONTROL_HZ, robotType: 'panda_like', features });
@@ -78,68 +65,16 @@ if (writer.totalEpisodes > 0) {
   console.log(`resuming: ${writer.totalEpisodes} episodes already written, continuing at ${start}/${plan.length}`);
 }
 
-// One camera for the whole run, sized for the largest scene plus the distractors
-// (one geom each) that a perturbation may add.
-let maxGeoms = 0;
-for (const task of tasks) {
-  const w = await World.create(task, { objects: task.objects, fixtures: task.fixtures });
-  maxGeoms = Math.max(maxGeoms, geomCount(w.physics) + 3);
-  w.delete();
-}
 const { device } = await acquireDevice();
-const camera = await GpuCamera.create(device, { width: size, height: size, camerasPerEnv: 2, maxEnvs: 1, maxGeoms });
+const camera = await demoCamera(device, tasks, size);
 const t0 = performance.now();
 let saved = 0;
 let failed = 0;
 for (let k = start; k < plan.length; k++) {
   const { task, init } = plan[k];
-  const initState = getInitState(task, init);
-  const perturbation = perturbKinds.length ? samplePerturbation(task, initState, perturbKinds, seed * 100003 + k) : null;
-  const run = await SimEnv.create({ task, initState, perturbation, camera: { reuse: camera } });
-  const expert = createExpert(run);
-  let obs = await run.reset();
-  let success = false;
-  for (let t = 0; t < task.maxSteps; t++) {
-    const a = expert.nextAction();
-    if (a.phase === 'done') break;
-    const r = await run.step(a.action, a);
-    writer.addFrame({
-      'observation.state': obs.proprio.state,
-      'observation.joints': obs.proprio.joints,
-      'observation.images.agentview': { width: size, height: size, channels: 3, data: obs.images!.agentview },
-      'observation.images.wrist': { width: size, height: size, channels: 3, data: obs.images!.wrist },
-      action: a.action,
-      phase: PHASES.indexOf(a.phase),
-      phase_description: a.description,
-      'next.reward': r.reward,
-      'next.done': r.done || t === task.maxSteps - 1,
-    });
-    obs = r.obs;
-    success = r.success;
-  }
-  if (success) {
-    const rec = run.record();
-    const meta: Record<string, JsonValue> = {
-      plan_index: k,
-      task_id: task.id,
-      suite: task.suite,
-      init_index: init,
-      success,
-      steps: rec.steps,
-      instruction: run.instruction,
-      original_instruction: task.instruction,
-      perturbation: (perturbation ?? null) as unknown as JsonValue,
-      init_state: rec.initState as unknown as JsonValue,
-      final_state_hash: rec.finalStateHash,
-      phases: [...PHASES],
-    };
-    await writer.saveEpisode({ task: run.instruction, meta });
-    saved++;
-  } else {
-    writer.discardEpisode();
-    failed++;
-  }
-  run.dispose();
+  const { success } = await recordDemo(writer, { task, init, planIndex: k, perturbKinds, seed: seed * 100003 + k, size, camera });
+  if (success) saved++;
+  else failed++;
   const done = k + 1 - start;
   const eta = ((performance.now() - t0) / done) * (plan.length - k - 1);
   console.log(`[${k + 1}/${plan.length}] ${task.id}#${init} ${success ? 'ok' : 'FAILED (not saved)'}  saved ${saved}  failed ${failed}  eta ${Math.round(eta / 1000)}s`);
