@@ -340,7 +340,7 @@ export async function prtsPolicyFromCheckpoint(data: CheckpointData, opts: PrtsP
   const mode = opts.mode ?? (data.dit ? 'dit' : 'ar');
   if (mode !== 'dit' && mode !== 'ar') throw new InferenceError(`mode must be 'dit' or 'ar', got ${JSON.stringify(mode)}`);
   if (mode === 'dit' && !data.dit) {
-    throw new InferenceError(`the checkpoint (${data.trainer.kind}, step ${data.trainer.step}) has no DiT action expert (dit.json); post-train it first (npm run posttrain) or use mode 'ar'`);
+    throw new InferenceError(`the checkpoint (${data.trainer.kind}, step ${data.trainer.step}) has no DiT action expert (dit.json); post-train it first (npm run post-train) or use mode 'ar'`);
   }
   const steps = opts.steps ?? 5;
   if (!Number.isInteger(steps) || steps < 1) throw new InferenceError(`steps must be a positive integer, got ${steps}`);

@@ -1,5 +1,5 @@
 /**
- * npm run posttrain -- --checkpoint <pre-trained run or step dir> --data <dataset dir> --out <run dir>
+ * npm run post-train -- --checkpoint <pre-trained run or step dir> --data <dataset dir> --out <run dir>
  *                      [--steps N] [--freeze-backbone] [--lr X] [--warmup N] [--seed S]
  *                      [--dit-d 64] [--dit-layers 2] [--dit-heads 4] [--checkpoint-every K] [--log-every L] [--resume]
  *
@@ -23,7 +23,7 @@ import { PostTrainRun, type PostTrainStepMetrics } from '../posttrain.ts';
 import type { DitConfig } from '../../model/dit.ts';
 
 const USAGE =
-  'usage: npm run posttrain -- --checkpoint <pre-trained dir> --data <dataset dir> --out <run dir> [--steps N] [--freeze-backbone]\n' +
+  'usage: npm run post-train -- --checkpoint <pre-trained dir> --data <dataset dir> --out <run dir> [--steps N] [--freeze-backbone]\n' +
   '         [--lr X] [--warmup N] [--seed S] [--dit-d D] [--dit-layers L] [--dit-heads H] [--checkpoint-every K] [--log-every L] [--resume]';
 
 function fail(msg: string): never {
