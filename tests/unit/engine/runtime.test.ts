@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { Runtime } from '../../../src/engine/runtime';
+import { DeviceLostError, Runtime } from '../../../src/engine/runtime';
 import { Scope, Tensor, fromArray, parameter, tidy } from '../../../src/engine/tensor';
 import { backward, record } from '../../../src/engine/autograd';
 
@@ -83,5 +83,25 @@ describe('scopes', () => {
     expect(v.isDisposed).toBe(false);
     expect(Array.from(await v.read())).toEqual([1, 2, 3, 4]);
     v.owner.dispose();
+  });
+});
+
+describe('command batching and device loss', () => {
+  test('many dispatches go out in one command buffer', async () => {
+    const x = fromArray(rt, [1, 2, 3], [3]);
+    await rt.sync();
+    const before = rt.submitCount;
+    let y = x;
+    for (let i = 0; i < 20; i++) y = scaled(y, 1);
+    await y.read();
+    expect(rt.submitCount - before).toBe(1);
+  });
+
+  test('a lost device gives a clear DeviceLostError instead of silent garbage', async () => {
+    const own = await Runtime.create();
+    own.device.destroy();
+    await own.device.lost;
+    expect(() => fromArray(own, [1], [1])).toThrow(DeviceLostError);
+    expect(() => fromArray(own, [1], [1])).toThrow(/device was lost.*restart the run from the last checkpoint/);
   });
 });
