@@ -4,8 +4,8 @@
 // bundled with esbuild first. The same bundle is what travels to a GPU machine.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const [entry, ...args] = process.argv.slice(2);
@@ -15,7 +15,10 @@ if (!entry) {
 }
 const outDir = resolve('node_modules/.cache/prts-run');
 mkdirSync(outDir, { recursive: true });
-const outfile = resolve(outDir, basename(entry).replace(/\.tsx?$/, '.mjs'));
+// One bundle per entry path and process: bench/train.ts and src/train/cli/train.ts must not
+// share a file, and two concurrent runs must not overwrite each other's bundle.
+const key = relative(process.cwd(), resolve(entry)).replace(/\.tsx?$/, '').replace(/[^A-Za-z0-9_-]+/g, '_');
+const outfile = process.env.PRTS_BUNDLE_OUT ? resolve(process.env.PRTS_BUNDLE_OUT) : resolve(outDir, `${key}.${process.pid}.mjs`);
 
 const rawPlugin = {
   name: 'raw',
@@ -49,4 +52,6 @@ await build({
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
 });
 const r = spawnSync(process.execPath, ['--enable-source-maps', outfile, ...args], { stdio: 'inherit' });
-process.exit(r.status ?? 1);
+// PRTS_BUNDLE_OUT keeps the bundle (e.g. to carry it to a GPU machine); the rest are scratch.
+if (!process.env.PRTS_BUNDLE_OUT) rmSync(outfile, { force: true });
+process.exit(r.status ?? (r.signal ? 128 : 1));

@@ -112,7 +112,8 @@ export function wilsonInterval(k: number, n: number, level = 0.95): Interval {
   const z2 = z * z;
   const centre = (k + z2 / 2) / (n + z2);
   const half = (z / (n + z2)) * Math.sqrt((k * (n - k)) / n + z2 / 4);
-  return { estimate: k / n, lo: Math.max(0, centre - half), hi: Math.min(1, centre + half) };
+  // At k = 0 (k = n) the bound is exactly 0 (1); floating point leaves ~1e-17 otherwise.
+  return { estimate: k / n, lo: k === 0 ? 0 : Math.max(0, centre - half), hi: k === n ? 1 : Math.min(1, centre + half) };
 }
 
 /**
