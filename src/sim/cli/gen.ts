@@ -1,11 +1,12 @@
 /**
  * npm run gen -- --suite spatial --episodes 50 --out data/spatial [--size 64]
  *                [--perturb lighting,camera,...] [--seed 0] [--task goal/open_drawer]
+ *                [--first-state 40]   (episodes use fixed initial states first-state..: held-out splits)
  *
  * Scripted-expert demonstrations as a LeRobotDataset v3.0: per step the proprio state,
  * both camera images, the action, the expert's phase and its description; per episode
  * the task, initial state, perturbation record and success in the episode metadata.
- * Episode k of a task starts from fixed initial state k. Resumable: the plan is
+ * Episode k of a task starts from fixed initial state first-state + k (default 0). Resumable: the plan is
  * deterministic and each saved episode records its plan index, so a rerun continues
  * after the last complete episode. Failed demonstrations are not saved. Writes are
  * atomic (src/data), so an interrupted run never leaves a dataset that reads as whole.
@@ -40,6 +41,10 @@ if (!suite && !taskId) fail(`give --suite (${SUITES.join(', ')}) or --task ID`);
 if (suite && !SUITES.includes(suite)) fail(`--suite must be one of ${SUITES.join(', ')}, got '${suite}'`);
 const episodes = Number(arg('episodes') ?? 50);
 if (!Number.isInteger(episodes) || episodes < 1 || episodes > INIT_STATES_PER_TASK) fail(`--episodes must be an integer in [1, ${INIT_STATES_PER_TASK}] (episodes per task)`);
+const firstState = Number(arg('first-state') ?? 0);
+if (!Number.isInteger(firstState) || firstState < 0 || firstState + episodes > INIT_STATES_PER_TASK) {
+  fail(`--first-state must be an integer with first-state + episodes <= ${INIT_STATES_PER_TASK} (there are ${INIT_STATES_PER_TASK} fixed initial states per task), got ${arg('first-state')}`);
+}
 const size = Number(arg('size') ?? 64);
 if (!Number.isInteger(size) || size < 8 || size > MAX_IMAGE_SIZE) fail(`--size must be an integer in [8, ${MAX_IMAGE_SIZE}]`);
 const seed = Number(arg('seed') ?? 0);
@@ -48,7 +53,7 @@ const perturbKinds = (arg('perturb') ?? '').split(',').filter(Boolean) as Pertur
 for (const k of perturbKinds) if (!PERTURBATION_KINDS.includes(k)) fail(`unknown --perturb kind '${k}' (known: ${PERTURBATION_KINDS.join(', ')})`);
 
 const tasks: TaskSpec[] = taskId ? [getTask(taskId)] : listTasks(suite);
-const plan = tasks.flatMap((task) => Array.from({ length: episodes }, (_, i) => ({ task, init: i })));
+const plan = tasks.flatMap((task) => Array.from({ length: episodes }, (_, i) => ({ task, init: firstState + i })));
 
 const features = demoFeatures(size);
 
@@ -60,7 +65,7 @@ if (writer.totalEpisodes > 0) {
   const r = await LeRobotReader.open(io);
   const last = r.episodes[r.episodes.length - 1]?.meta;
   const k = typeof last?.plan_index === 'number' ? last.plan_index : -1;
-  if (k < 0 || plan[k]?.task.id !== last?.task_id) fail(`${out} holds a dataset from a different plan (last episode: ${JSON.stringify(last)}); use another --out`);
+  if (k < 0 || plan[k]?.task.id !== last?.task_id || plan[k]?.init !== last?.init_index) fail(`${out} holds a dataset from a different plan (its last episode: task ${last?.task_id}, initial state ${last?.init_index}, plan index ${last?.plan_index}); use another --out or the same --suite/--task/--episodes/--first-state`);
   start = k + 1;
   console.log(`resuming: ${writer.totalEpisodes} episodes already written, continuing at ${start}/${plan.length}`);
 }
