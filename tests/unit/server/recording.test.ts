@@ -170,8 +170,12 @@ describe('teleop recording', () => {
       expect(info.total_episodes, `k=${k}`).toBe(1);
       // The next recording resumes cleanly after the crash.
       armed = false;
+      // The checks above can outlast the 1 s lease on a loaded machine (they send no
+      // heartbeats); renew it so the next recording is not discarded for a lost lease.
+      expect((await c.lease()).type).toBe('ack');
       await recordEpisode(c, 'after restart', 4, 200);
-      expect((await c.request({ op: 'record_stop' })).type, `k=${k}`).toBe('ack');
+      const stop2 = await c.request({ op: 'record_stop' });
+      expect(stop2.type, `k=${k}: ${JSON.stringify(stop2)}`).toBe('ack');
       const r2 = await LeRobotReader.open(nodeIO(join(srv.dataDir, 'teleop')));
       expect(r2.episodes.map((e) => e.tasks[0]), `k=${k}`).toEqual(['complete one', 'after restart']);
       await c.close();
