@@ -100,7 +100,10 @@ describe('workbench app', () => {
     await page.waitForFunction(() => Number(document.querySelector('[data-testid="loss-plot"]')?.getAttribute('data-points')) >= 5, null, { timeout: 60_000 });
     const firstLoss = Number(await text(page, 'loss-mse'));
     await page.waitForFunction(() => Number(document.querySelector('[data-testid="loss-plot"]')?.getAttribute('data-points')) >= 60, null, { timeout: 60_000 });
-    expect(Number(await text(page, 'loss-mse'))).toBeLessThan(firstLoss);
+    // The untrained MLP's loss is about 0.3 (the target's variance). A fast worker may
+    // already be on the noisy plateau (~4e-4) at the first plotted point, so "lower than
+    // the first point" alone is a coin flip there; below 0.05 is learning either way.
+    expect(Number(await text(page, 'loss-mse'))).toBeLessThan(Math.max(firstLoss, 0.05));
     expect(await text(page, 'job-throughput')).toMatch(/samples\/s/);
     expect(await text(page, 'job-eta')).toMatch(/\d+ (s|min|h)/);
 
