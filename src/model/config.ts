@@ -13,6 +13,7 @@ import { z } from 'zod';
 import tinyPreset from './presets/tiny.json';
 import smallPreset from './presets/small.json';
 import basePreset from './presets/base.json';
+import { SPECIAL_TOKENS } from './tokenizers/vocab.ts';
 
 const int = (label: string) => z.number({ error: `${label} must be a number` }).int(`${label} must be a whole number`);
 const pos = (label: string) => int(label).min(1, `${label} must be at least 1`);
@@ -37,8 +38,9 @@ export const ModelConfigSchema = z
     patchSize: pos('patch size').max(64, 'patch size is at most 64'),
     imageSize: pos('image size').max(1024, 'image size is at most 1024'),
     cameras: z.array(CameraSchema).min(1, 'at least one camera is needed').max(8, 'at most 8 cameras'),
-    /** Proprio dimensions, each written as `stateDigits` text tokens. */
+    /** Proprio dimensions, one token each (PRTS Sec. 3.3: state as discretized text). */
     stateDim: pos('state dim').max(64, 'state dim is at most 64'),
+    /** Resolution of a state token: 10^stateDigits bins (capped at 65536), see proprioBins. */
     stateDigits: pos('state digits').max(8, 'state digits is at most 8'),
     /** Longest embodiment prompt + instruction in tokens. */
     instructionTokens: pos('instruction tokens').max(512, 'instruction tokens is at most 512'),
@@ -206,7 +208,7 @@ export interface SequenceLayout {
 export function sequenceLayout(m: ModelConfig): SequenceLayout {
   const perCam = (m.imageSize / m.patchSize) ** 2;
   const visionTokens = Math.floor(perCam) * m.cameras.length;
-  const stateTokens = m.stateDim * m.stateDigits;
+  const stateTokens = m.stateDim;
   const arActionTokens = m.fastTokens + 2;
   const crlActionTokens = m.fastTokens + 1;
   const crlGoalTokens = m.instructionTokens + 1;
@@ -225,26 +227,47 @@ export interface ParamBreakdown {
 }
 
 /**
- * Parameters of the backbone as src/model builds it: token embeddings for text and
- * FAST vocabularies; a linear patch embedding per pixel patch (+ bias) and learned
- * per-camera embeddings; pre-norm blocks with RMSNorm gains, fused QKV and output
- * projections without biases, and a SwiGLU MLP (three d x ratio*d matrices); a final
- * norm; an LM head over the action vocabulary (the BC loss only scores FAST tokens);
- * two CRL heads (phi, psi), each Linear(d, hidden)+bias, Linear(hidden, crlDim)+bias,
- * plus the learnable logit scale s.
+ * Bins of the proprio tokenizer: a state value carries as much resolution as
+ * stateDigits decimal digits, in one token. Capped so the vocabulary stays indexable.
  */
-export function paramCount(m: ModelConfig): ParamBreakdown {
+export function proprioBins(m: Pick<ModelConfig, 'stateDigits'>): number {
+  return Math.min(10 ** m.stateDigits, 65_536);
+}
+
+/**
+ * The largest unified vocabulary this config can give (src/model/tokenizers/vocab.ts):
+ * special tokens + text + proprio bins + FAST. The tokenizers are fitted on the data,
+ * so the text and FAST parts may come out smaller (a checkpoint's real size is
+ * tokenizers.vocab.size).
+ */
+export function maxVocabSize(m: ModelConfig): number {
+  return SPECIAL_TOKENS.length + m.textVocab + proprioBins(m) + m.actionVocab;
+}
+
+/**
+ * Parameters of the model as src/model builds it (names as in a checkpoint): one
+ * embedding table over the unified vocabulary (backbone.embed); a bias-free patch stem
+ * whose input is the pixel patch plus a one-hot camera id (backbone.patch_stem, so the
+ * camera embedding is a row of the stem); pre-norm blocks with RMSNorm gains, Q/K/V/O
+ * projections without biases and a SwiGLU MLP (three d x ratio*d matrices); a final
+ * norm; an LM head over the unified vocabulary (lm_head.w: BC only scores FAST targets,
+ * but decoding reads the same logits); two CRL heads (phi, psi), each Linear(d,
+ * hidden)+bias, SiLU, Linear(hidden, crlDim) without bias (the output is
+ * L2-normalised, so a bias would only shift the sphere), plus the logit scale.
+ * `vocabSize` defaults to maxVocabSize: pass a checkpoint's vocab size for its exact count.
+ */
+export function paramCount(m: ModelConfig, vocabSize = maxVocabSize(m)): ParamBreakdown {
   const d = m.dModel;
   const hidden = Math.round(m.mlpRatio * d);
-  const embeddings = (m.textVocab + m.actionVocab) * d;
-  const patchEmbed = (m.patchSize * m.patchSize * 3 + 1) * d + m.cameras.length * d;
+  const embeddings = vocabSize * d;
+  const patchEmbed = (m.patchSize * m.patchSize * 3 + m.cameras.length) * d;
   const attn = 4 * d * d;
   const mlp = 3 * d * hidden;
   const norms = 2 * d;
   const blocks = m.layers * (attn + mlp + norms);
   const finalNorm = d;
-  const lmHead = d * m.actionVocab;
-  const head = d * m.crlHidden + m.crlHidden + m.crlHidden * m.crlDim + m.crlDim;
+  const lmHead = d * vocabSize;
+  const head = d * m.crlHidden + m.crlHidden + m.crlHidden * m.crlDim;
   const crlHeads = 2 * head + 1;
   const total = embeddings + patchEmbed + blocks + finalNorm + lmHead + crlHeads;
   return { embeddings, patchEmbed, blocks, finalNorm, lmHead, crlHeads, total };

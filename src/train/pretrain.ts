@@ -27,7 +27,7 @@ import type { Runtime } from '../engine/runtime.ts';
 import { Scope } from '../engine/tensor.ts';
 import type { ImageFrame, LeRobotReader } from '../data/index.ts';
 import { buildBatch, decodeFrames, SampleIndex, TaskBalancedSampler, type PackedBatch, type Sample } from '../model/batch.ts';
-import type { WorkbenchConfig } from '../model/config.ts';
+import { proprioBins, type WorkbenchConfig } from '../model/config.ts';
 import { PrtsModel, type PrtsConfig } from '../model/prts.ts';
 import { TokenizerBundle, type DocumentLayout, type EmbodimentDescriptor } from '../model/tokenizers/index.ts';
 import { applyOptimizer, applyParams, optimizerTensors, type CheckpointData } from './checkpoint.ts';
@@ -125,7 +125,7 @@ export function fitTokenizers(cfg: WorkbenchConfig, reader: LeRobotReader, index
     {
       instruction: { mode: 'word', maxWords: cfg.model.textVocab },
       fast: { horizon: cfg.model.chunkLength, actionDim: index.actionDim, scale: cfg.model.fastScale, vocabSize: cfg.model.actionVocab },
-      proprioBins: Math.min(10 ** cfg.model.stateDigits, 65_536),
+      proprioBins: proprioBins(cfg.model),
     },
   );
 }

@@ -93,17 +93,18 @@ describe('size estimates', () => {
   test('parameter count of the tiny preset, term by term', () => {
     const m = PRESETS.tiny.model; // d=128, L=2, ratio 4, vocab 2048 + 1024, patch 16, 1 camera, CRL 256 -> 64
     const p = paramCount(m);
-    expect(p.embeddings).toBe((2048 + 1024) * 128);
-    expect(p.patchEmbed).toBe((16 * 16 * 3 + 1) * 128 + 128);
+    const vocab = 8 + 2048 + 10 ** m.stateDigits + 1024; // specials + text + state bins + FAST
+    expect(p.embeddings).toBe(vocab * 128);
+    expect(p.patchEmbed).toBe((16 * 16 * 3 + 1) * 128); // pixels + camera one-hot, no bias
     expect(p.blocks).toBe(2 * (4 * 128 * 128 + 3 * 128 * 512 + 2 * 128));
-    expect(p.lmHead).toBe(128 * 1024);
-    expect(p.crlHeads).toBe(2 * (128 * 256 + 256 + 256 * 64 + 64) + 1);
+    expect(p.lmHead).toBe(128 * vocab);
+    expect(p.crlHeads).toBe(2 * (128 * 256 + 256 + 256 * 64) + 1);
     expect(p.total).toBe(p.embeddings + p.patchEmbed + p.blocks + 128 + p.lmHead + p.crlHeads);
   });
 
   test('sequence layout follows the PRTS document', () => {
     const s = sequenceLayout(PRESETS.tiny.model);
-    expect(s).toEqual({ visionTokens: 16, stateTokens: 16, instructionTokens: 24, arActionTokens: 26, crlActionTokens: 25, crlGoalTokens: 25, total: 132 });
+    expect(s).toEqual({ visionTokens: 16, stateTokens: 8, instructionTokens: 24, arActionTokens: 26, crlActionTokens: 25, crlGoalTokens: 25, total: 124 });
   });
 
   test('memory is weights + grads + 2 Adam moments + activations, and grows with batch', () => {

@@ -1,5 +1,5 @@
 /** Parameter count, sequence layout and training memory implied by a valid config. */
-import { formatBytes, formatCount, memoryEstimate, paramCount, sequenceLayout, type WorkbenchConfig } from '../../../model/config.ts';
+import { formatBytes, formatCount, maxVocabSize, memoryEstimate, paramCount, sequenceLayout, type WorkbenchConfig } from '../../../model/config.ts';
 import { useGpuStore } from '../../stores/gpu.ts';
 
 export function Estimates({ config }: { config: WorkbenchConfig }) {
@@ -7,23 +7,23 @@ export function Estimates({ config }: { config: WorkbenchConfig }) {
   const s = sequenceLayout(config.model);
   const m = memoryEstimate(config);
   const maxBuffer = useGpuStore((st) => st.info?.limits.maxBufferSize);
-  // The largest single tensor: the biggest of the two embedding tables and the LM head.
-  const largest = 4 * config.model.dModel * Math.max(config.model.textVocab, config.model.actionVocab);
+  // The largest single tensor: the embedding table or the LM head (both vocab x d), or an MLP matrix.
+  const largest = 4 * config.model.dModel * Math.max(maxVocabSize(config.model), Math.round(config.model.mlpRatio * config.model.dModel));
   return (
     <div className="panel" data-testid="estimates">
       <h2>Size</h2>
       <div className="stats">
-        <div className="stat"><div className="v" data-testid="param-count">{formatCount(p.total)}</div><div className="k">parameters ({p.total.toLocaleString()})</div></div>
+        <div className="stat"><div className="v" data-testid="param-count">{formatCount(p.total)}</div><div className="k">parameters, at most ({p.total.toLocaleString()}; the tokenizers fitted on the data set the exact vocabulary)</div></div>
         <div className="stat"><div className="v" data-testid="memory-total">{formatBytes(m.total)}</div><div className="k">training memory (batch {config.train.batchSize})</div></div>
         <div className="stat"><div className="v">{s.total}</div><div className="k">tokens per document</div></div>
       </div>
       <h3>Parameters</h3>
       <table className="kv">
         <tbody>
-          <tr><th>embeddings (text + FAST)</th><td>{formatCount(p.embeddings)}</td></tr>
-          <tr><th>patch embedding + camera ids</th><td>{formatCount(p.patchEmbed)}</td></tr>
+          <tr><th>embeddings (≤ {maxVocabSize(config.model)} tokens: special, text, state bins, FAST)</th><td>{formatCount(p.embeddings)}</td></tr>
+          <tr><th>patch stem (pixels + camera one-hot)</th><td>{formatCount(p.patchEmbed)}</td></tr>
           <tr><th>{config.model.layers} blocks</th><td>{formatCount(p.blocks)}</td></tr>
-          <tr><th>LM head (FAST)</th><td>{formatCount(p.lmHead)}</td></tr>
+          <tr><th>LM head</th><td>{formatCount(p.lmHead)}</td></tr>
           <tr><th>CRL heads φ, ψ + scale</th><td>{formatCount(p.crlHeads)}</td></tr>
         </tbody>
       </table>

@@ -37,7 +37,7 @@ export const FIELD_GROUPS: FieldGroup[] = [
       { path: 'model.imageSize', label: 'image size', kind: 'int' },
       { path: 'model.patchSize', label: 'vision patch', kind: 'int' },
       { path: 'model.stateDim', label: 'state dim', kind: 'int' },
-      { path: 'model.stateDigits', label: 'tokens / state value', kind: 'int' },
+      { path: 'model.stateDigits', label: 'state digits (10^n bins / value)', kind: 'int' },
       { path: 'model.instructionTokens', label: 'instruction tokens', kind: 'int' },
     ],
   },
