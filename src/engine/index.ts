@@ -39,6 +39,7 @@ export { AdamW, decayGroups, type AdamWOptions, type AdamWState, type ParamGroup
 export { initArray, initParameter, normalArray, uniformArray, fans, type Init } from './init';
 
 export { attention, attentionForward, attentionBackward, SUPPORTED_HEAD_DIMS, type AttentionForwardResult } from './ops/attention';
+export { decodeAttention, writeKv } from './ops/decode';
 export {
   buildBlockMap,
   denseBlockMap,
