@@ -26,7 +26,7 @@ import { AdamW } from '../engine/optim.ts';
 import type { Runtime } from '../engine/runtime.ts';
 import { Scope } from '../engine/tensor.ts';
 import type { ImageFrame, LeRobotReader } from '../data/index.ts';
-import { buildBatch, decodeFrames, SampleIndex, TaskBalancedSampler, type PackedBatch, type Sample } from '../model/batch.ts';
+import { buildBatch, decodeFrames, SampleIndex, shareGoals, TaskBalancedSampler, type PackedBatch, type Sample } from '../model/batch.ts';
 import { proprioBins, type WorkbenchConfig } from '../model/config.ts';
 import { PrtsModel, type PrtsConfig } from '../model/prts.ts';
 import { TokenizerBundle, type DocumentLayout, type EmbodimentDescriptor } from '../model/tokenizers/index.ts';
@@ -271,9 +271,10 @@ export class Pretrainer {
 
   /**
    * Lays out and packs the samples of one drawn batch and fills its patch features.
-   * Public so benchmarks can time the two layouts on the same samples.
+   * Public so benchmarks can time the two layouts on the same samples. shareGoalBlocks:
+   * see BuildBatchOptions (default true; false lays out every sample's goal copy).
    */
-  async assemble(samples: readonly Sample[], withCrl = this.options.withCrl): Promise<PackedBatch> {
+  async assemble(samples: readonly Sample[], withCrl = this.options.withCrl, shareGoalBlocks = true): Promise<PackedBatch> {
     const layouts = new Map<Sample, DocumentLayout>();
     const layout = (s: Sample, o: { crl: boolean; imagePatches: readonly number[] }) => {
       let d = layouts.get(s);
@@ -288,11 +289,11 @@ export class Pretrainer {
     if (maxTokens === 0) {
       // One row per batch: documents never share a tile with another row's padding, and the
       // block map keeps cross-document tiles EMPTY, so a single row is the least padding.
-      let sum = 0;
-      for (const s of samples) sum += layout(s, { crl: withCrl, imagePatches: this.imagePatches }).ids.length;
+      const docs = shareGoals(samples, samples.map((s) => layout(s, { crl: withCrl, imagePatches: this.imagePatches })), { withCrl, shareGoalBlocks });
+      const sum = docs.docs.reduce((a, d) => a + d.ids.length, 0);
       maxTokens = Math.ceil(sum / tile) * tile;
     }
-    const batch = buildBatch(samples, layout, { maxTokens, tile, gamma: this.config.train.gamma, imagePatches: this.imagePatches, withCrl });
+    const batch = buildBatch(samples, layout, { maxTokens, tile, gamma: this.config.train.gamma, imagePatches: this.imagePatches, withCrl, shareGoalBlocks });
     const images: ImageFrame[] = await decodeFrames(this.reader, batch.frames.flat());
     fillPatchFeatures(batch, images, this.vision);
     return batch;

@@ -99,6 +99,36 @@ export interface BuildBatchOptions extends PackOptions {
   /** false: the BC-only layout (no CRL blocks; each document is a prefix of its CRL version). Default true. */
   withCrl?: boolean;
   rule?: MaskRule;
+  /**
+   * Lay out the CRL_goal block once per unique goal (in the goal's first sample) instead
+   * of once per sample. Default true. Exact under any rule where only CRL_goal attends to
+   * CRL_goal (PRTS_RULE): psi is read from the first copy only, and no other token sees
+   * the copies, so they cost attention and MLP work without touching any loss or
+   * gradient. With samplesPerTask samples per task that removes (1 - 1/samplesPerTask)
+   * of the goal tokens, most of CRL's extra sequence length after the FAST copy.
+   */
+  shareGoalBlocks?: boolean;
+}
+
+/** True when no role but CRL_goal may attend to CRL_goal tokens, so unread goal copies can be dropped. */
+function goalBlocksPrivate(rule: MaskRule): boolean {
+  return rule.every((row, qr) => qr === Role.CRL_GOAL || !row[Role.CRL_GOAL]);
+}
+
+/** The document without its CRL_goal block (the last block of a PRTS document). */
+function withoutGoalBlock(d: DocumentLayout): DocumentLayout {
+  const g = d.spans.crlGoal;
+  if (!g || g.end !== d.ids.length) throw new BatchError('buildBatch: a CRL_goal block must end its document to be shared');
+  const cut = g.start;
+  return {
+    ...d,
+    ids: d.ids.slice(0, cut),
+    roles: d.roles.slice(0, cut),
+    positions: d.positions.slice(0, cut),
+    targets: d.targets.slice(0, cut),
+    goalEndIndex: -1,
+    spans: { ...d.spans, crlGoal: null },
+  };
 }
 
 /**
@@ -192,6 +222,22 @@ function checkSamples(samples: readonly Sample[], imagePatches: readonly number[
   return { stateDim, horizon, actionDim };
 }
 
+/**
+ * Goals of a batch and its documents as they will be packed. Same instruction = same
+ * goal (DESIGN.md 4): the CRL_goal block holds only the task instruction, so psi is
+ * identical for every sample of a task and a task must never be its own negative; with
+ * shareGoalBlocks only each goal's first sample keeps its CRL_goal block.
+ */
+export function shareGoals(
+  samples: readonly Pick<Sample, 'instruction'>[],
+  docs: readonly DocumentLayout[],
+  options: { withCrl: boolean; rule?: MaskRule; shareGoalBlocks?: boolean },
+): { goals: ReturnType<typeof uniqueGoals>; docs: DocumentLayout[] } {
+  const goals = uniqueGoals(samples.map((s) => s.instruction));
+  const share = options.withCrl && (options.shareGoalBlocks ?? true) && goalBlocksPrivate(options.rule ?? PRTS_RULE);
+  return { goals, docs: share ? docs.map((d, k) => (goals.firstSample[goals.goalOf[k]] === k ? d : withoutGoalBlock(d))) : [...docs] };
+}
+
 /** Lays out, packs and indexes one batch of samples (in the sampler's order; doc k = samples[k]). */
 export function buildBatch(samples: readonly Sample[], layout: LayoutFn | TokenizerBundle, options: BuildBatchOptions): PackedBatch {
   const withCrl = options.withCrl ?? true;
@@ -203,8 +249,9 @@ export function buildBatch(samples: readonly Sample[], layout: LayoutFn | Tokeni
   const { stateDim, horizon, actionDim } = checkSamples(samples, imagePatches);
   const layoutFn = typeof layout === 'function' ? layout : bundleLayout(layout);
   const B = samples.length;
-  const docs = samples.map((s) => layoutFn(s, { crl: withCrl, imagePatches }));
-  docs.forEach((d, i) => {
+  const rule = options.rule ?? PRTS_RULE;
+  const laidOut = samples.map((s) => layoutFn(s, { crl: withCrl, imagePatches }));
+  laidOut.forEach((d, i) => {
     const imageSpans = d.spans.image;
     if (imageSpans.length !== imagePatches.length || imageSpans.some((sp, c) => sp.end - sp.start !== imagePatches[c])) {
       throw new BatchError(`buildBatch: the layout of samples[${i}] has image spans ${JSON.stringify(imageSpans.map((sp) => sp.end - sp.start))}, expected imagePatches ${JSON.stringify(imagePatches)}`);
@@ -212,6 +259,7 @@ export function buildBatch(samples: readonly Sample[], layout: LayoutFn | Tokeni
     if (withCrl && (d.actionEndIndex < 0 || d.goalEndIndex < 0)) throw new BatchError(`buildBatch: the layout of samples[${i}] has no CRL blocks although withCrl is true`);
     if (!withCrl && (d.spans.crlAction || d.spans.crlGoal)) throw new BatchError(`buildBatch: the layout of samples[${i}] has CRL blocks although withCrl is false`);
   });
+  const { goals, docs } = shareGoals(samples, laidOut, { withCrl, rule, shareGoalBlocks: options.shareGoalBlocks });
   const packing = packDocuments(
     docs.map((d) => d.ids.length),
     options,
@@ -260,10 +308,6 @@ export function buildBatch(samples: readonly Sample[], layout: LayoutFn | Tokeni
     });
   });
 
-  // Same instruction = same goal (DESIGN.md 4): the CRL_goal block holds only the task
-  // instruction, so psi is identical for every sample of a task and a task must never
-  // be its own negative.
-  const goals = uniqueGoals(samples.map((s) => s.instruction));
   const goalEndIndex = withCrl ? Int32Array.from(goals.firstSample, (s) => packing.docStart[s] + docs[s].goalEndIndex) : new Int32Array(0);
 
   const state = new Float32Array(B * stateDim);
@@ -275,7 +319,7 @@ export function buildBatch(samples: readonly Sample[], layout: LayoutFn | Tokeni
     actionValid.set(s.valid, k * horizon);
   });
 
-  const blockMap = buildBlockMap(docIds, roles, { tile: options.tile, rule: options.rule ?? PRTS_RULE });
+  const blockMap = buildBlockMap(docIds, roles, { tile: options.tile, rule });
   return {
     n,
     ids,

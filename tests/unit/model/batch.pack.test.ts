@@ -41,11 +41,12 @@ describe('PRTS batch builder', () => {
       }
       for (let i = 0; i < b.samples; i++) {
         for (let j = 0; j < b.samples; j++) expect(b.goalOf[i] === b.goalOf[j]).toBe(b.tasks[i] === b.tasks[j]);
-        // psi's input (the CRL_goal block) is the same tokens for every sample of a goal.
-        const gi = docSlice(b, i);
-        const gs = docSlice(b, b.goalSample[b.goalOf[i]]);
-        const goalTokens = (d: typeof gi) => d.ids.filter((_, x) => d.roles[x] === Role.CRL_GOAL);
-        expect(goalTokens(gi)).toEqual(goalTokens(gs));
+        // psi's input (the CRL_goal block) is laid out once per goal, in the goal's first
+        // sample (shareGoalBlocks): the other samples' documents end at their CRL_action block.
+        const goalTokens = (k: number) => docSlice(b, k).ids.filter((_, x) => docSlice(b, k).roles[x] === Role.CRL_GOAL);
+        const first = b.goalSample[b.goalOf[i]];
+        if (i === first) expect(goalTokens(i)).toEqual([...fx.bundle.vocab.text(fx.bundle.instruction.encode(TASKS[b.tasks[i]])), SPECIAL.goalEnd]);
+        else expect(goalTokens(i)).toEqual([]);
       }
       // psi is read at the <|goal_end|> of the goal's first sample; phi at each sample's <|action_end|>.
       b.goalEndIndex.forEach((idx, g) => {
@@ -112,7 +113,10 @@ describe('PRTS batch builder', () => {
       for (let k = 0; k < b.samples; k++) {
         const s = fx.index.sample(b.sampleIds[k]);
         const L = fx.bundle.layout({ imagePatches: PATCHES, state: s.state, instruction: s.instruction, actions: s.actions });
-        expect(docSlice(b, k)).toEqual({ ids: Array.from(L.ids), roles: Array.from(L.roles), positions: Array.from(L.positions) });
+        // A goal's later samples carry the layout without its trailing CRL_goal block.
+        const end = b.goalSample[b.goalOf[k]] === k ? L.ids.length : L.spans.crlGoal!.start;
+        expect(L.spans.crlGoal!.end).toBe(L.ids.length);
+        expect(docSlice(b, k)).toEqual({ ids: Array.from(L.ids.slice(0, end)), roles: Array.from(L.roles.slice(0, end)), positions: Array.from(L.positions.slice(0, end)) });
         targetsSeen += L.targetIndices.length;
       }
       expect(b.targetIndices.length).toBe(targetsSeen);

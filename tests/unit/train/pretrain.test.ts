@@ -69,8 +69,8 @@ describe('PRTS pre-training', () => {
       const b = await bc.nextBatch();
       expect(Array.from(b.sampleIds)).toEqual(Array.from(a.sampleIds));
       expect(b.actionEndIndex.length).toBe(0);
-      const kept = (x: typeof a) => Array.from(x.ids).filter((_, i) => x.roles[i] !== Role.CRL_ACTION && x.roles[i] !== Role.CRL_GOAL && x.docs[i] < x.samples);
-      expect(kept(b)).toEqual(kept(a));
+      const kept = (x: typeof a, k: number) => Array.from(x.ids.slice(x.docStart[k], x.docStart[k] + x.docLength[k])).filter((_, i) => x.roles[x.docStart[k] + i] !== Role.CRL_ACTION && x.roles[x.docStart[k] + i] !== Role.CRL_GOAL);
+      for (let k = 0; k < a.samples; k++) expect(kept(b, k)).toEqual(kept(a, k));
       expect(Array.from(b.targets)).toEqual(Array.from(a.targets));
       // The first step's BC loss is the same: the role-aware mask hides the CRL blocks
       // from the AR span, and both models start from the same weights.
@@ -82,6 +82,35 @@ describe('PRTS pre-training', () => {
     } finally {
       crl.dispose();
       bc.dispose();
+    }
+  });
+  test('sharing one CRL_goal block per goal changes no loss and no update', async () => {
+    // Only CRL_goal attends to CRL_goal and psi is read from each goal's first sample, so
+    // the other samples' goal copies are dead work: dropping them must leave every loss,
+    // the gradient norm and the updated parameters as they were, with fewer tokens.
+    const [a, b] = [await Pretrainer.create(rt, tinyConfig({ steps: 2 }), fx.reader), await Pretrainer.create(rt, tinyConfig({ steps: 2 }), fx.reader)];
+    try {
+      const drawn = await a.nextBatch();
+      const samples = Array.from(drawn.sampleIds, (id) => a.index.sample(id));
+      const shared = await a.assemble(samples, true, true);
+      const full = await b.assemble(samples, true, false);
+      const goalTokens = (x: typeof shared) => x.roles.filter((r, i) => r === Role.CRL_GOAL && x.docs[i] < x.samples).length;
+      expect(shared.goals).toBe(3);
+      expect(goalTokens(full)).toBe(3 * goalTokens(shared)); // 3 samples per goal
+      expect(Array.from(shared.targets)).toEqual(Array.from(full.targets));
+      expect(Array.from(shared.goalOf)).toEqual(Array.from(full.goalOf));
+      const [ms, mf] = [await a.stepOn(shared), await b.stepOn(full)];
+      expect(ms.tokens).toBeLessThan(mf.tokens);
+      for (const k of ['total', 'bc', 'saL', 'lSa', 'gradNorm'] as const) expect(ms[k]!).toBeCloseTo(mf[k]!, 5);
+      const [pa, pb] = [await a.parameters(), await b.parameters()];
+      pa.forEach((t, i) => {
+        let worst = 0;
+        for (let j = 0; j < t.data.length; j++) worst = Math.max(worst, Math.abs(t.data[j] - pb[i].data[j]));
+        expect(worst, t.name).toBeLessThan(1e-5);
+      });
+    } finally {
+      a.dispose();
+      b.dispose();
     }
   });
 });
