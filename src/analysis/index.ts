@@ -6,3 +6,4 @@ export * from './progress';
 export * from './stats';
 export * from './reward-metrics';
 export * from './value';
+export * from './separation';
