@@ -27,6 +27,8 @@ import {
   PERTURBATION_KINDS,
   SUITES,
   samplePerturbation,
+  type EpisodeRecord,
+  type Observation,
   type Perturbation,
   type PerturbationKind,
   type Suite,
@@ -266,30 +268,65 @@ interface BatchContext {
   onStep: (step: number, envSteps: number) => void;
 }
 
-/** Runs one batch of episodes to completion; results in plan order. */
-async function runBatch(plans: EpisodePlan[], ctx: BatchContext): Promise<EpisodeResult[]> {
+/** One environment of a rollEpisodes batch: its scene and what the policy is told at reset. */
+export interface EpisodeSlot {
+  taskId: string;
+  initState: number;
+  /** The perturbation record the scene is built with (null: nominal). */
+  perturbation: Perturbation | null;
+  /** EpisodeStart.perturbation: 'nominal' or the axis (axes) it was drawn from. */
+  axis: string;
+  /** EpisodeStart.seed: seeds a stochastic policy's sampling. */
+  seed: number;
+}
+
+/**
+ * Sees a batch after reset (step 0, actions null) and after every control step (the
+ * actions every environment just executed); awaited, so it may pause or throw to stop.
+ */
+export type StepObserver = (step: number, env: BatchEnv, obs: Observation[], actions: Float32Array[] | null) => void | Promise<void>;
+
+interface RollContext {
+  policy: Policy;
+  executor: RecedingHorizonExecutor;
+  camera: { width: number; height: number; device: GPUDevice } | null;
+  maxSteps?: number;
+  signal?: AbortSignal;
+  /** After each step: the step count and how many environments ran it. */
+  onStep?: (step: number, envSteps: number) => void;
+  observe?: StepObserver;
+}
+
+/**
+ * The harness's rollout loop: the slots' environments in one BatchEnv, stepped until
+ * every episode has succeeded or hit its step limit; each episode's record is taken at
+ * the step it finished. Evaluation batches and the Sim tab's single rollouts (rolloutEpisode)
+ * both run through here.
+ */
+async function rollEpisodes(slots: EpisodeSlot[], ctx: RollContext): Promise<Array<{ record: EpisodeRecord; maxSteps: number }>> {
   const env = await BatchEnv.create(
-    plans.map((p) => ({ task: p.taskId, initState: p.initState, perturbation: p.record })),
+    slots.map((p) => ({ task: p.taskId, initState: p.initState, perturbation: p.perturbation })),
     ctx.camera ? { device: ctx.camera.device, width: ctx.camera.width, height: ctx.camera.height, readback: true } : false,
   );
   try {
     let obs = await env.reset();
+    await ctx.observe?.(0, env, obs, null);
     const worlds = env.worlds;
     const configs = env.configs();
     const privileged = !!ctx.policy.privileged;
     const limits = configs.map((c) => ctx.maxSteps ?? c.task.maxSteps);
-    const starts: EpisodeStart[] = plans.map((p, i) => ({
+    const starts: EpisodeStart[] = slots.map((p, i) => ({
       envId: i,
       taskId: p.taskId,
       instruction: configs[i].instruction,
       initState: p.initState,
-      perturbation: p.perturbation,
+      perturbation: p.axis,
       seed: p.seed,
       world: privileged ? worlds[i] : undefined,
     }));
     await ctx.executor.reset(starts);
-    const results: Array<EpisodeResult | null> = plans.map(() => null);
-    let active = plans.map((_, i) => i);
+    const results: Array<{ record: EpisodeRecord; maxSteps: number } | null> = slots.map(() => null);
+    let active = slots.map((_, i) => i);
     // Finished environments keep stepping with a zero action (BatchEnv steps all of them
     // and renders them in one dispatch); their results were taken when they finished.
     const hold = new Float32Array(7);
@@ -299,11 +336,11 @@ async function runBatch(plans: EpisodePlan[], ctx: BatchContext): Promise<Episod
         envId: i,
         obs: obs[i],
         instruction: configs[i].instruction,
-        taskId: plans[i].taskId,
+        taskId: slots[i].taskId,
         world: privileged ? worlds[i] : undefined,
       }));
       const acts = await ctx.executor.next(inputs);
-      const all: Float32Array[] = plans.map(() => hold);
+      const all: Float32Array[] = slots.map(() => hold);
       active.forEach((i, j) => (all[i] = acts[j]));
       const res = await env.step(all);
       obs = res.map((r) => r.obs);
@@ -311,33 +348,73 @@ async function runBatch(plans: EpisodePlan[], ctx: BatchContext): Promise<Episod
       if (finished.length > 0) {
         const recs = env.records();
         for (const i of finished) {
-          const p = plans[i];
-          const r = recs[i];
-          results[i] = {
-            index: p.index,
-            suite: p.suite,
-            taskId: p.taskId,
-            initState: p.initState,
-            perturbation: p.perturbation,
-            seed: p.seed,
-            instruction: r.instruction,
-            perturbationRecord: r.perturbation,
-            success: r.success,
-            steps: r.steps,
-            maxSteps: limits[i],
-            finalStateHash: r.finalStateHash,
-            ...(ctx.keepActions ? { actions: r.actions } : {}),
-          };
+          results[i] = { record: recs[i], maxSteps: limits[i] };
           ctx.executor.finish(i);
         }
         active = active.filter((i) => !finished.includes(i));
       }
-      ctx.onStep(t + 1, active.length + finished.length);
+      ctx.onStep?.(t + 1, active.length + finished.length);
+      await ctx.observe?.(t + 1, env, obs, all);
     }
-    return results as EpisodeResult[];
+    return results as Array<{ record: EpisodeRecord; maxSteps: number }>;
   } finally {
     env.dispose();
   }
+}
+
+/** Runs one batch of episodes to completion; results in plan order. */
+async function runBatch(plans: EpisodePlan[], ctx: BatchContext): Promise<EpisodeResult[]> {
+  const slots = plans.map((p) => ({ taskId: p.taskId, initState: p.initState, perturbation: p.record, axis: p.perturbation, seed: p.seed }));
+  const out = await rollEpisodes(slots, ctx);
+  return out.map(({ record: r, maxSteps }, i) => {
+    const p = plans[i];
+    return {
+      index: p.index,
+      suite: p.suite,
+      taskId: p.taskId,
+      initState: p.initState,
+      perturbation: p.perturbation,
+      seed: p.seed,
+      instruction: r.instruction,
+      perturbationRecord: r.perturbation,
+      success: r.success,
+      steps: r.steps,
+      maxSteps,
+      finalStateHash: r.finalStateHash,
+      ...(ctx.keepActions ? { actions: r.actions } : {}),
+    };
+  });
+}
+
+export interface SingleRolloutOptions {
+  /** Actions executed per chunk before re-planning (default: the policy's chunkSize). */
+  executeSteps?: number;
+  /** Overrides the task's step limit. */
+  maxSteps?: number;
+  /** Observation cameras; required when the policy needs images. */
+  camera?: { width: number; height: number; device: GPUDevice };
+  signal?: AbortSignal;
+  observe?: StepObserver;
+}
+
+/**
+ * One episode through the harness's loop, as `evaluate` runs each of its episodes
+ * (same termination, receding-horizon execution and seeding), for callers that want to
+ * watch it step by step (the Sim tab's rollout job).
+ */
+export async function rolloutEpisode(policy: Policy, slot: EpisodeSlot, opts: SingleRolloutOptions = {}): Promise<{ record: EpisodeRecord; maxSteps: number; actCalls: number; executeSteps: number }> {
+  if (opts.maxSteps !== undefined && (!Number.isInteger(opts.maxSteps) || opts.maxSteps < 1)) throw new Error(`maxSteps must be a positive integer, got ${opts.maxSteps}`);
+  if (policy.needsImages && !opts.camera) throw new Error(`policy '${policy.name}' needs camera images: pass camera { width, height, device }`);
+  const executor = new RecedingHorizonExecutor(policy, { executeSteps: opts.executeSteps });
+  const [out] = await rollEpisodes([slot], {
+    policy,
+    executor,
+    camera: policy.needsImages ? opts.camera! : null,
+    maxSteps: opts.maxSteps,
+    signal: opts.signal,
+    observe: opts.observe,
+  });
+  return { ...out, actCalls: executor.actCalls, executeSteps: executor.executeSteps };
 }
 
 function rate(successes: number, n: number, level: number): RateSummary {
