@@ -10,6 +10,7 @@
  */
 import type { LeRobotReader } from '../data/index.ts';
 import type { Runtime } from '../engine/runtime.ts';
+import { gatherRows } from '../engine/ops/embedding.ts';
 import { Scope } from '../engine/tensor.ts';
 import { SampleIndex, type Sample } from '../model/batch.ts';
 import { toResume, type CheckpointData } from '../train/checkpoint.ts';
@@ -21,6 +22,8 @@ export interface CrlProbeOptions {
   batch?: number;
   /** Called after each forward pass with (done, total) samples. */
   onProgress?: (done: number, total: number) => void | Promise<void>;
+  /** Also return the backbone's hidden state at <|action_end|> (what phi's MLP reads; PRTS Fig. 5 plots it). */
+  hidden?: boolean;
 }
 
 /** A checkpoint ready to embed chunks of one dataset. */
@@ -57,12 +60,17 @@ export class CrlProbe {
    * wide), and V = phi . psi per sample. Samples are laid out with their `instruction`,
    * so a wrong instruction is a sample with the instruction replaced.
    */
-  async embed(samples: readonly Sample[], opts: CrlProbeOptions = {}): Promise<{ dim: number; phi: Float32Array; psi: Float32Array; value: Float32Array }> {
+  async embed(
+    samples: readonly Sample[],
+    opts: CrlProbeOptions = {},
+  ): Promise<{ dim: number; phi: Float32Array; psi: Float32Array; value: Float32Array; hidden?: Float32Array; hiddenDim: number }> {
     const B = Math.max(1, opts.batch ?? 8);
     const dim = this.trainer.config.model.crlDim;
     const phiAll = new Float32Array(samples.length * dim);
     const psiAll = new Float32Array(samples.length * dim);
     const value = new Float32Array(samples.length);
+    const hiddenDim = this.trainer.config.model.dModel;
+    const hiddenAll = opts.hidden ? new Float32Array(samples.length * hiddenDim) : undefined;
     const model = this.trainer.model;
     for (let s0 = 0; s0 < samples.length; s0 += B) {
       const chunk = samples.slice(s0, s0 + B);
@@ -70,11 +78,12 @@ export class CrlProbe {
       const map = model.blockMap(batch);
       const scope = new Scope();
       try {
-        const { phi, psi } = scope.run(() => {
+        const { phi, psi, hAt } = scope.run(() => {
           const h = model.hidden(batch, map);
-          return { phi: model.phi(h, batch), psi: model.psi(h, batch) };
+          return { phi: model.phi(h, batch), psi: model.psi(h, batch), hAt: hiddenAll ? gatherRows(h, batch.actionEndIndex) : null };
         });
         const [ph, ps] = (await Promise.all([phi.read(), psi.read()])) as [Float32Array, Float32Array];
+        if (hAt && hiddenAll) hiddenAll.set((await hAt.read()) as Float32Array, s0 * hiddenDim);
         for (let i = 0; i < chunk.length; i++) {
           const g = batch.goalOf[i];
           let v = 0;
@@ -93,7 +102,7 @@ export class CrlProbe {
       }
       await opts.onProgress?.(Math.min(samples.length, s0 + B), samples.length);
     }
-    return { dim, phi: phiAll, psi: psiAll, value };
+    return { dim, phi: phiAll, psi: psiAll, value, hidden: hiddenAll, hiddenDim };
   }
 
   dispose(): void {

@@ -3,6 +3,7 @@
  * one or two checkpoints (e.g. with and without CRL), each mapped to 2-D by t-SNE
  * (src/analysis/tsne.ts) with progress, pause and cancel between iterations.
  */
+import { chunkPoints, tsneOptionsFor, type ChunkPoint } from '../../src/analysis/chunk-embeddings.ts';
 import { TSNE } from '../../src/analysis/tsne.ts';
 import { CrlProbe } from '../../src/analysis/value-curves.ts';
 import type { JobParams } from '../protocol.ts';
@@ -16,9 +17,8 @@ export async function tsneJob(p: JobParams['tsne'], ctx: JobContext) {
   if (!p.episodes.length) throw new Error('choose at least one episode');
   const rt = await runtime();
   const reader = await serverReader(p.dataset);
-  const phaseCol = reader.features.phase ? 'phase' : null;
   const panels: { label: string; x: number[]; y: number[]; kl: number }[] = [];
-  let points: { episode: number; t: number; task: number; instruction: string; phase: number | null }[] = [];
+  let points: ChunkPoint[] = [];
   // Embedding is quick next to t-SNE; weigh it as 10% of each panel's progress.
   const per = p.iterations + 10;
   const total = per * p.checkpoints.length;
@@ -29,19 +29,10 @@ export async function tsneJob(p: JobParams['tsne'], ctx: JobContext) {
     let phi: Float32Array;
     let dim: number;
     try {
-      const samples = p.episodes.flatMap((e) => probe.episodeSamples(e));
+      const chunks = await chunkPoints(probe, reader, p.episodes);
+      const samples = chunks.samples;
       if (samples.length < 4) throw new Error(`only ${samples.length} chunks in the chosen episodes; t-SNE needs more (choose more episodes or a smaller stride)`);
-      if (c === 0) {
-        const phases = new Map<number, ArrayLike<number>>();
-        if (phaseCol) {
-          for (const e of p.episodes) {
-            const d = await reader.readEpisode(e, [phaseCol]);
-            const col = d.columns[phaseCol];
-            if (col && col.dtype !== 'string' && col.dtype !== 'image') phases.set(e, col.data as ArrayLike<number>);
-          }
-        }
-        points = samples.map((s) => ({ episode: s.episode, t: s.t, task: s.task, instruction: s.instruction, phase: phases.has(s.episode) ? Number(phases.get(s.episode)![s.t]) : null }));
-      }
+      if (c === 0) points = chunks.points;
       ({ phi, dim } = await probe.embed(samples, {
         batch: p.batch,
         onProgress: async (done, n) => {
@@ -53,16 +44,9 @@ export async function tsneJob(p: JobParams['tsne'], ctx: JobContext) {
       probe.dispose();
     }
     const n = phi.length / dim;
-    const perplexity = Math.min(p.perplexity, Math.max(1, Math.floor((n - 1) / 3)));
-    if (perplexity !== p.perplexity) ctx.log(`perplexity lowered to ${perplexity} for ${n} points (it must stay well below n)`);
-    const tsne = new TSNE(phi, n, dim, {
-      perplexity,
-      iterations: p.iterations,
-      earlyExaggeration: p.earlyExaggeration,
-      exaggerationIterations: Math.min(250, Math.floor(p.iterations / 4)),
-      metric: 'cosine',
-      seed: p.seed,
-    });
+    const { options, lowered } = tsneOptionsFor(n, p);
+    if (lowered) ctx.log(`perplexity lowered to ${options.perplexity} for ${n} points (it must stay well below n)`);
+    const tsne = new TSNE(phi, n, dim, options);
     let kl = NaN;
     while (!tsne.done) {
       const pr = tsne.step();
