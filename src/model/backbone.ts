@@ -4,7 +4,9 @@
  * pass (DESIGN.md 3). Image patches enter through a linear stem added at <|image|>
  * slots; every other token is a plain embedding.
  */
+import { noGrad } from '../engine/autograd';
 import { attention } from '../engine/ops/attention';
+import { decodeAttention, writeKv } from '../engine/ops/decode';
 import { add } from '../engine/ops/elementwise';
 import { swiglu } from '../engine/ops/elementwise';
 import { linear } from '../engine/ops/matmul';
@@ -13,6 +15,7 @@ import { rmsnorm } from '../engine/ops/norm';
 import { rope } from '../engine/ops/rope';
 import type { GpuBlockMap } from '../engine/blockmap';
 import { fromArray, type Tensor } from '../engine/tensor';
+import type { KvCache } from './kvcache';
 import { ParamStore } from './params';
 
 export interface BackboneConfig {
@@ -38,6 +41,20 @@ export interface BackboneInput {
   patches?: Tensor;
   /** Block map of this batch, shared by every layer. */
   map: GpuBlockMap;
+}
+
+/** Where forward() leaves each layer's K (after RoPE) and V: a cache slot per packed token, -1 for none. */
+export interface KvWrite {
+  cache: KvCache;
+  slots: Int32Array;
+}
+
+/** New tokens for decode(): S per row, row-major ([R * S] ids and positions). */
+export interface DecodeInput {
+  ids: Int32Array;
+  positions: Int32Array;
+  /** The cache row of each of the R rows (distinct; rows may be any subset of the cache). */
+  rows: Int32Array;
 }
 
 export function validateBackboneConfig(c: BackboneConfig): void {
@@ -102,8 +119,11 @@ export class Backbone {
     this.finalNorm = store.constant(`${prefix}.final_norm`, [d], 1);
   }
 
-  /** Hidden states [n, dModel] after the final norm. */
-  forward(input: BackboneInput): Tensor {
+  /**
+   * Hidden states [n, dModel] after the final norm. With `kv`, every layer also writes
+   * its K and V into the cache (inference: the prompt pass of incremental decoding).
+   */
+  forward(input: BackboneInput, kv?: KvWrite): Tensor {
     const { cfg } = this;
     const n = input.ids.length;
     let x = embedding(this.tokEmbed, input.ids);
@@ -113,17 +133,70 @@ export class Backbone {
     }
     // Uploaded once and shared by the q and k rotations of every layer.
     const positions = fromArray(x.rt, input.positions, [n], 'i32');
-    for (const L of this.layers) {
+    this.layers.forEach((L, l) => {
       const h = rmsnorm(x, L.attnNorm, cfg.normEps);
       const heads = (w: Tensor) => linear(h, w).reshape([n, cfg.heads, cfg.headDim]);
       const q = rope(heads(L.wq), positions, { base: cfg.ropeBase });
       const k = rope(heads(L.wk), positions, { base: cfg.ropeBase });
       const v = heads(L.wv);
+      if (kv) writeKv(kv.cache.k[l], kv.cache.v[l], k, v, kv.slots);
       const o = attention(q, k, v, input.map).reshape([n, cfg.dModel]);
-      x = add(x, linear(o, L.wo));
-      const h2 = rmsnorm(x, L.mlpNorm, cfg.normEps);
-      x = add(x, linear(swiglu(linear(h2, L.wGate), linear(h2, L.wUp)), L.wDown));
-    }
+      x = this.finishLayer(L, x, o);
+    });
     return rmsnorm(x, this.finalNorm, cfg.normEps);
+  }
+
+  /** The rest of a layer after attention: output projection, residual, SwiGLU MLP. */
+  private finishLayer(L: LayerParams, x: Tensor, o: Tensor): Tensor {
+    x = add(x, linear(o, L.wo));
+    const h2 = rmsnorm(x, L.mlpNorm, this.cfg.normEps);
+    return add(x, linear(swiglu(linear(h2, L.wGate), linear(h2, L.wUp)), L.wDown));
+  }
+
+  /**
+   * Incremental decoding (inference only, records no gradients): hidden states
+   * [R * S, dModel] of S new tokens per row, each layer appending their K/V to the
+   * row's cache and attending causally over everything the row holds. Equals forward()
+   * over the whole sequence when every earlier token of the row may be attended, which
+   * is the case for AR-action queries of a document without CRL blocks (the caller
+   * checks). New tokens carry no patch features: decoded tokens are never <|image|>
+   * slots, and the stem has no bias, so forward() adds exactly 0 there too.
+   */
+  decode(input: DecodeInput, cache: KvCache): Tensor {
+    const { cfg } = this;
+    const { ids, positions, rows } = input;
+    const R = rows.length;
+    const S = R === 0 ? 0 : ids.length / R;
+    if (!Number.isInteger(S) || S < 1) throw new RangeError(`backbone.decode: ${ids.length} ids do not split into ${R} rows of S >= 1 tokens`);
+    if (positions.length !== ids.length) throw new RangeError(`backbone.decode: positions has ${positions.length} entries, ids ${ids.length}`);
+    if (cache.shape.layers !== cfg.layers || cache.shape.heads !== cfg.heads || cache.shape.headDim !== cfg.headDim) {
+      throw new RangeError(`backbone.decode: the cache is for ${cache.shape.layers} layers x ${cache.shape.heads} heads x ${cache.shape.headDim}, the backbone has ${cfg.layers} x ${cfg.heads} x ${cfg.headDim}`);
+    }
+    const slots = new Int32Array(R * S);
+    const lens = new Int32Array(R);
+    const seen = new Set<number>();
+    rows.forEach((row, r) => {
+      if (!(row >= 0 && row < cache.shape.rows) || seen.has(row)) throw new RangeError(`backbone.decode: rows[${r}] = ${row} is not a distinct cache row (0..${cache.shape.rows - 1})`);
+      seen.add(row);
+      for (let s = 0; s < S; s++) slots[r * S + s] = cache.slot(row, cache.lengths[row] + s);
+      lens[r] = cache.lengths[row] + S;
+    });
+    const n = R * S;
+    const out = noGrad(() => {
+      let x = embedding(this.tokEmbed, ids);
+      const pos = fromArray(x.rt, positions, [n], 'i32');
+      this.layers.forEach((L, l) => {
+        const h = rmsnorm(x, L.attnNorm, cfg.normEps);
+        const heads = (w: Tensor) => linear(h, w).reshape([n, cfg.heads, cfg.headDim]);
+        const q = rope(heads(L.wq), pos, { base: cfg.ropeBase });
+        const k = rope(heads(L.wk), pos, { base: cfg.ropeBase });
+        writeKv(cache.k[l], cache.v[l], k, heads(L.wv), slots);
+        const o = decodeAttention(q.reshape([R, S, cfg.heads, cfg.headDim]), cache.k[l], cache.v[l], rows, lens);
+        x = this.finishLayer(L, x, o.reshape([n, cfg.dModel]));
+      });
+      return rmsnorm(x, this.finalNorm, cfg.normEps);
+    });
+    rows.forEach((row, r) => (cache.lengths[row] = lens[r]));
+    return out;
   }
 }

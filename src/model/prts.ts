@@ -13,7 +13,7 @@ import { crossEntropy } from '../engine/ops/xent';
 import { PRTS_RULE } from '../engine/roles';
 import type { Runtime } from '../engine/runtime';
 import { fromArray, type Tensor } from '../engine/tensor';
-import { Backbone, type BackboneConfig } from './backbone';
+import { Backbone, type BackboneConfig, type KvWrite } from './backbone';
 import { CrlHeads, LmHead, type CrlHeadConfig } from './heads';
 import { ParamStore } from './params';
 
@@ -82,8 +82,8 @@ export class PrtsModel {
     return uploadBlockMap(this.rt, map);
   }
 
-  /** Hidden states of the packed batch. */
-  hidden(batch: ModelBatch, map: GpuBlockMap): Tensor {
+  /** Hidden states of the packed batch; `kv` also fills a KV cache (inference). */
+  hidden(batch: ModelBatch, map: GpuBlockMap, kv?: KvWrite): Tensor {
     const rt = this.rt;
     const { n } = batch;
     const pf = this.cfg.backbone.patchFeatures;
@@ -99,7 +99,7 @@ export class PrtsModel {
       positions: batch.positions,
       patches,
       map,
-    });
+    }, kv);
   }
 
   /** Logits of the AR action span: [targets, vocab]. */

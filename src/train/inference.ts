@@ -22,11 +22,20 @@
  *      the checkpoint's q01/q99 (fromDitActions).
  *   4b. 'ar': greedy decoding of FAST tokens with the LM head, constrained to FAST ids and
  *      <|action_end_ar|> (the only targets BC ever trained), until <|action_end_ar|> or
- *      maxArTokens. Every new token re-runs the backbone over prefix + tokens so far:
- *      there is no KV cache, which is simple and exactly the computation of training
- *      (quadratic in the span, fine for chunks of tens of tokens). fast.decode turns the
- *      tokens into a chunk; an invalid span (wrong coefficient count, no end token) gives
- *      a zero chunk, counted in stats.arFailures.
+ *      maxArTokens, per row (finished rows leave the batch). With the KV cache (default,
+ *      option kvCache) the prompt runs through the backbone once, every layer keeping its
+ *      K (after RoPE) and V in a cache sized for prompt + maxArTokens; each later step
+ *      feeds only the previous token of every unfinished row and attends over the row's
+ *      cache (src/engine/ops/decode.ts). That is the same attention as the full pass:
+ *      at inference a document has no CRL blocks, and under PRTS_RULE an AR_ACTION query
+ *      may attend every earlier token of its document (VISION_STATE, INSTRUCTION,
+ *      AR_ACTION are plain causal among themselves), so "all cached keys of the row" is
+ *      exactly its mask row; decodeAr checks the prompt's roles against the rule. With
+ *      kvCache: false every token re-runs the backbone over prompt + tokens so far
+ *      (quadratic; the reference path for tests and `npm run bench:decode`). Both paths
+ *      pick the same tokens; logits agree to f32 rounding (summation order differs).
+ *      fast.decode turns the tokens into a chunk; an invalid span (wrong coefficient
+ *      count, no end token) gives a zero chunk, counted in stats.arFailures.
  * Actions are clamped to [-1, 1] (the simulator's action box).
  *
  * Runs in the browser and in Node: the checkpoint comes through a WritableDatasetIO.
@@ -35,11 +44,12 @@ import type { WritableDatasetIO } from '../data/io.ts';
 import type { ImageFrame } from '../data/index.ts';
 import { noGrad } from '../engine/autograd.ts';
 import { Rng } from '../engine/random.ts';
-import { Role } from '../engine/roles.ts';
+import { PRTS_RULE, ROLE_NAMES, Role } from '../engine/roles.ts';
 import { Runtime } from '../engine/runtime.ts';
-import type { Tensor } from '../engine/tensor.ts';
+import { Scope, type Tensor } from '../engine/tensor.ts';
 import { Dit, type DitConfig } from '../model/dit.ts';
 import { sampleNoise } from '../model/flow.ts';
+import { KvCache } from '../model/kvcache.ts';
 import { ParamStore } from '../model/params.ts';
 import { PrtsModel, type ModelBatch } from '../model/prts.ts';
 import { SPECIAL, TokenizerBundle, type DocumentPrefix } from '../model/tokenizers/index.ts';
@@ -67,8 +77,34 @@ export interface PrtsPolicyOptions {
   rt?: Runtime;
   /** AR mode: most tokens generated per chunk, <|action_end_ar|> included (default config fastTokens + 1). */
   maxArTokens?: number;
+  /** AR mode: decode with a KV cache (default true); false re-runs the backbone over the whole span per token. */
+  kvCache?: boolean;
   /** Policy name (default "prts-<mode>(step N)"). */
   name?: string;
+}
+
+export interface ArDecodeOptions {
+  /** Default: the policy's kvCache option. */
+  kvCache?: boolean;
+  /** Keep every step's logits row (for tests comparing the two paths). */
+  keepLogits?: boolean;
+}
+
+export interface ArDecodeResult {
+  /** Per input row: the generated ids, ending in <|action_end_ar|> unless maxArTokens ran out. */
+  tokens: number[][];
+  /** With keepLogits: per input row, the [vocab] logits each of its tokens was picked from. */
+  logits?: Float32Array[][];
+}
+
+/** Runs `fn` without gradients in its own scope, reads the tensor it returns, frees everything it made. */
+async function readScoped(fn: () => Tensor): Promise<Float32Array> {
+  const scope = new Scope();
+  try {
+    return await scope.run(() => noGrad(fn)).toFloat32();
+  } finally {
+    scope.dispose();
+  }
 }
 
 export interface InferenceStats {
@@ -97,7 +133,7 @@ export class PrtsInference {
     readonly bundle: TokenizerBundle,
     readonly model: PrtsModel,
     readonly dit: { dit: Dit; store: ParamStore } | null,
-    readonly opts: { mode: PrtsPolicyMode; steps: number; seed: number; maxArTokens: number; ownRuntime: boolean },
+    readonly opts: { mode: PrtsPolicyMode; steps: number; seed: number; maxArTokens: number; kvCache: boolean; ownRuntime: boolean },
   ) {
     this.mode = opts.mode;
     this.horizon = data.config.model.chunkLength;
@@ -259,48 +295,10 @@ export class PrtsInference {
   }
 
   private async predictAr(prefixes: DocumentPrefix[], features: Float32Array): Promise<Float32Array[]> {
+    const { tokens } = await this.decodeTokens(prefixes, features, this.opts.kvCache, false);
     const vocab = this.bundle.vocab;
-    const B = prefixes.length;
-    const generated: number[][] = prefixes.map(() => []);
-    const finished = new Array<boolean>(B).fill(false);
-    for (let step = 0; step < this.opts.maxArTokens; step++) {
-      const active = finished.flatMap((f, b) => (f ? [] : [b]));
-      if (active.length === 0) break;
-      const batch = this.pack(prefixes, generated, features, active);
-      const map = this.model.blockMap(batch);
-      let logits: Float32Array;
-      let h: Tensor | null = null;
-      let l: Tensor | null = null;
-      try {
-        noGrad(() => {
-          h = this.model.hidden(batch, map);
-          l = this.model.arLogits(h, batch);
-        });
-        logits = await l!.toFloat32();
-      } finally {
-        (l as Tensor | null)?.dispose();
-        (h as Tensor | null)?.dispose();
-        map.release();
-      }
-      const V = vocab.size;
-      active.forEach((b, r) => {
-        // Constrained greedy step: the best FAST id or <|action_end_ar|>.
-        let best: number = SPECIAL.actionEndAr;
-        let bestV = logits[r * V + best];
-        for (let id = vocab.fastOffset; id < vocab.fastOffset + vocab.fastSize; id++) {
-          const v = logits[r * V + id];
-          if (v > bestV) {
-            bestV = v;
-            best = id;
-          }
-        }
-        generated[b].push(best);
-        this.stats.arTokens++;
-        if (best === SPECIAL.actionEndAr) finished[b] = true;
-      });
-    }
     const D = this.space.q01.length;
-    return generated.map((g, b) => {
+    return tokens.map((g, b) => {
       const ended = g[g.length - 1] === SPECIAL.actionEndAr;
       const dec = this.bundle.fast.decode(vocab.fastLocalOf(g));
       if (!ended || !dec.valid) {
@@ -310,6 +308,111 @@ export class PrtsInference {
       }
       return this.toSim(dec.actions.subarray(0, this.horizon * D));
     });
+  }
+
+  /**
+   * The AR tokens (and optionally logits) for a batch of inputs, without turning them
+   * into chunks: what predict() decodes in 'ar' mode. Works in either mode.
+   */
+  async decodeAr(inputs: PolicyInput[], opts: ArDecodeOptions = {}): Promise<ArDecodeResult> {
+    if (this.disposed) throw new InferenceError('decodeAr(): the policy was disposed');
+    if (inputs.length === 0) return { tokens: [], logits: opts.keepLogits ? [] : undefined };
+    const { prefixes, features } = this.prompts(inputs);
+    return this.decodeTokens(prefixes, features, opts.kvCache ?? this.opts.kvCache, opts.keepLogits ?? false);
+  }
+
+  private async decodeTokens(prefixes: DocumentPrefix[], features: Float32Array, cached: boolean, keepLogits: boolean): Promise<ArDecodeResult> {
+    const vocab = this.bundle.vocab;
+    const V = vocab.size;
+    const res: ArDecodeResult = { tokens: prefixes.map(() => []), logits: keepLogits ? prefixes.map(() => []) : undefined };
+    const finished = new Array<boolean>(prefixes.length).fill(false);
+    // Constrained greedy step for the rows of `active` (in order): the best FAST id or <|action_end_ar|>.
+    const pick = (active: number[], logits: Float32Array) => {
+      active.forEach((b, r) => {
+        let best: number = SPECIAL.actionEndAr;
+        let bestV = logits[r * V + best];
+        for (let id = vocab.fastOffset; id < vocab.fastOffset + vocab.fastSize; id++) {
+          const v = logits[r * V + id];
+          if (v > bestV) {
+            bestV = v;
+            best = id;
+          }
+        }
+        res.tokens[b].push(best);
+        res.logits?.[b].push(logits.slice(r * V, (r + 1) * V));
+        this.stats.arTokens++;
+        if (best === SPECIAL.actionEndAr || res.tokens[b].length >= this.opts.maxArTokens) finished[b] = true;
+      });
+    };
+    const unfinished = () => finished.flatMap((f, b) => (f ? [] : [b]));
+    if (cached) {
+      await this.decodeCached(prefixes, features, pick, unfinished, res.tokens);
+      return res;
+    }
+    for (let active = unfinished(); active.length > 0; active = unfinished()) {
+      const batch = this.pack(prefixes, res.tokens, features, active);
+      const map = this.model.blockMap(batch);
+      try {
+        pick(active, await readScoped(() => this.model.arLogits(this.model.hidden(batch, map), batch)));
+      } finally {
+        map.release();
+      }
+    }
+    return res;
+  }
+
+  /** Incremental decoding: the prompt once (filling the KV cache), then one token per unfinished row per step. */
+  private async decodeCached(
+    prefixes: DocumentPrefix[],
+    features: Float32Array,
+    pick: (active: number[], logits: Float32Array) => void,
+    unfinished: () => number[],
+    tokens: number[][],
+  ): Promise<void> {
+    const cfg = this.model.cfg.backbone;
+    const B = prefixes.length;
+    const rule = PRTS_RULE[Role.AR_ACTION];
+    prefixes.forEach((p, b) => {
+      const bad = p.roles.findIndex((r) => !rule[r]);
+      if (bad >= 0) {
+        throw new InferenceError(`env row ${b}: prompt token ${bad} has role ${ROLE_NAMES[p.roles[bad]] ?? p.roles[bad]}, which an AR_ACTION query may not attend; the KV cache assumes it sees the whole prompt (use kvCache: false)`);
+      }
+    });
+    const batch = this.pack(
+      prefixes,
+      prefixes.map(() => []),
+      features,
+      prefixes.map((_, b) => b),
+    );
+    // The last generated token is never fed back, hence - 1.
+    const capacity = Math.max(...prefixes.map((p) => p.ids.length)) + this.opts.maxArTokens - 1;
+    const cache = new KvCache(this.model.rt, { layers: cfg.layers, rows: B, capacity, heads: cfg.heads, headDim: cfg.headDim });
+    try {
+      // Row r of the packed prompt batch is cache row r; row padding is not cached.
+      const slots = new Int32Array(batch.n).fill(-1);
+      for (let r = 0; r < B; r++) {
+        for (let i = 0; i < batch.docLength[r]; i++) slots[batch.docStart[r] + i] = cache.slot(r, i);
+        cache.lengths[r] = batch.docLength[r];
+      }
+      const map = this.model.blockMap(batch);
+      try {
+        pick(
+          prefixes.map((_, b) => b),
+          await readScoped(() => this.model.arLogits(this.model.hidden(batch, map, { cache, slots }), batch)),
+        );
+      } finally {
+        map.release();
+      }
+      for (let active = unfinished(); active.length > 0; active = unfinished()) {
+        const rows = Int32Array.from(active);
+        const ids = Int32Array.from(active, (b) => tokens[b][tokens[b].length - 1]);
+        const positions = Int32Array.from(active, (b) => prefixes[b].positions[prefixes[b].positions.length - 1] + tokens[b].length);
+        const all = Int32Array.from(active, (_, r) => r);
+        pick(active, await readScoped(() => this.model.lmHead.logits(this.model.backbone.decode({ ids, positions, rows }, cache), all)));
+      }
+    } finally {
+      cache.dispose();
+    }
   }
 
   dispose(): void {
@@ -347,6 +450,8 @@ export async function prtsPolicyFromCheckpoint(data: CheckpointData, opts: PrtsP
   const cfg = data.config;
   const maxArTokens = opts.maxArTokens ?? cfg.model.fastTokens + 1;
   if (!Number.isInteger(maxArTokens) || maxArTokens < 1) throw new InferenceError(`maxArTokens must be a positive integer, got ${maxArTokens}`);
+  const kvCache = opts.kvCache ?? true;
+  if (typeof kvCache !== 'boolean') throw new InferenceError(`kvCache must be true or false, got ${JSON.stringify(kvCache)}`);
   let bundle: TokenizerBundle;
   try {
     bundle = TokenizerBundle.fromJSON(data.tokenizers);
@@ -369,7 +474,7 @@ export async function prtsPolicyFromCheckpoint(data: CheckpointData, opts: PrtsP
       dit = { dit: new Dit(store, ditCfg), store };
       applyParams(store, data.params.filter((t) => t.name.startsWith('dit.')));
     }
-    const inference = new PrtsInference(data, bundle, model, dit, { mode, steps, seed: opts.seed ?? 0, maxArTokens, ownRuntime: !opts.rt });
+    const inference = new PrtsInference(data, bundle, model, dit, { mode, steps, seed: opts.seed ?? 0, maxArTokens, kvCache, ownRuntime: !opts.rt });
     return new PrtsPolicy(inference, opts.name ?? `prts-${mode}(${data.trainer.kind} step ${data.trainer.step})`);
   } catch (e) {
     dit?.dit.dispose();
