@@ -32,8 +32,9 @@
  *      AR_ACTION are plain causal among themselves), so "all cached keys of the row" is
  *      exactly its mask row; decodeAr checks the prompt's roles against the rule. With
  *      kvCache: false every token re-runs the backbone over prompt + tokens so far
- *      (quadratic; the reference path for tests and `npm run bench:decode`). Both paths
- *      pick the same tokens; logits agree to f32 rounding (summation order differs).
+ *      (quadratic; the reference path for tests and `npm run bench:decode`). Logits of
+ *      the two agree to f32 rounding (summation order differs), so they pick the same
+ *      tokens unless two candidates tie within that rounding.
  *      fast.decode turns the tokens into a chunk; an invalid span (wrong coefficient
  *      count, no end token) gives a zero chunk, counted in stats.arFailures.
  * Actions are clamped to [-1, 1] (the simulator's action box).
