@@ -47,7 +47,7 @@ import { noGrad } from '../engine/autograd.ts';
 import { Rng } from '../engine/random.ts';
 import { PRTS_RULE, ROLE_NAMES, Role } from '../engine/roles.ts';
 import { Runtime } from '../engine/runtime.ts';
-import { Scope, type Tensor } from '../engine/tensor.ts';
+import { Scope, tidy, type Tensor } from '../engine/tensor.ts';
 import { Dit, type DitConfig } from '../model/dit.ts';
 import { sampleNoise } from '../model/flow.ts';
 import { KvCache } from '../model/kvcache.ts';
@@ -283,7 +283,8 @@ export class PrtsInference {
     const map = this.model.blockMap(batch);
     let hidden: Tensor | null = null;
     try {
-      hidden = noGrad(() => this.model.hidden(batch, map));
+      // tidy: the layers' intermediates are freed here (only the hidden states are kept).
+      hidden = tidy(() => noGrad(() => this.model.hidden(batch, map)));
       const mask = ditChannelMask(this.space, B, H, K);
       const out = await sampleActions(dit, { hidden, start, end }, this.opts.steps, new Rng(0), { mask, noise });
       const actions = fromDitActions(this.space, out, B, H, K);

@@ -142,6 +142,11 @@ describe('PRTS checkpoint policy', () => {
       const solo = [await policy.act([inputs()[0]]), await policy.act([inputs()[1]])].map((x) => x[0]);
       expect(solo.map((c) => Array.from(c))).toEqual(a.map((c) => Array.from(c)));
       expect(policy.inference.stats).toMatchObject({ calls: 4, chunks: 6 });
+      // A rollout calls act() hundreds of times: GPU memory must not grow per call.
+      await policy.act(inputs());
+      const live = rt.liveBytes;
+      for (let i = 0; i < 3; i++) await policy.act(inputs());
+      expect(rt.liveBytes).toBe(live);
     } finally {
       policy.dispose();
     }
@@ -164,6 +169,9 @@ describe('PRTS checkpoint policy', () => {
       if (st.arFailures > 0) expect(st.lastFailure).toMatch(/env row \d+: /);
       const solo = [await policy.act([inputs()[0]]), await policy.act([inputs()[1]])].map((x) => x[0]);
       expect(solo.map((c) => Array.from(c))).toEqual(a.map((c) => Array.from(c)));
+      const live = rt.liveBytes;
+      for (let i = 0; i < 3; i++) await policy.act(inputs());
+      expect(rt.liveBytes).toBe(live);
     } finally {
       policy.dispose();
     }
