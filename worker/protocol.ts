@@ -9,6 +9,7 @@
 import type { DeviceInfo } from '../src/engine/device.ts';
 import type { WorkbenchConfig } from '../src/model/config.ts';
 import type { PerturbationKind } from '../src/sim/perturb.ts';
+import type { RolloutSpec } from '../src/train/rollout-record.ts';
 import type { CheckpointSource } from './jobs/runs.ts';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -36,6 +37,11 @@ export interface JobParams {
    * the checkpoint is kept in IndexedDB as browser run `name`.
    */
   pretrain: { dataset: string; config: WorkbenchConfig; steps: number; name: string };
+  /**
+   * One episode of a PRTS checkpoint in the simulation for the Sim tab's viewer
+   * (worker/jobs/rollout.ts, src/train/rollout.ts); the result is a RolloutResultJson.
+   */
+  rollout: RolloutSpec & { checkpoint: CheckpointSource };
   /** V = phi . psi over one episode under its instruction and a wrong one (worker/jobs/value.ts). */
   value: { checkpoint: CheckpointSource; dataset: string; episode: number; wrongInstruction: string; stride: number; batch: number };
   /** t-SNE of phi for the chunks of `episodes`, one panel per checkpoint (worker/jobs/tsne.ts). */

@@ -7,6 +7,7 @@ import type { JobRegistry } from '../runner.ts';
 import { cpuMlpJob } from './cpu-mlp.ts';
 import { genJob } from './gen.ts';
 import { pretrainJob } from './pretrain.ts';
+import { rolloutJob } from './rollout.ts';
 import { tsneJob } from './tsne.ts';
 import { valueJob } from './value.ts';
 import { selftestJob } from './selftest.ts';
@@ -18,8 +19,9 @@ export const JOBS: JobRegistry = {
   pretrain: pretrainJob,
   value: valueJob,
   tsne: tsneJob,
+  rollout: rolloutJob,
   selftest: selftestJob,
   tinycheck: tinycheckJob,
 };
 
-export const THROUGHPUT_UNITS = { 'cpu-mlp': 'samples', tinycheck: 'tokens', selftest: 'kernels', gen: 'frames', pretrain: 'tokens', value: 'chunks', tsne: 'iterations' } as const;
+export const THROUGHPUT_UNITS = { 'cpu-mlp': 'samples', tinycheck: 'tokens', selftest: 'kernels', gen: 'frames', pretrain: 'tokens', value: 'chunks', tsne: 'iterations', rollout: 'steps' } as const;

@@ -1,18 +1,24 @@
 /**
  * Sim tab: pick suite, task, fixed initial state and perturbation axes (seeded); watch
- * the scripted expert in the three.js viewer with the policy cameras beside it; step
- * and scrub through the recorded episode; generate a dataset in the GPU worker.
- * State lives in the URL: #/sim?suite=&task=&state=&perturb=&seed=.
+ * the scripted expert, or a PRTS checkpoint's rollout (run in the GPU worker, then
+ * replayed), in the three.js viewer with the policy cameras beside it; step and scrub
+ * through the recorded episode; generate a dataset in the GPU worker.
+ * State lives in the URL: #/sim?suite=&task=&state=&perturb=&seed= and, for a
+ * checkpoint, &policy=&mode=&steps=&pseed=&exec= (policyParams.ts).
  */
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { acquireDevice } from '../../../engine/device.ts';
 import { getTask, INIT_STATES_PER_TASK, listSuites, PERTURBATION_KINDS, type PerturbationKind } from '../../../sim/index.ts';
 import type { Predicate, TaskSpec } from '../../../sim/tasks/spec.ts';
 import { SimViewer } from '../../../sim/view/viewer.ts';
 import { useTabParams } from '../../lib/useRoute.ts';
+import { decodeRollout, type RolloutResult } from '../../../train/rollout-record.ts';
 import { GenPanel } from './GenPanel.tsx';
-import { IMAGE_SIZE, LiveEpisode, type SimFrame } from './episode.ts';
+import { LiveEpisode, ReplayEpisode, type PlayableEpisode, type SimFrame } from './episode.ts';
+import { PolicyPanel } from './PolicyPanel.tsx';
+import { parsePolicyParams, policyParamUpdates, rolloutMatches, type PolicySelection } from './policyParams.ts';
 import { parseSimParams, simParamUpdates, type SimSelection } from './simParams.ts';
+import { useServiceJob, type ServiceJob } from './useJob.ts';
 
 function describePredicate(p: Predicate): string {
   return `${p.pred}(${p.args.join(', ')})`;
@@ -35,6 +41,10 @@ export default function SimTab() {
   const update = (s: Partial<SimSelection>) => setParams(simParamUpdates({ ...sel, ...s }));
   const tasks = suites.find((s) => s.suite === sel.suite)?.tasks ?? [];
   const spec = useMemo(() => (sel.task ? getTask(sel.task) : null), [sel.task]);
+  const pol = parsePolicyParams(params);
+  const setPol = (p: Partial<PolicySelection>) => setParams(policyParamUpdates({ ...pol, ...p }));
+  // The rollout job lives here, not in PolicyPanel: the player below shows its result.
+  const rollout = useServiceJob();
 
   return (
     <div className="cols3" data-testid="sim-tab">
@@ -63,10 +73,18 @@ export default function SimTab() {
             <input id="sim-seed" type="number" min={0} value={sel.seed} disabled={!sel.perturb.length} onChange={(e) => update({ seed: Math.max(0, Math.round(Number(e.target.value) || 0)) })} data-testid="sim-seed" />
           </div>
         </div>
+        <PolicyPanel sel={sel} pol={pol} setPol={setPol} job={rollout} />
         {spec && <TaskDetails s={spec} />}
       </div>
       <div>
-        {sel.task && <Player key={`${sel.task}|${sel.state}|${sel.perturb.join(',')}|${sel.seed}`} sel={sel} />}
+        {sel.task && !pol.policy && (
+          <Player
+            key={`${sel.task}|${sel.state}|${sel.perturb.join(',')}|${sel.seed}`}
+            title={sel.task}
+            open={async () => LiveEpisode.create({ task: sel.task, state: sel.state, perturb: sel.perturb, seed: sel.seed }, await cameraDevice())}
+          />
+        )}
+        {sel.task && pol.policy && <RolloutView job={rollout.job} sel={sel} pol={pol} />}
         <GenPanel sel={sel} />
       </div>
     </div>
@@ -82,13 +100,59 @@ function PerturbToggle({ kind, on, onChange }: { kind: PerturbationKind; on: boo
   );
 }
 
+/** The last rollout's result, decoded, or why it cannot be shown. */
+function RolloutView({ job, sel, pol }: { job: ServiceJob; sel: SimSelection; pol: PolicySelection }) {
+  const decoded = useMemo((): { r: RolloutResult; error: null } | { r: null; error: string } | null => {
+    if (job.state !== 'done' || job.result === null) return null;
+    try {
+      return { r: decodeRollout(job.result), error: null };
+    } catch (e) {
+      return { r: null, error: (e as Error).message };
+    }
+  }, [job.state, job.result]);
+  if (decoded?.error) return <div className="panel"><p className="field-error" role="alert" data-testid="sim-error">{decoded.error}</p></div>;
+  const r = decoded?.r;
+  if (r && rolloutMatches(r, sel, pol)) {
+    const outcome = (
+      <span className={`tag ${r.success ? 'ok' : 'err'}`} data-testid="sim-outcome" data-success={String(r.success)}>
+        {r.success ? `policy succeeded at step ${r.successStep}` : `policy failed: no success in ${r.steps} steps${r.steps >= r.maxSteps ? ' (step limit)' : ''}`}
+      </span>
+    );
+    return (
+      <Player key={job.id ?? 'rollout'} title={`${r.checkpoint} (${r.spec.mode})`} open={() => ReplayEpisode.create(r)} outcome={outcome}>
+        <p className="hint mono" data-testid="sim-rollout-summary">
+          {r.policy}: {r.actCalls} chunks of {r.chunkSize} (execute {r.executeSteps}), seed {r.spec.seed}, final state {r.finalStateHash}
+          {r.arFailures > 0 && <> · <span className="field-error">{r.arFailures} AR chunk(s) did not decode and ran as zero actions ({r.lastArFailure})</span></>}
+        </p>
+      </Player>
+    );
+  }
+  return (
+    <div className="panel" data-testid="sim-rollout-wait">
+      <h2>{pol.policy}</h2>
+      <p className="muted">
+        {job.state === 'running' || job.state === 'starting' || job.state === 'paused'
+          ? 'Rolling out in the GPU worker (progress in the Policy panel); the episode plays here when it is done.'
+          : r ? 'The last rollout was of another checkpoint, scene or settings: roll out again to watch this one.'
+          : 'Press "Roll out" in the Policy panel: the checkpoint runs in the GPU worker and the recorded episode plays here.'}
+      </p>
+    </div>
+  );
+}
+
 const SPEEDS = [1, 2, 4, 8];
 
-function Player({ sel }: { sel: SimSelection }) {
+/**
+ * The viewer, the policy camera images and the transport for one episode. A live
+ * episode (the expert) grows as it plays; a recorded one (a rollout) has every frame
+ * from the start and playing walks the cursor through them.
+ */
+function Player({ title, open, outcome, children }: { title: string; open(): Promise<PlayableEpisode>; outcome?: ReactNode; children?: ReactNode }) {
   const canvasRef = useRef<HTMLCanvasElement>(null);
   const imagesRef = useRef<HTMLDivElement>(null);
   const viewerRef = useRef<SimViewer | null>(null);
-  const epRef = useRef<LiveEpisode | null>(null);
+  const epRef = useRef<PlayableEpisode | null>(null);
+  const cursorRef = useRef(0);
   const [error, setError] = useState<string | null>(null);
   const [ready, setReady] = useState(false);
   const [playing, setPlaying] = useState(false);
@@ -100,14 +164,13 @@ function Player({ sel }: { sel: SimSelection }) {
 
   useEffect(() => {
     let live = true;
-    let ep: LiveEpisode | null = null;
+    let ep: PlayableEpisode | null = null;
     let viewer: SimViewer | null = null;
     (async () => {
-      const device = await cameraDevice();
-      ep = await LiveEpisode.create({ task: sel.task, state: sel.state, perturb: sel.perturb, seed: sel.seed }, device);
+      ep = await open();
       if (!live) return ep.dispose();
       viewer = new SimViewer(canvasRef.current!, { imagePanel: imagesRef.current! });
-      viewer.setWorld(ep.env.world);
+      viewer.setWorld(ep.world);
       viewerRef.current = viewer;
       epRef.current = ep;
       setInstruction(ep.instruction);
@@ -121,7 +184,7 @@ function Player({ sel }: { sel: SimSelection }) {
       viewerRef.current = null;
       epRef.current = null;
     };
-    // The key on <Player> remounts it for a new selection; nothing else changes the episode.
+    // The parent's key remounts the Player for a new episode; nothing else changes it.
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, []);
 
@@ -130,16 +193,23 @@ function Player({ sel }: { sel: SimSelection }) {
     const viewer = viewerRef.current;
     if (!ep || !viewer) return;
     const f = ep.showFrame(i);
-    viewer.showImages([f.agentview, f.wrist], IMAGE_SIZE, IMAGE_SIZE);
+    viewer.showImages([f.agentview, f.wrist], ep.imageSize, ep.imageSize);
     viewer.render();
+    cursorRef.current = f.step;
     setCursor(f.step);
     setLength(ep.frames.length);
     setDone(ep.done);
   };
 
+  /** One frame on: a live episode runs a control step, a recording moves the cursor. */
   const advanceOnce = async (): Promise<boolean> => {
     const ep = epRef.current;
     if (!ep) return false;
+    if (!ep.live) {
+      const next = Math.min(cursorRef.current + 1, ep.frames.length - 1);
+      show(next);
+      return next < ep.frames.length - 1;
+    }
     const more = await ep.advance();
     show(ep.frames.length - 1);
     return more;
@@ -148,7 +218,10 @@ function Player({ sel }: { sel: SimSelection }) {
   const play = async () => {
     const viewer = viewerRef.current;
     const ep = epRef.current;
-    if (!viewer || !ep || ep.done) return;
+    if (!viewer || !ep) return;
+    if (ep.live && ep.done) return;
+    // A recording played from its end starts over.
+    if (!ep.live && cursorRef.current >= ep.frames.length - 1) show(0);
     setPlaying(true);
     try {
       await viewer.play(advanceOnce, speed);
@@ -156,7 +229,7 @@ function Player({ sel }: { sel: SimSelection }) {
       setError(e instanceof Error ? e.message : String(e));
     } finally {
       setPlaying(false);
-      if (epRef.current) show(epRef.current.frames.length - 1);
+      if (epRef.current?.live) show(epRef.current.frames.length - 1);
     }
   };
 
@@ -170,24 +243,28 @@ function Player({ sel }: { sel: SimSelection }) {
     if (!ep || playing) return;
     const target = cursor + delta;
     // Past the newest recorded frame a step runs the expert live.
-    if (target >= ep.frames.length) await advanceOnce().catch((e: unknown) => setError(String(e)));
+    if (target >= ep.frames.length && ep.live) await advanceOnce().catch((e: unknown) => setError(String(e)));
     else show(target);
   };
 
+  const live = epRef.current?.live ?? true;
   const frame: SimFrame | undefined = epRef.current?.frames[cursor];
   const success = frame?.success ?? false;
+  const atEnd = length > 0 && cursor >= length - 1;
+  const size = epRef.current?.imageSize;
   return (
-    <div className="panel" data-testid="sim-player">
+    <div className="panel" data-testid="sim-player" data-kind={live ? 'expert' : 'rollout'}>
       <div className="panel-head">
-        <h2 data-testid="sim-instruction">{instruction || sel.task}</h2>
+        <h2 data-testid="sim-instruction">{instruction || title}</h2>
+        {outcome}
         {success && <span className="tag ok" data-testid="sim-success">✓ success: goal holds</span>}
-        {done && !success && <span className="tag err" data-testid="sim-failed">✗ ended without success</span>}
+        {done && atEnd && !success && <span className="tag err" data-testid="sim-failed">✗ ended without success</span>}
       </div>
       {error && <p className="field-error" role="alert" data-testid="sim-error">{error}</p>}
       <div className="row" style={{ alignItems: 'flex-start' }}>
         <canvas ref={canvasRef} width={560} height={400} style={{ width: 560, height: 400, background: '#8c9eb3', borderRadius: 4 }} data-testid="sim-canvas" />
         <div>
-          <div className="hint">agent view · wrist ({IMAGE_SIZE}×{IMAGE_SIZE})</div>
+          <div className="hint">{live ? 'agent view · wrist' : 'what the policy saw when it last planned: agent view · wrist'}{size ? ` (${size}×${size})` : ''}</div>
           <div ref={imagesRef} style={{ display: 'flex', flexDirection: 'column', gap: 4 }} data-testid="sim-images" />
         </div>
       </div>
@@ -195,10 +272,10 @@ function Player({ sel }: { sel: SimSelection }) {
         {playing ? (
           <button type="button" onClick={pause} data-testid="sim-pause">Pause</button>
         ) : (
-          <button type="button" onClick={() => void play()} disabled={!ready || done} data-testid="sim-play">Play expert</button>
+          <button type="button" onClick={() => void play()} disabled={!ready || (live ? done : length < 2)} data-testid="sim-play">{live ? 'Play expert' : 'Play rollout'}</button>
         )}
         <button type="button" onClick={() => void step(-1)} disabled={!ready || playing || cursor === 0} title="previous recorded step">◀</button>
-        <button type="button" onClick={() => void step(1)} disabled={!ready || playing || (done && cursor >= length - 1)} title="next step (runs the expert past the end of the recording)" data-testid="sim-step">▶</button>
+        <button type="button" onClick={() => void step(1)} disabled={!ready || playing || (done && atEnd)} title={live ? 'next step (runs the expert past the end of the recording)' : 'next recorded step'} data-testid="sim-step">▶</button>
         <label>
           speed{' '}
           <select value={speed} onChange={(e) => setSpeed(Number(e.target.value))} disabled={playing}>
@@ -209,9 +286,12 @@ function Player({ sel }: { sel: SimSelection }) {
         <span className="mono" data-testid="sim-step-count">step {cursor}/{Math.max(0, length - 1)}</span>
       </div>
       <p data-testid="sim-phase" style={{ margin: '6px 0 0' }}>
-        {frame?.phase ? <><span className="tag">{frame.phase}</span> {frame.description}</> : <span className="muted">initial state: press Play to run the scripted expert</span>}
+        {frame?.phase ? <><span className="tag">{frame.phase}</span> {frame.description}</>
+          : frame?.description ? <span className="mono">{frame.description}</span>
+          : <span className="muted">{live ? 'initial state: press Play to run the scripted expert' : 'initial state: press Play to replay the rollout'}</span>}
       </p>
       {epRef.current?.perturbation && <p className="hint mono" data-testid="sim-perturbation">perturbation: {JSON.stringify(epRef.current.perturbation).slice(0, 300)}</p>}
+      {children}
     </div>
   );
 }

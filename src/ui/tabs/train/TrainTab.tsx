@@ -26,6 +26,7 @@ const KIND_LABEL: Record<JobKind, string> = {
   pretrain: 'PRTS pre-training on a dataset (Value tab)',
   value: 'Value curves (Value tab)',
   tsne: 't-SNE of phi (Embeddings tab)',
+  rollout: 'Policy rollout (Sim tab)',
 };
 
 export default function TrainTab() {

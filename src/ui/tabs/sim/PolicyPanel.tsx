@@ -1,0 +1,119 @@
+/**
+ * "Policy": the scripted expert (played live on this thread) or a PRTS checkpoint from
+ * this browser (runs in IndexedDB, or a folder dropped in the Value tab), rolled out in
+ * the GPU worker (`rollout` job) and replayed in the same Player. The checkpoint's small
+ * JSON files are read here first, so the modes it lacks are disabled with the reason and
+ * a checkpoint that does not fit the simulation is refused before a job starts.
+ */
+import { useEffect, useState } from 'react';
+import { getRunFiles } from '../../../../worker/jobs/runs.ts';
+import { getTask } from '../../../sim/index.ts';
+import { peekCheckpointFiles, type CheckpointPeek } from '../../../train/rollout-record.ts';
+import { sourceFor, useCheckpoints } from '../value/checkpoints.ts';
+import { JobBar } from './JobBar.tsx';
+import { modeChoice, rolloutSpecFor, type PolicySelection } from './policyParams.ts';
+import type { SimSelection } from './simParams.ts';
+import type { useServiceJob } from './useJob.ts';
+
+type Peeked = { id: string; peek: CheckpointPeek; error: null } | { id: string; peek: null; error: string };
+
+export function PolicyPanel({ sel, pol, setPol, job }: {
+  sel: SimSelection;
+  pol: PolicySelection;
+  setPol(p: Partial<PolicySelection>): void;
+  job: ReturnType<typeof useServiceJob>;
+}) {
+  const runs = useCheckpoints((s) => s.runs);
+  const dropped = useCheckpoints((s) => s.dropped);
+  const listError = useCheckpoints((s) => s.error);
+  const [peeked, setPeeked] = useState<Peeked | null>(null);
+  useEffect(() => void useCheckpoints.getState().refresh(), []);
+  useEffect(() => {
+    if (!pol.policy) return;
+    let live = true;
+    (async () => {
+      const src = sourceFor(pol.policy, dropped);
+      if (!src) throw new Error(`the dropped checkpoint "${pol.policy}" is gone (dropped folders last one session): drop it again in the Value tab`);
+      const files = 'run' in src ? await getRunFiles(src.run) : src.files;
+      return peekCheckpointFiles(files);
+    })().then(
+      (peek) => live && setPeeked({ id: pol.policy, peek, error: null }),
+      (e: unknown) => live && setPeeked({ id: pol.policy, peek: null, error: e instanceof Error ? e.message : String(e) }),
+    );
+    return () => {
+      live = false;
+    };
+  }, [pol.policy, dropped]);
+
+  const current = peeked?.id === pol.policy ? peeked : null;
+  const choice = current?.peek ? modeChoice(current.peek, pol.mode) : null;
+  const limit = sel.task ? getTask(sel.task).maxSteps : 0;
+  const problem =
+    !sel.task ? 'choose a task'
+    : current?.error ? current.error
+    : choice?.problems.length ? choice.problems.join('; ')
+    : pol.steps > limit ? `step limit must be at most the task's ${limit}`
+    : null;
+  const source = pol.policy ? sourceFor(pol.policy, dropped) : null;
+  const knownRun = runs.some((r) => r.name === pol.policy) || pol.policy in dropped;
+
+  const start = () => {
+    if (!choice || !source || problem) return;
+    void job.start({ kind: 'rollout', params: { ...rolloutSpecFor(sel, pol, choice.mode), checkpoint: source } });
+  };
+
+  return (
+    <div className="panel" data-testid="sim-policy">
+      <h2>Policy</h2>
+      <div className="form">
+        <label htmlFor="sim-policy-select">policy</label>
+        <div className="field">
+          <select id="sim-policy-select" value={pol.policy} onChange={(e) => setPol({ policy: e.target.value, mode: null })} disabled={job.running} data-testid="sim-policy-select">
+            <option value="">scripted expert</option>
+            {runs.map((r) => <option key={r.name} value={r.name}>{r.name} · {r.dataset} · {r.steps} steps</option>)}
+            {Object.keys(dropped).map((id) => <option key={id} value={id}>{id}</option>)}
+            {pol.policy && !knownRun && <option value={pol.policy}>{pol.policy} (not in this browser)</option>}
+          </select>
+          {listError && <span className="field-error">{listError}</span>}
+        </div>
+        {pol.policy && (
+          <>
+            <label htmlFor="sim-policy-mode">mode</label>
+            <div className="field">
+              <select id="sim-policy-mode" value={choice?.mode ?? pol.mode ?? 'ar'} onChange={(e) => setPol({ mode: e.target.value as 'dit' | 'ar' })} disabled={!choice || job.running} data-testid="sim-policy-mode">
+                <option value="dit" disabled={!!choice?.ditUnavailable}>dit: DiT action expert (flow matching, 5 Euler steps)</option>
+                <option value="ar">ar: FAST tokens from the LM head (greedy)</option>
+              </select>
+              {choice?.ditUnavailable && <span className="hint" data-testid="sim-policy-dit-reason">dit unavailable: {choice.ditUnavailable}</span>}
+            </div>
+            <label htmlFor="sim-policy-steps">step limit</label>
+            <div className="field">
+              <input id="sim-policy-steps" type="number" min={0} max={limit} value={pol.steps} onChange={(e) => setPol({ steps: Math.max(0, Math.round(Number(e.target.value) || 0)) })} disabled={job.running} data-testid="sim-policy-steps" />
+              <span className="hint">0 = the task's limit ({limit}); the episode ends at the first step its goal holds</span>
+            </div>
+            <label htmlFor="sim-policy-exec">execute</label>
+            <div className="field">
+              <input id="sim-policy-exec" type="number" min={0} value={pol.exec} onChange={(e) => setPol({ exec: Math.max(0, Math.round(Number(e.target.value) || 0)) })} disabled={job.running} />
+              <span className="hint">actions per chunk before re-planning; 0 = the whole chunk{current?.peek ? ` (${current.peek.config.model.chunkLength})` : ''}</span>
+            </div>
+            <label htmlFor="sim-policy-seed">rollout seed</label>
+            <input id="sim-policy-seed" type="number" min={0} value={pol.pseed} onChange={(e) => setPol({ pseed: Math.max(0, Math.round(Number(e.target.value) || 0)) })} disabled={job.running} data-testid="sim-policy-seed" />
+          </>
+        )}
+      </div>
+      {!pol.policy && <p className="hint">The expert plays live below. Pick a checkpoint made in this browser (Train or Value tab) to roll it out in this scene.</p>}
+      {pol.policy && current?.peek && (
+        <p className="hint" data-testid="sim-policy-info">
+          {current.peek.kind} checkpoint, step {current.peek.step}: cameras {current.peek.config.model.cameras.join(', ')}, {current.peek.config.model.imageSize}px, chunk {current.peek.config.model.chunkLength}. Same scene, settings and seed give the same rollout.
+        </p>
+      )}
+      {pol.policy && problem && <p className="field-error" role="alert" data-testid="sim-policy-problem">{problem}</p>}
+      {pol.policy && (
+        <button type="button" onClick={start} disabled={!choice || !!problem || job.running} data-testid="sim-rollout-start">
+          Roll out {choice ? `(${choice.mode})` : ''}
+        </button>
+      )}
+      <JobBar job={job.job} onPause={job.pause} onResume={job.resume} onCancel={job.cancel} testId="sim-rollout-job" unit="control steps" />
+    </div>
+  );
+}

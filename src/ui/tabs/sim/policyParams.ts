@@ -1,0 +1,95 @@
+/**
+ * The Sim tab's policy choice in the URL (#/sim?...&policy=&mode=&steps=&pseed=&exec=),
+ * beside the scene (simParams.ts), and the pure rules around it: which modes a
+ * checkpoint offers and the rollout job's spec. Unit-tested in
+ * tests/unit/ui/sim-rollout.test.ts; a shared link reproduces the same rollout.
+ */
+import { enumParam, intParam } from '../../lib/route.ts';
+import { rolloutProblems, type CheckpointPeek, type RolloutMode, type RolloutSpec } from '../../../train/rollout-record.ts';
+import { DROPPED_PREFIX } from '../value/checkpoints.ts';
+import type { SimSelection } from './simParams.ts';
+
+export interface PolicySelection {
+  /** '' = the scripted expert; else a browser run's name or a dropped checkpoint's id. */
+  policy: string;
+  /** null = the best the checkpoint has ('dit' when post-trained, else 'ar'). */
+  mode: RolloutMode | null;
+  /** Step limit; 0 = the task's. */
+  steps: number;
+  /** Episode seed of the rollout (the DiT's sampling noise). */
+  pseed: number;
+  /** Actions executed per chunk before re-planning; 0 = the whole chunk. */
+  exec: number;
+}
+
+const MAX_SEED = 2 ** 31 - 1;
+
+export function parsePolicyParams(params: Record<string, string>): PolicySelection {
+  const mode = enumParam(params, 'mode', ['dit', 'ar', ''] as const, '');
+  return {
+    policy: params.policy ?? '',
+    mode: mode || null,
+    steps: intParam(params, 'steps', 0, 0, 10_000),
+    pseed: intParam(params, 'pseed', 0, 0, MAX_SEED),
+    exec: intParam(params, 'exec', 0, 0, 256),
+  };
+}
+
+export function policyParamUpdates(p: PolicySelection): Record<string, string | number | null> {
+  return { policy: p.policy || null, mode: p.mode, steps: p.steps || null, pseed: p.pseed || null, exec: p.exec || null };
+}
+
+export interface ModeChoice {
+  /** The mode a rollout would use. */
+  mode: RolloutMode;
+  /** Why 'dit' cannot be chosen (null when it can). */
+  ditUnavailable: string | null;
+  /** Why this checkpoint cannot roll out in this mode (empty when it can). */
+  problems: string[];
+}
+
+/** The mode to run and what stands in the way, from what the checkpoint's files say. */
+export function modeChoice(peek: CheckpointPeek, wanted: RolloutMode | null): ModeChoice {
+  const ditUnavailable = peek.hasDit ? null : `this ${peek.kind} checkpoint (step ${peek.step}) has no DiT action expert: post-train it to sample actions with the DiT; 'ar' decodes FAST tokens with the LM head`;
+  const mode: RolloutMode = wanted ?? (peek.hasDit ? 'dit' : 'ar');
+  return { mode, ditUnavailable, problems: rolloutProblems(peek.config, peek.hasDit, mode) };
+}
+
+/** The rollout job's spec for the scene and policy settings (the checkpoint travels beside it). */
+export function rolloutSpecFor(sel: SimSelection, p: PolicySelection, mode: RolloutMode): RolloutSpec {
+  return {
+    mode,
+    task: sel.task,
+    initState: sel.state,
+    perturb: [...sel.perturb],
+    perturbSeed: sel.seed,
+    seed: p.pseed,
+    ...(p.steps ? { maxSteps: p.steps } : {}),
+    ...(p.exec ? { executeSteps: p.exec } : {}),
+  };
+}
+
+/** The label a rollout result carries for a policy id (describeSource: a dropped folder's label has no prefix). */
+export function checkpointLabel(policy: string): string {
+  return policy.startsWith(DROPPED_PREFIX) ? policy.slice(DROPPED_PREFIX.length) : policy;
+}
+
+/**
+ * Whether a finished rollout is the one the current selection asks for (same checkpoint,
+ * scene and settings); anything else needs a new rollout rather than an old replay.
+ */
+export function rolloutMatches(r: { checkpoint: string; spec: RolloutSpec }, sel: SimSelection, p: PolicySelection): boolean {
+  const want = rolloutSpecFor(sel, p, p.mode ?? r.spec.mode);
+  const a = r.spec;
+  return (
+    r.checkpoint === checkpointLabel(p.policy) &&
+    a.mode === want.mode &&
+    a.task === want.task &&
+    a.initState === want.initState &&
+    a.perturb.join() === want.perturb.join() &&
+    a.perturbSeed === want.perturbSeed &&
+    a.seed === want.seed &&
+    a.maxSteps === want.maxSteps &&
+    a.executeSteps === want.executeSteps
+  );
+}
