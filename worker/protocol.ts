@@ -34,9 +34,20 @@ export interface JobParams {
   gen: { tasks: string[]; episodesPerTask: number; size: number; perturb: PerturbationKind[]; seed: number; datasetId: string; token: string };
   /**
    * PRTS pre-training on a server dataset for `steps` steps (worker/jobs/pretrain.ts);
-   * the checkpoint is kept in IndexedDB as browser run `name`.
+   * the checkpoint is kept in IndexedDB as browser run `name`, saved every
+   * `checkpointEvery` steps (0 or absent: at the end), at the end and on cancel.
+   * `resume`: continue run `name` from its saved checkpoint, with its saved config
+   * and tokenizers (`config`, needed for a new run, is then not read), until step `steps`.
    */
-  pretrain: { dataset: string; config: WorkbenchConfig; steps: number; name: string };
+  pretrain: { dataset: string; config?: WorkbenchConfig; steps: number; name: string; checkpointEvery?: number; resume?: boolean };
+  /**
+   * PRTS post-training (worker/jobs/posttrain.ts): a fresh DiT on pre-training run
+   * `source`, flow matching on a server dataset for `steps` steps, saved as a new browser
+   * run `name` every `checkpointEvery` steps (0: at the end), at the end and on cancel.
+   * `resume`: continue post-training run `name` until step `steps` (`source`, `seed` and
+   * `freezeBackbone` then come from its checkpoint).
+   */
+  posttrain: { source: string; dataset: string; steps: number; seed: number; freezeBackbone: boolean; name: string; checkpointEvery: number; resume?: boolean };
   /**
    * One episode of a PRTS checkpoint in the simulation for the Sim tab's viewer
    * (worker/jobs/rollout.ts, src/train/rollout.ts); the result is a RolloutResultJson.

@@ -34,6 +34,12 @@ export interface JobContext {
   log(message: string): void;
   /** Hands a checkpoint to the UI; the arrays are transferred (do not reuse them). */
   saveCheckpoint(step: number, tensors: TensorRecord[], metadata?: Record<string, string>): void;
+  /**
+   * Starts the pace measurement afresh, now, at `step`: call it once a job's setup is done
+   * (and with the step it resumed from), so neither the setup time nor the steps of an
+   * earlier session count into throughput and ETA.
+   */
+  restartPace(step: number): void;
   readonly cancelled: boolean;
 }
 
@@ -257,6 +263,12 @@ export class JobRunner {
       },
       saveCheckpoint(step, tensors, metadata = {}) {
         runner.safeEmit(job, { type: 'checkpoint', jobId: job.id, step, tensors, metadata });
+      },
+      restartPace(step: number) {
+        job.step = step;
+        job.windowStart = runner.now();
+        job.windowStep = step;
+        job.windowItems = 0;
       },
     };
   }

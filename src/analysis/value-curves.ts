@@ -14,6 +14,7 @@ import { gatherRows } from '../engine/ops/embedding.ts';
 import { Scope } from '../engine/tensor.ts';
 import { SampleIndex, type Sample } from '../model/batch.ts';
 import { toResume, type CheckpointData } from '../train/checkpoint.ts';
+import { backboneCheckpoint } from '../train/posttrain.ts';
 import { Pretrainer } from '../train/pretrain.ts';
 import { valueCurveMetrics, type EpisodeValueMetrics } from './value.ts';
 
@@ -34,7 +35,8 @@ export class CrlProbe {
   ) {}
 
   static async create(rt: Runtime, ckpt: CheckpointData, reader: LeRobotReader, stride = 1): Promise<CrlProbe> {
-    const trainer = await Pretrainer.create(rt, ckpt.config, reader, { resume: toResume(ckpt) });
+    // A post-trained run reads through its backbone (the DiT plays no part in phi / psi).
+    const trainer = await Pretrainer.create(rt, ckpt.config, reader, { resume: toResume(backboneCheckpoint(ckpt)) });
     try {
       const index = await SampleIndex.fromReader(reader, { horizon: ckpt.config.model.chunkLength, cameras: ckpt.config.model.cameras, stride });
       return new CrlProbe(trainer, index);

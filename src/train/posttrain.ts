@@ -652,3 +652,42 @@ export class PostTrainRun {
     this.model.store.dispose();
   }
 }
+
+/**
+ * A post-training checkpoint seen as the pre-training checkpoint of its backbone: the
+ * non-DiT parameters (backbone, LM and CRL heads), no DiT, zero AdamW moments, and a
+ * 'pretrain' trainer state at the pre-training step it started from. For tools that only
+ * read the backbone (CrlProbe: value curves and t-SNE of phi, which go through
+ * Pretrainer), never for training on. A pre-training checkpoint is returned as it is.
+ */
+export function backboneCheckpoint(data: CheckpointData): CheckpointData {
+  if (data.trainer.kind !== 'posttrain') return data;
+  const st = data.trainer as PostTrainerState;
+  const params = data.params.filter((t) => !t.name.startsWith('dit.'));
+  const optimizer: NamedTensor[] = params.flatMap((t) => [
+    { name: `exp_avg.${t.name}`, shape: [...t.shape], data: new Float32Array(t.data.length) },
+    { name: `exp_avg_sq.${t.name}`, shape: [...t.shape], data: new Float32Array(t.data.length) },
+  ]);
+  const steps = Math.max(1, st.pretrainStep);
+  const trainer: TrainerState = {
+    type: 'prts-trainer',
+    version: 1,
+    kind: 'pretrain',
+    step: st.pretrainStep,
+    steps,
+    samplerSeed: resolveTrainOptions(data.config, steps).samplerSeed,
+    samplerStep: 0,
+    tokens: 0,
+    seconds: 0,
+    withCrl: st.withCrl,
+  };
+  return {
+    config: data.config,
+    tokenizers: data.tokenizers,
+    params,
+    optimizer,
+    optimizerSteps: Object.fromEntries(params.map((t) => [t.name, 0])),
+    trainer,
+    metrics: data.metrics,
+  };
+}

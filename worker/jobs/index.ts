@@ -7,6 +7,7 @@ import type { JobRegistry } from '../runner.ts';
 import { cpuMlpJob } from './cpu-mlp.ts';
 import { genJob } from './gen.ts';
 import { pretrainJob } from './pretrain.ts';
+import { posttrainJob } from './posttrain.ts';
 import { rolloutJob } from './rollout.ts';
 import { tsneJob } from './tsne.ts';
 import { valueJob } from './value.ts';
@@ -17,6 +18,7 @@ export const JOBS: JobRegistry = {
   'cpu-mlp': cpuMlpJob,
   gen: genJob,
   pretrain: pretrainJob,
+  posttrain: posttrainJob,
   value: valueJob,
   tsne: tsneJob,
   rollout: rolloutJob,
@@ -24,4 +26,4 @@ export const JOBS: JobRegistry = {
   tinycheck: tinycheckJob,
 };
 
-export const THROUGHPUT_UNITS = { 'cpu-mlp': 'samples', tinycheck: 'tokens', selftest: 'kernels', gen: 'frames', pretrain: 'tokens', value: 'chunks', tsne: 'iterations', rollout: 'steps' } as const;
+export const THROUGHPUT_UNITS = { 'cpu-mlp': 'samples', tinycheck: 'tokens', selftest: 'kernels', gen: 'frames', pretrain: 'tokens', posttrain: 'tokens', value: 'chunks', tsne: 'iterations', rollout: 'steps' } as const;

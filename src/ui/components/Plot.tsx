@@ -53,6 +53,8 @@ export function Plot({ data, layout, height = 280, onClick, testId }: {
           });
         }
         node.dataset.points = String(d.reduce((a, t) => a + (Array.isArray(t.x) ? t.x.length : 0), 0));
+        // The traces' names, for tests and for reading the page without the SVG.
+        node.dataset.series = d.map((t) => String((t as { name?: unknown }).name ?? '')).join('|');
       });
     });
   }, [data, layout, height]);

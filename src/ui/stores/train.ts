@@ -6,12 +6,16 @@
 import { create } from 'zustand';
 import type { JobEvent, JobKind, JobProgress, JobSpec, JobState } from '../../../worker/protocol.ts';
 import { saveCheckpoint } from '../lib/checkpoints.ts';
+import { onRunsChanged } from '../../../worker/jobs/runs-channel.ts';
 import { gpuClient } from '../worker/gpuClient.ts';
 
 export interface JobRecord {
   id: string;
   kind: JobKind;
   label: string;
+  /** PRTS training jobs: the browser run they write (worker/jobs/runs.ts) and the step it was last saved at. */
+  run?: string;
+  savedStep?: number;
   state: JobState | 'starting';
   startedAt: number;
   progress: JobProgress | null;
@@ -66,6 +70,15 @@ export const useTrainStore = create<TrainState>()((set, get) => {
   gpuClient.onCrash(({ message, jobIds }) => {
     for (const id of jobIds) update(id, (r) => ({ ...r, state: 'failed', error: message }));
   });
+  // The worker announces every save of a browser run; the job writing it shows the step.
+  if (typeof window !== 'undefined') {
+    onRunsChanged(({ name, steps }) => {
+      if (steps === undefined) return;
+      // The newest job of that run (the 'done' event may overtake the last save's announcement).
+      const latest = get().jobs.filter((j) => j.run === name).at(-1);
+      if (latest) update(latest.id, (r) => ({ ...r, savedStep: steps }));
+    });
+  }
 
   return {
     jobs: [],
@@ -82,6 +95,7 @@ export const useTrainStore = create<TrainState>()((set, get) => {
       });
       jobId = id;
       const rec: JobRecord = { id, kind: spec.kind, label, state: 'running', startedAt: Date.now(), progress: null, steps: [], losses: {}, error: null, logs: [], checkpoints: 0 };
+      if (spec.kind === 'pretrain' || spec.kind === 'posttrain') rec.run = spec.params.name;
       set((s) => ({ jobs: [...s.jobs, rec], selected: id }));
       for (const e of early) get().apply(e);
       return id;

@@ -2,6 +2,7 @@
 import { create } from 'zustand';
 import { createJSONStorage, persist } from 'zustand/middleware';
 import type { JobParams } from '../../../worker/protocol.ts';
+import { DEFAULT_PRTS, type PosttrainSettings, type PretrainSettings, type PrtsSettings } from '../tabs/train/prtsJobs.ts';
 
 export type CpuMlpSettings = Omit<JobParams['cpu-mlp'], 'init'>;
 
@@ -10,8 +11,13 @@ export const DEFAULT_CPU_MLP: CpuMlpSettings = { hidden: 64, steps: 20000, batch
 export interface TrainSettings {
   cpuMlp: CpuMlpSettings;
   tinycheckCheckpointEvery: number;
+  /** The PRTS pre-/post-training forms (src/ui/tabs/train/prtsJobs.ts). */
+  prts: PrtsSettings;
   setCpuMlp(p: Partial<CpuMlpSettings>): void;
   setTinycheckCheckpointEvery(n: number): void;
+  setPretrain(p: Partial<PretrainSettings>): void;
+  setPosttrain(p: Partial<PosttrainSettings>): void;
+  setRunCheckpointEvery(n: number): void;
 }
 
 export const useTrainSettings = create<TrainSettings>()(
@@ -21,8 +27,22 @@ export const useTrainSettings = create<TrainSettings>()(
       tinycheckCheckpointEvery: 50,
       setCpuMlp: (p) => set({ cpuMlp: { ...get().cpuMlp, ...p } }),
       setTinycheckCheckpointEvery: (n) => set({ tinycheckCheckpointEvery: n }),
+      prts: DEFAULT_PRTS,
+      setPretrain: (p) => set({ prts: { ...get().prts, pretrain: { ...get().prts.pretrain, ...p } } }),
+      setPosttrain: (p) => set({ prts: { ...get().prts, posttrain: { ...get().prts.posttrain, ...p } } }),
+      setRunCheckpointEvery: (n) => set({ prts: { ...get().prts, checkpointEvery: n } }),
     }),
-    { name: 'prts.train-settings.v1', storage: createJSONStorage(() => localStorage), partialize: (s) => ({ cpuMlp: s.cpuMlp, tinycheckCheckpointEvery: s.tinycheckCheckpointEvery }) },
+    {
+      name: 'prts.train-settings.v1',
+      storage: createJSONStorage(() => localStorage),
+      partialize: (s) => ({ cpuMlp: s.cpuMlp, tinycheckCheckpointEvery: s.tinycheckCheckpointEvery, prts: s.prts }),
+      // Settings saved before a field existed keep the field's default.
+      merge: (saved, current) => {
+        const p = (saved ?? {}) as Partial<TrainSettings>;
+        const prts = p.prts ? { ...DEFAULT_PRTS, ...p.prts, pretrain: { ...DEFAULT_PRTS.pretrain, ...p.prts.pretrain }, posttrain: { ...DEFAULT_PRTS.posttrain, ...p.prts.posttrain } } : current.prts;
+        return { ...current, ...p, prts };
+      },
+    },
   ),
 );
 

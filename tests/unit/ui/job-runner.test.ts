@@ -4,7 +4,7 @@ import { JobRunner, type JobContext, type JobRegistry } from '../../../worker/ru
 import { cpuMlpJob } from '../../../worker/jobs/cpu-mlp.ts';
 
 /** The service jobs (Sim, Value, Embeddings tabs) play no part in these runner tests. */
-const SERVICES = { gen: { unavailable: 'not in this test' }, pretrain: { unavailable: 'not in this test' }, value: { unavailable: 'not in this test' }, tsne: { unavailable: 'not in this test' }, rollout: { unavailable: 'not in this test' } } as const;
+const SERVICES = { gen: { unavailable: 'not in this test' }, pretrain: { unavailable: 'not in this test' }, posttrain: { unavailable: 'not in this test' }, value: { unavailable: 'not in this test' }, tsne: { unavailable: 'not in this test' }, rollout: { unavailable: 'not in this test' } } as const;
 const SERVICES_AVAILABILITY = Object.fromEntries(Object.keys(SERVICES).map((k) => [k, { available: false, reason: 'not in this test' }]));
 
 /** A job of `steps` steps that waits on `gate` before each step so tests control its pace. */

@@ -65,7 +65,7 @@ export function Checkpoints() {
       {list === null ? (
         <p className="muted">Loading…</p>
       ) : list.length === 0 ? (
-        <p className="muted">None yet. Jobs save checkpoints here as they run (IndexedDB, kept across reloads).</p>
+        <p className="muted">None yet. The engine check and CPU MLP jobs save tensor checkpoints here as they run (IndexedDB, kept across reloads); PRTS runs are under Browser runs.</p>
       ) : (
         <div className="scroll">
           <table className="grid" data-testid="checkpoint-list">

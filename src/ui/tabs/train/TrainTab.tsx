@@ -1,6 +1,8 @@
 /**
  * Train tab: set up a job, run it in the GPU worker, watch the losses, throughput and
  * ETA live, pause/resume/cancel, and manage checkpoints (IndexedDB, safetensors).
+ * PRTS pre-training and post-training write browser runs (worker/jobs/runs.ts) that the
+ * Browser runs panel lists, continues and post-trains (forms: PrtsForms.tsx).
  */
 import { useEffect, useMemo, useState } from 'react';
 import type { JobAvailability, JobKind } from '../../../../worker/protocol.ts';
@@ -15,15 +17,18 @@ import { useTrainStore, type JobRecord } from '../../stores/train.ts';
 import { cpuMlpErrors, useTrainSettings, type CpuMlpSettings } from '../../stores/trainSettings.ts';
 import { gpuClient } from '../../worker/gpuClient.ts';
 import { Checkpoints } from './Checkpoints.tsx';
+import { BrowserRuns, PosttrainFields, PretrainFields, usePrtsForms } from './PrtsForms.tsx';
+import { diagnosticsPlot, lossPlot, splitSeries } from './series.ts';
 
-const KINDS: readonly JobKind[] = ['tinycheck', 'cpu-mlp', 'selftest'];
+const KINDS: readonly JobKind[] = ['pretrain', 'posttrain', 'tinycheck', 'cpu-mlp', 'selftest'];
 const KIND_LABEL: Record<JobKind, string> = {
+  pretrain: 'PRTS pre-training (BC + CRL) on a server dataset',
+  posttrain: 'PRTS post-training (DiT flow matching) of a browser run',
   selftest: 'Engine kernel self-test (GPU vs float64 reference)',
   tinycheck: 'Engine tiny check (GPU, 2-layer PRTS transformer)',
   'cpu-mlp': 'CPU reference MLP (no GPU; plumbing check)',
   // Service jobs started from their own tabs (not in KINDS): named here for job lists.
   gen: 'Dataset generation (Sim tab)',
-  pretrain: 'PRTS pre-training on a dataset (Value tab)',
   value: 'Value curves (Value tab)',
   tsne: 't-SNE of phi (Embeddings tab)',
   rollout: 'Policy rollout (Sim tab)',
@@ -48,6 +53,7 @@ export default function TrainTab() {
       <div>
         <JobSetup kind={kind} setKind={(k) => setParams({ job: k })} avail={avail} />
         <JobList jobs={jobs} selected={selected} />
+        <BrowserRuns setKind={(k) => setParams({ job: k })} />
         <Checkpoints />
       </div>
       <div>
@@ -69,17 +75,23 @@ function JobSetup({ kind, setKind, avail }: { kind: JobKind; setKind: (k: JobKin
   const [startError, setStartError] = useState<string | null>(null);
   const a = avail?.[kind];
   const mlpErr = cpuMlpErrors(cpuMlp);
+  const prts = usePrtsForms();
+  const prtsForm = kind === 'pretrain' ? prts.pretrain : kind === 'posttrain' ? prts.posttrain : null;
 
   let blocker: string | null = null;
   if (!avail) blocker = 'waiting for the GPU worker…';
   else if (a && !a.available) blocker = a.reason;
   else if (kind === 'tinycheck' && !cfg.ok) blocker = `the Model tab's config is invalid (${cfg.errors.map((e) => e.path).join(', ')})`;
   else if (kind === 'cpu-mlp' && Object.keys(mlpErr).length) blocker = 'fix the fields marked below';
+  else if (prtsForm && !prtsForm.spec) blocker = 'fix the fields marked below';
 
   const onStart = async () => {
     setStartError(null);
     try {
-      if (kind === 'cpu-mlp') await start({ kind, params: cpuMlp }, `cpu-mlp h${cpuMlp.hidden}`);
+      if (prtsForm?.spec) {
+        await start(prtsForm.spec, prtsForm.label);
+        prts.started(kind);
+      } else if (kind === 'cpu-mlp') await start({ kind, params: cpuMlp }, `cpu-mlp h${cpuMlp.hidden}`);
       else if (kind === 'selftest') await start({ kind, params: { seed: 1 } }, 'kernel self-test');
       else if (kind === 'tinycheck' && cfg.ok) await start({ kind, params: { config: cfg.value, checkpointEvery: tinycheckCheckpointEvery } }, `tinycheck ${cfg.value.name}`);
     } catch (e) {
@@ -95,7 +107,11 @@ function JobSetup({ kind, setKind, avail }: { kind: JobKind; setKind: (k: JobKin
           <option key={k} value={k}>{KIND_LABEL[k]}{avail && !avail[k].available ? ' — unavailable' : ''}</option>
         ))}
       </select>
-      {kind === 'cpu-mlp' ? (
+      {kind === 'pretrain' ? (
+        <PretrainFields form={prts.pretrain} />
+      ) : kind === 'posttrain' ? (
+        <PosttrainFields form={prts.posttrain} />
+      ) : kind === 'cpu-mlp' ? (
         <div className="form">
           {(Object.keys(cpuMlp) as (keyof CpuMlpSettings)[]).map((k) => (
             <div key={k} style={{ display: 'contents' }}>
@@ -169,11 +185,9 @@ function JobView({ job, logScale, setLog }: { job: JobRecord; logScale: boolean;
   const p = job.progress;
   const frac = p && p.total > 0 ? p.step / p.total : 0;
   const live = job.state === 'running' || job.state === 'paused';
-  const data = useMemo(
-    () => Object.entries(job.losses).map(([name, ys]) => ({ type: 'scatter', mode: 'lines', name, x: job.steps, y: ys, line: { width: 1.5 } })),
-    [job.losses, job.steps],
-  );
-  const layout = useMemo(() => ({ xaxis: { title: { text: 'step' }, gridcolor: '#eee' }, yaxis: { type: logScale ? 'log' : 'linear', gridcolor: '#eee', title: { text: 'loss' } } }), [logScale]);
+  const split = useMemo(() => splitSeries(Object.keys(job.losses)), [job.losses]);
+  const lossFig = useMemo(() => lossPlot(job.steps, job.losses, split.losses, logScale), [job.steps, job.losses, split, logScale]);
+  const diagFig = useMemo(() => diagnosticsPlot(job.steps, job.losses, split.diagnostics), [job.steps, job.losses, split]);
 
   return (
     <div className="panel" data-testid="job-view">
@@ -195,12 +209,17 @@ function JobView({ job, logScale, setLog }: { job: JobRecord; logScale: boolean;
         {p && Object.entries(p.losses).map(([k, v]) => (
           <div className="stat" key={k}><div className="v" data-testid={`loss-${k}`}>{formatNumber(v)}</div><div className="k">{k}</div></div>
         ))}
-        <div className="stat"><div className="v">{job.checkpoints}</div><div className="k">checkpoints saved</div></div>
+        {job.run ? (
+          <div className="stat"><div className="v" data-testid="job-saved">{job.savedStep ?? '—'}</div><div className="k">run {job.run}: saved at step</div></div>
+        ) : (
+          <div className="stat"><div className="v">{job.checkpoints}</div><div className="k">checkpoints saved</div></div>
+        )}
       </div>
       <div className="row" style={{ marginTop: 8 }}>
         <label><input type="checkbox" checked={logScale} onChange={(e) => setLog(e.target.checked)} data-testid="log-scale" /> log scale</label>
       </div>
-      <Plot data={data} layout={layout} testId="loss-plot" />
+      <Plot data={lossFig.data} layout={lossFig.layout} testId="loss-plot" />
+      {split.diagnostics.length > 0 && <Plot data={diagFig.data} layout={diagFig.layout} height={diagFig.height} testId="diag-plot" />}
       {job.logs.length > 0 && <div className="log">{job.logs.join('\n')}</div>}
     </div>
   );

@@ -18,7 +18,7 @@ export function CheckpointSelect({ value, onChange, testId, label }: { value: st
       <div className="field">
         <select id={testId} value={value} onChange={(e) => onChange(e.target.value)} data-testid={testId}>
           <option value="">— choose —</option>
-          {runs.map((r) => <option key={r.name} value={r.name}>{r.name} · {r.dataset} · {r.steps} steps · {r.withCrl ? `CRL λ=${r.lambdaCrl}` : 'no CRL'}</option>)}
+          {runs.map((r) => <option key={r.name} value={r.name}>{r.name} · {r.dataset} · {r.kind === 'posttrain' ? `post-trained (DiT) ${r.steps} steps` : `${r.steps} steps`} · {r.withCrl ? `CRL λ=${r.lambdaCrl}` : 'no CRL'}</option>)}
           {Object.keys(dropped).map((id) => <option key={id} value={id}>{id}</option>)}
         </select>
         {error && <span className="field-error">{error}</span>}

@@ -6,6 +6,7 @@
 import { create } from 'zustand';
 import type { CheckpointSource, RunSummary } from '../../../../worker/jobs/runs.ts';
 import { listRuns } from '../../../../worker/jobs/runs.ts';
+import { onRunsChanged } from '../../../../worker/jobs/runs-channel.ts';
 
 export const DROPPED_PREFIX = 'dropped:';
 
@@ -34,11 +35,18 @@ interface CheckpointsState {
   addDropped(label: string, files: Record<string, Uint8Array>): string;
 }
 
+let listening = false;
+
 export const useCheckpoints = create<CheckpointsState>((set, get) => ({
   runs: [],
   error: null,
   dropped: {},
   async refresh() {
+    // From the first refresh on, runs saved or deleted anywhere (the worker, another tab) refresh the list.
+    if (!listening && typeof window !== 'undefined') {
+      listening = true;
+      onRunsChanged(() => void get().refresh());
+    }
     try {
       set({ runs: await listRuns(), error: null });
     } catch (e) {

@@ -1,0 +1,209 @@
+/**
+ * The Train tab's PRTS jobs (pre-training, post-training) as pure functions of the form
+ * settings: per-field validation and the job spec to start. No React, no IndexedDB:
+ * unit-tested in Node (tests/unit/ui/train-prts.test.ts). The worker checks the same
+ * things again (worker/jobs/pretrain.ts, posttrain.ts); these give the per-field
+ * messages before anything starts.
+ */
+import type { JobParams } from '../../../../worker/protocol.ts';
+import type { RunSummary } from '../../../../worker/jobs/runs.ts';
+import type { ValidationResult, WorkbenchConfig } from '../../../model/config.ts';
+
+export type RunMode = 'new' | 'continue';
+
+export interface PretrainSettings {
+  mode: RunMode;
+  /** new: the server dataset. */
+  dataset: string;
+  /** new: steps of the run; continue: the step to train until. */
+  steps: number;
+  /** new: the run's name ('' = the suggested one). */
+  name: string;
+  /** continue: the pre-training run to continue. */
+  run: string;
+}
+
+export interface PosttrainSettings {
+  mode: RunMode;
+  /** new: the pre-training run to attach the DiT to. */
+  source: string;
+  /** new: the server dataset ('' = the source run's). */
+  dataset: string;
+  steps: number;
+  seed: number;
+  freezeBackbone: boolean;
+  name: string;
+  /** continue: the post-training run to continue. */
+  run: string;
+}
+
+export interface PrtsSettings {
+  pretrain: PretrainSettings;
+  posttrain: PosttrainSettings;
+  /** Save the run's checkpoint to IndexedDB every this many steps (0: at the end only; always also on cancel). */
+  checkpointEvery: number;
+}
+
+export const DEFAULT_PRTS: PrtsSettings = {
+  pretrain: { mode: 'new', dataset: '', steps: 200, name: '', run: '' },
+  posttrain: { mode: 'new', source: '', dataset: '', steps: 100, seed: 0, freezeBackbone: false, name: '', run: '' },
+  checkpointEvery: 50,
+};
+
+export interface FormContext {
+  /** Server datasets; null while unknown (server offline or not answered yet). */
+  datasets: string[] | null;
+  runs: readonly RunSummary[];
+  /** The Model tab's config, validated. */
+  config: ValidationResult<WorkbenchConfig>;
+  /** Runs that a running or paused job is writing now. */
+  busy?: readonly string[];
+}
+
+export type PretrainField = 'config' | 'dataset' | 'steps' | 'name' | 'run' | 'checkpointEvery';
+export type PosttrainField = 'source' | 'dataset' | 'steps' | 'seed' | 'name' | 'run' | 'checkpointEvery';
+
+export interface Form<F extends string, K extends 'pretrain' | 'posttrain'> {
+  errors: Partial<Record<F, string>>;
+  /** The run the job writes (the typed name or the suggestion). */
+  name: string;
+  /** The job to start; null while any field has an error. */
+  spec: { kind: K; params: JobParams[K] } | null;
+  label: string;
+}
+
+export const RUN_NAME = /^[\w.-]{1,64}$/;
+const MAX_STEPS = 10_000_000;
+
+/** `base`, or `base-2`, `base-3`, ... : the first that no run (and no running job) has. */
+export function uniqueRunName(base: string, runs: readonly RunSummary[], busy: readonly string[] = []): string {
+  const clean = base.replace(/[^\w.-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 56) || 'run';
+  const taken = new Set([...runs.map((r) => r.name), ...busy]);
+  if (!taken.has(clean)) return clean;
+  for (let k = 2; ; k++) if (!taken.has(`${clean}-${k}`)) return `${clean}-${k}`;
+}
+
+function stepsError(steps: number, atLeast = 1): string | undefined {
+  if (!Number.isInteger(steps) || steps < atLeast || steps > MAX_STEPS) {
+    return atLeast > 1 ? `the run is at step ${atLeast - 1}: train until a later step (a whole number in [${atLeast}, ${MAX_STEPS}])` : `steps must be a whole number in [1, ${MAX_STEPS}]`;
+  }
+  return undefined;
+}
+
+function everyError(n: number): string | undefined {
+  return Number.isInteger(n) && n >= 0 && n <= 1_000_000 ? undefined : 'save every must be a whole number of steps >= 0 (0: only at the end)';
+}
+
+function newNameError(name: string, ctx: FormContext): string | undefined {
+  if (!RUN_NAME.test(name)) return 'run names are 1-64 letters, digits, ".", "_" or "-"';
+  if (ctx.busy?.includes(name)) return `a running job is writing run "${name}": choose another name`;
+  if (ctx.runs.some((r) => r.name === name)) return `a browser run named "${name}" exists: choose another name, or continue that run`;
+  return undefined;
+}
+
+function datasetError(ds: string, datasets: string[] | null, what = 'choose a server dataset'): string | undefined {
+  if (!ds) return what;
+  if (datasets && !datasets.includes(ds)) return `dataset "${ds}" is not on the server (datasets: ${datasets.join(', ') || 'none'})`;
+  return undefined;
+}
+
+function runError(name: string, ctx: FormContext, kind: RunSummary['kind'], what: string): string | undefined {
+  if (!name) return `choose the ${what}`;
+  const r = ctx.runs.find((x) => x.name === name);
+  if (!r) return `there is no browser run "${name}"`;
+  if (r.kind !== kind) return `"${name}" is a ${r.kind === 'posttrain' ? 'post-training' : 'pre-training'} run`;
+  if (ctx.busy?.includes(name)) return `a running job is writing run "${name}": wait for it to end (or cancel it)`;
+  return undefined;
+}
+
+/** The step to train until when continuing `run`: its planned end if it stopped early, else twice as far. */
+export function continueSteps(run: RunSummary): number {
+  return run.totalSteps !== undefined && run.totalSteps > run.steps ? run.totalSteps : Math.max(run.steps + 1, 2 * run.steps);
+}
+
+export function pretrainForm(s: PretrainSettings, every: number, ctx: FormContext): Form<PretrainField, 'pretrain'> {
+  const errors: Partial<Record<PretrainField, string>> = {};
+  const e = everyError(every);
+  if (e) errors.checkpointEvery = e;
+  if (s.mode === 'continue') {
+    const re = runError(s.run, ctx, 'pretrain', 'pre-training run to continue');
+    const run = ctx.runs.find((r) => r.name === s.run);
+    if (re) errors.run = re;
+    else if (run) {
+      const se = stepsError(s.steps, run.steps + 1);
+      if (se) errors.steps = se;
+      const de = datasetError(run.dataset, ctx.datasets);
+      if (de) errors.dataset = de;
+    }
+    const ok = Object.keys(errors).length === 0 && run;
+    return {
+      errors,
+      name: s.run,
+      // The run continues with its saved config: the Model tab's plays no part.
+      spec: ok ? { kind: 'pretrain', params: { dataset: run.dataset, steps: s.steps, name: run.name, checkpointEvery: every, resume: true } } : null,
+      label: `pretrain ${s.run} → step ${s.steps}`,
+    };
+  }
+  if (!ctx.config.ok) errors.config = `the Model tab's config is invalid (${ctx.config.errors.map((x) => x.path).join(', ')}): fix it there`;
+  const de = datasetError(s.dataset, ctx.datasets);
+  if (de) errors.dataset = de;
+  const se = stepsError(s.steps);
+  if (se) errors.steps = se;
+  const typed = s.name.trim() !== '';
+  const name = typed ? s.name.trim() : uniqueRunName(`${ctx.config.ok ? ctx.config.value.name : 'prts'}-${s.dataset || 'data'}`, ctx.runs, ctx.busy);
+  const ne = newNameError(name, ctx);
+  if (ne) errors.name = ne;
+  const ok = Object.keys(errors).length === 0 && ctx.config.ok;
+  return {
+    errors,
+    name,
+    spec: ok && ctx.config.ok ? { kind: 'pretrain', params: { dataset: s.dataset, config: ctx.config.value, steps: s.steps, name, checkpointEvery: every } } : null,
+    label: `pretrain ${name}`,
+  };
+}
+
+export function posttrainForm(s: PosttrainSettings, every: number, ctx: FormContext): Form<PosttrainField, 'posttrain'> {
+  const errors: Partial<Record<PosttrainField, string>> = {};
+  const e = everyError(every);
+  if (e) errors.checkpointEvery = e;
+  if (s.mode === 'continue') {
+    const re = runError(s.run, ctx, 'posttrain', 'post-training run to continue');
+    const run = ctx.runs.find((r) => r.name === s.run);
+    if (re) errors.run = re;
+    else if (run) {
+      const se = stepsError(s.steps, run.steps + 1);
+      if (se) errors.steps = se;
+      const de = datasetError(run.dataset, ctx.datasets);
+      if (de) errors.dataset = de;
+    }
+    const ok = Object.keys(errors).length === 0 && run;
+    return {
+      errors,
+      name: s.run,
+      spec: ok
+        ? { kind: 'posttrain', params: { source: run.source ?? '', dataset: run.dataset, steps: s.steps, seed: 0, freezeBackbone: run.freezeBackbone ?? false, name: run.name, checkpointEvery: every, resume: true } }
+        : null,
+      label: `posttrain ${s.run} → step ${s.steps}`,
+    };
+  }
+  const sourceError = runError(s.source, ctx, 'pretrain', 'pre-training run to post-train');
+  if (sourceError) errors.source = sourceError;
+  const src = ctx.runs.find((r) => r.name === s.source);
+  const dataset = s.dataset || src?.dataset || '';
+  const de = datasetError(dataset, ctx.datasets, 'choose a server dataset (default: the source run\'s)');
+  if (de) errors.dataset = de;
+  const se = stepsError(s.steps);
+  if (se) errors.steps = se;
+  if (!Number.isInteger(s.seed) || s.seed < 0 || s.seed > 0xffffffff) errors.seed = 'seed must be a whole number in [0, 4294967295]';
+  const typed = s.name.trim() !== '';
+  const name = typed ? s.name.trim() : uniqueRunName(`${s.source || 'run'}-post`, ctx.runs, ctx.busy);
+  const ne = newNameError(name, ctx) ?? (name === s.source ? 'the post-trained run needs a name of its own (this is its source run)' : undefined);
+  if (ne) errors.name = ne;
+  const ok = Object.keys(errors).length === 0;
+  return {
+    errors,
+    name,
+    spec: ok ? { kind: 'posttrain', params: { source: s.source, dataset, steps: s.steps, seed: s.seed, freezeBackbone: s.freezeBackbone, name, checkpointEvery: every } } : null,
+    label: `posttrain ${name}`,
+  };
+}
