@@ -16,6 +16,9 @@
  * aggregates per suite and per axis, episode records (optionally with actions, for value
  * curves), a markdown renderer for docs/results.md and a comparison of two result sets
  * (CRL vs no-CRL) with Newcombe difference intervals.
+ *
+ * rolloutEpisode runs one episode through the same loop with a per-step observer, for
+ * the Sim tab's checkpoint rollouts (src/train/rollout.ts).
  */
 import { newcombeDifference, wilsonInterval } from '../analysis/stats';
 import {

@@ -12,6 +12,7 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startAppStack, type AppStack } from '../../scripts/app-stack.ts';
+import { distinctColours } from './harness.ts';
 import { Runtime } from '../../src/engine/runtime.ts';
 import { bytesToBase64 } from '../../src/train/rollout-record.ts';
 import { tinySimCheckpoint } from '../unit/train/rollout.helpers.ts';
@@ -47,22 +48,6 @@ async function putRun(page: Page, name: string, runFiles: Record<string, Uint8Ar
     },
     { name, encoded },
   );
-}
-
-/** Distinct colours among sampled pixels of a canvas (a blank clear colour gives 1). */
-function distinctColours(page: Page, testId: string): Promise<number> {
-  return page.evaluate((id) => {
-    const src = document.querySelector(`[data-testid="${id}"]`) as HTMLCanvasElement;
-    const c = document.createElement('canvas');
-    c.width = src.width;
-    c.height = src.height;
-    const ctx = c.getContext('2d')!;
-    ctx.drawImage(src, 0, 0);
-    const d = ctx.getImageData(0, 0, c.width, c.height).data;
-    const set = new Set<number>();
-    for (let i = 0; i < d.length; i += 4 * 7) set.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
-    return set.size;
-  }, testId);
 }
 
 async function rollOut(page: Page): Promise<{ summary: string; outcome: string; success: string; n: number }> {

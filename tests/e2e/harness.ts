@@ -63,3 +63,19 @@ export async function startE2E(opts: { root?: string } = {}): Promise<E2E> {
     },
   };
 }
+
+/** Distinct colours among sampled pixels of a canvas (a blank clear colour gives 1). */
+export function distinctColours(page: Page, testId: string): Promise<number> {
+  return page.evaluate((id) => {
+    const src = document.querySelector(`[data-testid="${id}"]`) as HTMLCanvasElement;
+    const c = document.createElement('canvas');
+    c.width = src.width;
+    c.height = src.height;
+    const ctx = c.getContext('2d')!;
+    ctx.drawImage(src, 0, 0);
+    const d = ctx.getImageData(0, 0, c.width, c.height).data;
+    const set = new Set<number>();
+    for (let i = 0; i < d.length; i += 4 * 7) set.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+    return set.size;
+  }, testId);
+}

@@ -47,6 +47,15 @@ export function perturbationFor(s: EpisodeSetup): Perturbation | null {
   return simPerturbation(s.task, s.state, s.perturb, s.seed);
 }
 
+/** Writes frame i's (clamped) geom poses where the viewer reads them. */
+function showRecorded(env: SimEnv, frames: readonly SimFrame[], i: number): SimFrame {
+  const f = frames[Math.max(0, Math.min(frames.length - 1, i))];
+  const d = env.world.physics.data;
+  (d.geom_xpos as Float64Array).set(f.geomXpos);
+  (d.geom_xmat as Float64Array).set(f.geomXmat);
+  return f;
+}
+
 /** What the Player shows: a live expert episode or a recorded rollout. */
 export interface PlayableEpisode {
   readonly frames: SimFrame[];
@@ -116,11 +125,7 @@ export class LiveEpisode implements PlayableEpisode {
 
   /** Puts recorded frame i's poses where the viewer reads them. */
   showFrame(i: number): SimFrame {
-    const f = this.frames[Math.max(0, Math.min(this.frames.length - 1, i))];
-    const d = this.env.world.physics.data;
-    (d.geom_xpos as Float64Array).set(f.geomXpos);
-    (d.geom_xmat as Float64Array).set(f.geomXmat);
-    return f;
+    return showRecorded(this.env, this.frames, i);
   }
 
   dispose(): void {
@@ -205,11 +210,7 @@ export class ReplayEpisode implements PlayableEpisode {
   }
 
   showFrame(i: number): SimFrame {
-    const f = this.frames[Math.max(0, Math.min(this.frames.length - 1, i))];
-    const d = this.env.world.physics.data;
-    (d.geom_xpos as Float64Array).set(f.geomXpos);
-    (d.geom_xmat as Float64Array).set(f.geomXmat);
-    return f;
+    return showRecorded(this.env, this.frames, i);
   }
 
   dispose(): void {
