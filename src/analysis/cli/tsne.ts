@@ -21,7 +21,7 @@
  * --space joint runs one t-SNE on all checkpoints' rows together ("a unified t-SNE space",
  * PRTS Sec. 6.3) and splits it into panels; the default runs one t-SNE per checkpoint.
  */
-import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { chunkPoints, phaseColumn, phaseNames, tsneOptionsFor, type ChunkPoint } from '../chunk-embeddings.ts';
 import { TSNE } from '../tsne.ts';
@@ -89,7 +89,7 @@ const settings = {
 };
 const labels = args.has('labels') ? args.get('labels')!.split(',').map((s) => s.trim()) : null;
 if (labels && labels.length !== ckptDirs.length) fail(`--labels has ${labels.length} names for ${ckptDirs.length} checkpoints`);
-for (const d of ckptDirs) if (!existsSync(d) || !statSync(d).isDirectory()) fail(`--checkpoint ${d}: no such directory`);
+for (const d of ckptDirs) if (!existsSync(d)) fail(`--checkpoint ${d}: no such directory or checkpoint archive`);
 if (!existsSync(dataDir)) fail(`--data ${dataDir}: no such directory`);
 
 const t0 = performance.now();

@@ -79,7 +79,7 @@ async function checkpointPolicy(spec: string, args: Map<string, string>): Promis
   const dir = m[1];
   const mode = m[2] as 'dit' | 'ar' | undefined;
   if (!dir) fail('--policy checkpoint:<dir>[:dit|:ar] needs a directory');
-  if (!existsSync(dir)) fail(`--policy checkpoint:${dir}: no such directory`);
+  if (!existsSync(dir)) fail(`--policy checkpoint:${dir}: no such directory or checkpoint archive`);
   const [{ loadPrtsPolicy }, { nodeCheckpointIO }] = await Promise.all([import('../inference'), import('../checkpoint-node')]);
   const policy = await loadPrtsPolicy(await nodeCheckpointIO(dir), undefined, { mode, seed: int(args, 'seed', 0) ?? 0 });
   const d = policy.inference.data;

@@ -80,6 +80,7 @@ if (heads !== undefined) dit.heads = heads;
 const logEvery = intArg('log-every', 1) ?? 1;
 
 const out = await nodeCheckpointIO(outDir);
+if (out.archive) fail(`--out ${outDir} is a checkpoint archive: --out needs a run directory (unzip the archive there to --resume it)`);
 if (!resume && (await out.exists('latest.json'))) fail(`${outDir} already holds a run (latest.json); pass --resume to continue it or choose another --out`);
 const source = resume
   ? await loadCheckpoint(out).catch((e: Error) => fail(`--resume ${outDir}: ${e.message}`))

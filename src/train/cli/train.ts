@@ -68,6 +68,7 @@ const stepsArg = intArg('steps', 1);
 const logEvery = intArg('log-every', 1) ?? 1;
 
 const out = await nodeCheckpointIO(outDir);
+if (out.archive) fail(`--out ${outDir} is a checkpoint archive: --out needs a run directory (unzip the archive there to --resume it)`);
 const saved = resume ? await loadCheckpoint(out).catch((e: Error) => fail(`--resume: ${e.message}`)) : null;
 if (!resume && (await out.exists('latest.json'))) fail(`${outDir} already holds a run (latest.json); pass --resume to continue it or choose another --out`);
 let config: WorkbenchConfig;
