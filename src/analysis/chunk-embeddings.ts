@@ -1,12 +1,13 @@
 /**
  * PRTS Fig. 5 plumbing shared by the Embeddings tab's worker job (worker/jobs/tsne.ts) and
  * `npm run tsne` (src/analysis/cli/tsne.ts): which chunks of which episodes are embedded,
- * what each point is labelled with (task, the expert's phase at the chunk start), and the
- * t-SNE settings for a point set of a given size. Keeping it in one place means the tab
- * and the docs figure show the same thing.
+ * what each point is labelled with (task, the expert's phase at the chunk start), the
+ * t-SNE settings for a point set of a given size, and each panel's separation metrics.
+ * Keeping it in one place means the tab and the docs figure show the same thing.
  */
 import type { LeRobotReader } from '../data/index.ts';
 import type { Sample } from '../model/batch.ts';
+import { separationMetrics, type SeparationMetrics } from './separation.ts';
 import type { TsneOptions } from './tsne.ts';
 import type { CrlProbe } from './value-curves.ts';
 
@@ -88,4 +89,35 @@ export function tsneOptionsFor(n: number, s: TsneSettings): { options: TsneOptio
     },
     lowered: perplexity !== s.perplexity,
   };
+}
+
+export interface RowMetrics {
+  /** On the embedding the panel was computed from (phi, or h with --feature hidden), cosine distance. */
+  embedding: SeparationMetrics;
+  /** On the panel's 2-D t-SNE points, euclidean distance. */
+  tsne: SeparationMetrics;
+}
+
+export interface PanelMetrics {
+  task: RowMetrics;
+  /** Null when no point has a phase. */
+  phase: RowMetrics | null;
+}
+
+/** Task and phase metrics of one panel; groups are episodes (leave-one-episode-out k-NN). */
+export function panelMetrics(
+  emb: ArrayLike<number>,
+  dim: number,
+  xy: ArrayLike<number>,
+  points: readonly { episode: number; task: number; phase: number | null }[],
+  k: number,
+): PanelMetrics {
+  const n = points.length;
+  const groups = points.map((p) => p.episode);
+  const row = (labels: (number | null)[]): RowMetrics => ({
+    embedding: separationMetrics(emb, n, dim, labels, groups, { k, metric: 'cosine' }),
+    tsne: separationMetrics(xy, n, 2, labels, groups, { k, metric: 'euclidean' }),
+  });
+  const hasPhase = points.some((p) => p.phase !== null);
+  return { task: row(points.map((p) => p.task)), phase: hasPhase ? row(points.map((p) => p.phase)) : null };
 }

@@ -3,7 +3,9 @@
  * GPU, the per-panel metrics, and the hand-written SVG figure (PRTS Fig. 5 layout: one
  * panel per checkpoint side by side; a row coloured by task, optionally one by phase).
  */
-import { separationMetrics, type SeparationMetrics } from '../separation.ts';
+import type { SeparationMetrics } from '../separation.ts';
+// Shared with the Embeddings tab's worker job; re-exported so the CLI's imports stay put.
+export { panelMetrics, type PanelMetrics, type RowMetrics } from '../chunk-embeddings.ts';
 
 /** What the checks need to know about a loaded checkpoint. */
 export interface CheckpointSummary {
@@ -45,31 +47,6 @@ export function untrainedNote(c: { lambdaCrl: number; step: number }, feature: '
     };
   }
   return null;
-}
-
-export interface RowMetrics {
-  /** On the embedding the panel was computed from (phi, or h with --feature hidden), cosine distance. */
-  embedding: SeparationMetrics;
-  /** On the panel's 2-D t-SNE points, euclidean distance. */
-  tsne: SeparationMetrics;
-}
-
-/** Task and phase metrics of one panel; groups are episodes (leave-one-episode-out k-NN). */
-export function panelMetrics(
-  emb: ArrayLike<number>,
-  dim: number,
-  xy: ArrayLike<number>,
-  points: readonly { episode: number; task: number; phase: number | null }[],
-  k: number,
-): { task: RowMetrics; phase: RowMetrics | null } {
-  const n = points.length;
-  const groups = points.map((p) => p.episode);
-  const row = (labels: (number | null)[]): RowMetrics => ({
-    embedding: separationMetrics(emb, n, dim, labels, groups, { k, metric: 'cosine' }),
-    tsne: separationMetrics(xy, n, 2, labels, groups, { k, metric: 'euclidean' }),
-  });
-  const hasPhase = points.some((p) => p.phase !== null);
-  return { task: row(points.map((p) => p.task)), phase: hasPhase ? row(points.map((p) => p.phase)) : null };
 }
 
 /** "kNN 0.83 (chance 0.17) · silh 0.21" for a panel title; NaN prints as n/a. */
