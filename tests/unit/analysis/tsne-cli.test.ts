@@ -17,6 +17,7 @@ import { saveCheckpoint } from '../../../src/train/checkpoint.ts';
 import { nodeCheckpointIO } from '../../../src/train/checkpoint-node.ts';
 import { Pretrainer } from '../../../src/train/pretrain.ts';
 import { tinyConfig } from '../train/pretrain.helpers.ts';
+import { parseTsneJson } from '../../../src/ui/tabs/embeddings/result.ts';
 
 const CK: CheckpointSummary = { dir: 'a', cameras: ['agentview'], chunkLength: 4, lambdaCrl: 1, paramNames: ['crl.phi.w1', 'crl.phi.b1', 'crl.phi.w2'] };
 
@@ -183,6 +184,9 @@ describe('npm run tsne end to end', () => {
     expect(j.panels[0].note).toBeNull();
     expect(j.panels[1].note).toMatch(/lambda_crl = 0: the phi head is untrained/);
     expect(r.stderr).toMatch(/note: .*nocrl: lambda_crl = 0/);
+    // The Embeddings tab's "Load t-SNE JSON" reads the file as written.
+    const loaded = parseTsneJson(readFileSync(out, 'utf8'));
+    expect(loaded.ok ? loaded.result.panels.map((p) => p.metrics?.phase?.embedding) : loaded.errors).toEqual(j.panels.map((p: { metrics: { phase: { embedding: unknown } } }) => p.metrics.phase.embedding));
 
     const s = readFileSync(svg, 'utf8');
     expect(s.match(/class="panel" data-row="task"/g)?.length).toBe(2);

@@ -2,10 +2,12 @@
  * Embeddings tab (PRTS Fig. 5): t-SNE of phi(s, a) for the chunks of chosen episodes,
  * one panel per checkpoint (e.g. with and without CRL), computed in the GPU worker with
  * progress and cancel; coloured by task or by phase; hovering a point shows its frame,
- * clicking opens the episode in the Data tab.
+ * clicking opens the episode in the Data tab. Under each panel, its separation metrics
+ * (k-NN and silhouette on phi and on the map). A JSON written by `npm run tsne --out`
+ * loads into the same view; its frames show when the server serves its dataset.
  * URL: #/embeddings?a=&b=&ds=&eps=&color=&perp=&iters=&exag=
  */
-import { useMemo, useState } from 'react';
+import { useMemo, useRef, useState } from 'react';
 import type { Data, Layout, PlotlyHTMLElement } from 'plotly.js-dist-min';
 import type { LazyImage, LeRobotReader } from '../../../data/index.ts';
 import { loadPlotly, BASE_LAYOUT } from '../../components/Plot.tsx';
@@ -17,7 +19,9 @@ import { CheckpointSelect, CheckpointSources } from '../value/CheckpointPicker.t
 import { sourceFor, useCheckpoints } from '../value/checkpoints.ts';
 import { useServerDatasets } from '../value/serverData.ts';
 import { Frame, useDatasetReader } from '../value/ValueTab.tsx';
-import { groupPoints, parseEpisodeList, parseTsneResult, type TsneResult } from './embeddings.ts';
+import { groupPoints, parseEpisodeList } from './embeddings.ts';
+import { MetricsTable, Verdict } from './MetricsTable.tsx';
+import { datasetMismatch, parseTsneJson, parseTsneResult, servedDataset, type TsneResult } from './result.ts';
 
 const PALETTE = ['#4c8bf5', '#2da44e', '#bf8700', '#cf4f9a', '#8250df', '#cf222e', '#1b7c83', '#6e7781', '#fb8500', '#023047'];
 
@@ -37,7 +41,34 @@ export default function EmbeddingsTab() {
   const sources = [params.a ?? '', params.b ?? ''].filter(Boolean).map((id) => ({ id, src: sourceFor(id, dropped) }));
   const { job, start, pause, resume, cancel, running } = useServiceJob();
   const problem = !sources.length ? 'choose at least one checkpoint' : sources.some((s) => !s.src) ? 'a dropped checkpoint is gone (drop it again)' : !ds ? 'choose a dataset' : eps.error ? eps.error : !eps.episodes.length ? 'choose episodes' : null;
-  const result: TsneResult | null = job.state === 'done' && job.result ? parseTsneResult(job.result) : null;
+  const parsed = useMemo(() => {
+    if (job.state !== 'done' || !job.result) return { result: null, error: null };
+    try {
+      return { result: parseTsneResult(job.result), error: null };
+    } catch (e) {
+      return { result: null, error: (e as Error).message };
+    }
+  }, [job.state, job.result]);
+  const jobResult = parsed.result;
+  const [file, setFile] = useState<{ name: string; result: TsneResult } | null>(null);
+  const [fileErrors, setFileErrors] = useState<{ name: string; errors: string[] } | null>(null);
+  const fileRef = useRef<HTMLInputElement>(null);
+  const loadFile = async (f: File) => {
+    const r = parseTsneJson(await f.text());
+    if (r.ok) {
+      setFile({ name: f.name, result: r.result });
+      setFileErrors(null);
+    } else setFileErrors({ name: f.name, errors: r.errors });
+  };
+  // A loaded file shows until closed or until a new job starts.
+  const result = file?.result ?? jobResult;
+  // The dataset the shown points index: the job's own, or the file's when the server serves it.
+  const served = file ? servedDataset(file.result, ids) : { id: jobResult?.dataset ?? (jobResult ? ds : null), why: null };
+  const viewDs = served.id ?? '';
+  const other = useDatasetReader(viewDs && viewDs !== ds ? viewDs : '');
+  const view = viewDs === ds ? { reader, error: readerError } : other;
+  const mismatch = view.reader && result && viewDs ? datasetMismatch(result.points, view.reader.episodes, viewDs) : null;
+  const noFrames = !result ? null : served.why ?? view.error ?? mismatch ?? (viewDs && !view.reader ? 'loading the dataset…' : null);
 
   return (
     <div className="cols3" data-testid="embeddings-tab">
@@ -78,53 +109,109 @@ export default function EmbeddingsTab() {
             type="button"
             disabled={!!problem || running}
             data-testid="emb-start"
-            onClick={() => void start({ kind: 'tsne', params: { checkpoints: sources.map((s) => s.src!), dataset: ds, episodes: eps.episodes, stride, batch: 8, perplexity, iterations, earlyExaggeration: exaggeration, seed: 0 } })}
+            onClick={() => {
+              setFile(null);
+              void start({ kind: 'tsne', params: { checkpoints: sources.map((s) => s.src!), dataset: ds, episodes: eps.episodes, stride, batch: 8, perplexity, iterations, earlyExaggeration: exaggeration, seed: 0 } });
+            }}
           >
             Run t-SNE
           </button>
           <JobBar job={job} onPause={pause} onResume={resume} onCancel={cancel} testId="emb-job" unit="iterations" />
+          <div className="row" style={{ marginTop: 8 }}>
+            <button type="button" onClick={() => fileRef.current?.click()} title="Show the JSON that npm run tsne --out writes (or another t-SNE result with panels, points, tasks)">
+              Load t-SNE JSON…
+            </button>
+            <input
+              ref={fileRef}
+              type="file"
+              accept="application/json,.json"
+              hidden
+              data-testid="emb-load"
+              onChange={(e) => {
+                const f = e.target.files?.[0];
+                if (f) void loadFile(f);
+                e.target.value = '';
+              }}
+            />
+            {file && (
+              <span className="hint" data-testid="emb-file">
+                showing {file.name}{' '}
+                <button type="button" onClick={() => setFile(null)}>close</button>
+              </span>
+            )}
+          </div>
+          {parsed.error && <p className="field-error">{parsed.error}</p>}
+          {fileErrors && (
+            <div className="field-error" data-testid="emb-load-error">
+              {fileErrors.name} is not a t-SNE result:
+              <ul style={{ margin: '2px 0' }}>{fileErrors.errors.map((e) => <li key={e}>{e}</li>)}</ul>
+            </div>
+          )}
         </div>
         <CheckpointSources datasets={ids} defaultDataset={ds} />
       </div>
       <div>
-        {result && reader ? <Panels result={result} reader={reader} ds={ds} color={color} /> : <div className="panel"><p className="muted">Choose one or two checkpoints (e.g. with and without CRL), a dataset and episodes of several tasks, then Run t-SNE.</p></div>}
+        {result ? (
+          <Panels key={file ? `file:${file.name}` : 'job'} result={result} reader={noFrames ? null : view.reader} ds={viewDs} noFrames={noFrames} color={color} />
+        ) : (
+          <div className="panel"><p className="muted">Choose one or two checkpoints (e.g. with and without CRL), a dataset and episodes of several tasks (two or more episodes each, so k-NN has other episodes to ask), then Run t-SNE; or load the JSON of <code>npm run tsne --out</code>.</p></div>
+        )}
       </div>
     </div>
   );
 }
 
-function Panels({ result, reader, ds, color }: { result: TsneResult; reader: LeRobotReader; ds: string; color: 'task' | 'phase' }) {
+/** The panels side by side; frames and Data-tab links only with a reader of the points' dataset (else `noFrames` says why). */
+function Panels({ result, reader, ds, noFrames, color }: { result: TsneResult; reader: LeRobotReader | null; ds: string; noFrames: string | null; color: 'task' | 'phase' }) {
   const [hover, setHover] = useState<{ episode: number; t: number; image: LazyImage | null; label: string } | null>(null);
-  const groups = useMemo(() => groupPoints(result.points, color), [result, color]);
+  const groups = useMemo(() => groupPoints(result.points, color, result.phases), [result, color]);
+  const feature = result.feature === 'hidden' ? 'h' : 'φ';
   const onHover = async (i: number) => {
     const p = result.points[i];
-    const cam = Object.keys(reader.features).find((k) => k.startsWith('observation.images.'));
+    const label = `${p.instruction} · phase ${p.phase === null ? '—' : result.phases?.[p.phase] ? `${p.phase} (${result.phases[p.phase]})` : p.phase}`;
     let image: LazyImage | null = null;
-    if (cam) {
+    const cam = reader && Object.keys(reader.features).find((k) => k.startsWith('observation.images.'));
+    if (reader && cam) {
       const d = await reader.getFrames(p.episode, p.t, p.t + 1, [cam]);
       const col = d.columns[cam];
       if (col?.dtype === 'image') image = col.data[0];
     }
-    setHover({ episode: p.episode, t: p.t, image, label: `${p.instruction} · phase ${p.phase ?? '—'}` });
+    setHover({ episode: p.episode, t: p.t, image, label });
   };
+  const link = (episode: number, t: number) => `#/data?ds=${encodeURIComponent(ds)}&ep=${episode}&t=${t}`;
   return (
     <div className="panel" data-testid="emb-view">
+      <Verdict panels={result.panels} feature={feature} />
       <div className="row" style={{ alignItems: 'flex-start' }}>
         {result.panels.map((panel, k) => (
           <div key={k} style={{ flex: 1, minWidth: 280 }}>
             <h3>{panel.label} <span className="hint">KL {panel.kl >= 0 ? panel.kl.toFixed(3) : '—'}</span></h3>
+            {panel.note && <p className="hint" style={{ color: 'var(--warn)' }}>{panel.note}</p>}
             <Scatter
               testId={`emb-plot-${k}`}
-              data={groups.map((g, gi) => ({ x: g.idx.map((i) => panel.x[i]), y: g.idx.map((i) => panel.y[i]), customdata: g.idx, name: g.label, mode: 'markers', type: 'scattergl', marker: { size: 6, color: PALETTE[gi % PALETTE.length] }, hovertemplate: `${g.label}<extra></extra>` }) as Data)}
+              data={groups.map((g, gi) => ({
+                x: g.idx.map((i) => panel.x[i]),
+                y: g.idx.map((i) => panel.y[i]),
+                customdata: g.idx,
+                text: g.idx.map((i) => `episode ${result.points[i].episode}, t = ${result.points[i].t}`),
+                name: g.label,
+                mode: 'markers',
+                type: 'scattergl',
+                marker: { size: 6, color: PALETTE[gi % PALETTE.length] },
+                hovertemplate: `${g.label}<br>%{text}<extra></extra>`,
+              }) as Data)}
               onHover={onHover}
               onClick={(i) => {
+                if (!reader) return;
                 const p = result.points[i];
-                window.location.hash = `#/data?ds=${encodeURIComponent(ds)}&ep=${p.episode}&t=${p.t}`;
+                window.location.hash = link(p.episode, p.t);
               }}
             />
+            <MetricsTable panels={result.panels} index={k} feature={feature} />
           </div>
         ))}
       </div>
+      {noFrames && <p className="hint" data-testid="emb-no-frames">No frame previews or Data-tab links: {noFrames}.</p>}
       <div className="row" data-testid="emb-hover" style={{ minHeight: 120 }}>
         {hover ? (
           <>
@@ -132,10 +219,10 @@ function Panels({ result, reader, ds, color }: { result: TsneResult; reader: LeR
             <p>
               episode {hover.episode}, t = {hover.t}<br />
               <span className="hint">{hover.label}</span><br />
-              <a href={`#/data?ds=${encodeURIComponent(ds)}&ep=${hover.episode}&t=${hover.t}`}>open in the Data tab</a>
+              {reader && <a href={link(hover.episode, hover.t)}>open in the Data tab</a>}
             </p>
           </>
-        ) : <p className="muted">Hover a point to see its frame; click it to open the episode in the Data tab.</p>}
+        ) : <p className="muted">Hover a point to see its episode, time and labels{reader ? ' and its frame; click it to open the episode in the Data tab' : ''}.</p>}
       </div>
     </div>
   );

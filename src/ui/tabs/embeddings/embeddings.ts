@@ -1,19 +1,8 @@
 /** Pure helpers of the Embeddings tab (unit-tested in tests/unit/ui/embeddings.test.ts). */
-import type { JsonValue } from '../../../../worker/protocol.ts';
+import type { TsnePoint } from './result.ts';
 
-export interface TsnePoint {
-  episode: number;
-  t: number;
-  task: number;
-  instruction: string;
-  phase: number | null;
-}
-
-export interface TsneResult {
-  panels: { label: string; x: number[]; y: number[]; kl: number }[];
-  points: TsnePoint[];
-  tasks: string[];
-}
+// The result types and their parser live in result.ts (shared by the job and loaded files).
+export { parseTsneResult, type TsnePoint, type TsneResult } from './result.ts';
 
 /** "0-3,7" -> [0,1,2,3,7]; empty -> every episode. Errors name the bad part. */
 export function parseEpisodeList(text: string, count: number): { episodes: number[]; error: string | null } {
@@ -32,21 +21,15 @@ export function parseEpisodeList(text: string, count: number): { episodes: numbe
   return { episodes: [...out].sort((x, y) => x - y), error: null };
 }
 
-/** Point indices per colour group (one legend entry each), in first-seen order. */
-export function groupPoints(points: readonly TsnePoint[], by: 'task' | 'phase'): { label: string; idx: number[] }[] {
+/** Point indices per colour group (one legend entry each), in first-seen order; phases named from `phaseNames` when given. */
+export function groupPoints(points: readonly TsnePoint[], by: 'task' | 'phase', phaseNames?: readonly string[] | null): { label: string; idx: number[] }[] {
   const groups = new Map<string, number[]>();
   points.forEach((p, i) => {
-    const key = by === 'task' ? p.instruction : p.phase === null ? 'no phase' : `phase ${p.phase}`;
+    const name = p.phase === null ? undefined : phaseNames?.[p.phase];
+    const key = by === 'task' ? p.instruction : p.phase === null ? 'no phase' : name ? `phase ${p.phase} · ${name}` : `phase ${p.phase}`;
     let g = groups.get(key);
     if (!g) groups.set(key, (g = []));
     g.push(i);
   });
   return [...groups].map(([label, idx]) => ({ label, idx }));
-}
-
-export function parseTsneResult(r: JsonValue): TsneResult {
-  const o = r as unknown as TsneResult;
-  if (!o || typeof o !== 'object' || !Array.isArray(o.panels) || !Array.isArray(o.points)) throw new Error('the t-SNE job returned a malformed result');
-  for (const p of o.panels) if (p.x.length !== o.points.length || p.y.length !== o.points.length) throw new Error(`t-SNE panel "${p.label}" has ${p.x.length} points for ${o.points.length} chunks`);
-  return o;
 }
