@@ -16,6 +16,7 @@
  * (QK^T and PV), 2.5x that backward; "visited" counts every element of every visited tile
  * pair (work the kernel does), "useful" counts only allowed pairs.
  */
+import { defineCli } from '../src/cli/args';
 import { Runtime } from '../src/engine/runtime';
 import { Tensor, fromArray, tidy } from '../src/engine/tensor';
 import { Rng } from '../src/engine/random';
@@ -23,40 +24,19 @@ import { CAUSAL_RULE, PRTS_RULE, ROLE_NAMES, Role, type MaskRule } from '../src/
 import { buildBlockMap, denseBlockMap, uploadBlockMap, type BlockMap, type GpuBlockMap } from '../src/engine/blockmap';
 import { attentionBackward, attentionForward } from '../src/engine/ops/attention';
 
-interface Args {
-  lengths: number[];
-  heads: number | null;
-  tile: number;
-  iters: number | null;
-  seed: number;
-}
-
-function parseArgs(argv: string[]): Args {
-  const args: Args = { lengths: [512, 1024, 2048], heads: null, tile: 64, iters: null, seed: 1 };
-  let long = false;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    const int = (name: string, v: string) => {
-      const x = Number(v);
-      if (!Number.isInteger(x) || x <= 0) throw new Error(`${name} must be a positive integer, got '${v}'`);
-      return x;
-    };
-    if (a === '--lengths') args.lengths = value().split(',').map((s) => int('--lengths', s));
-    else if (a === '--heads') args.heads = int('--heads', value());
-    else if (a === '--tile') args.tile = int('--tile', value());
-    else if (a === '--iters') args.iters = int('--iters', value());
-    else if (a === '--seed') args.seed = int('--seed', value());
-    else if (a === '--long') long = true;
-    else throw new Error(`unknown argument '${a}' (use --lengths, --heads, --tile, --iters, --long, --seed)`);
-  }
-  if (long) args.lengths = [...new Set([...args.lengths, 4096, 8192])];
-  return args;
-}
+const cli = defineCli({
+  name: 'bench:attention',
+  command: 'npm run bench:attention --',
+  description: 'Role-aware block-sparse attention against causal block-sparse and dense masked attention, forward and forward+backward; ends with one JSON line.',
+  options: {
+    lengths: { type: 'list', of: 'int', min: 1, default: [512, 1024, 2048], help: 'role-aware sequence lengths' },
+    heads: { type: 'int', min: 1, help: 'attention heads (default 2 on a software device, 8 on a GPU)' },
+    tile: { type: 'int', min: 1, default: 64, help: 'block-map tile size' },
+    iters: { type: 'int', min: 1, help: 'timed iterations (default 3 on a software device, 15 on a GPU)' },
+    long: { type: 'boolean', help: 'add lengths 4096 and 8192 (meant for a real GPU)' },
+    seed: { type: 'int', min: 1, default: 1, help: 'random seed' },
+  },
+});
 
 // ------------------------------------------------------------------ layout
 
@@ -194,7 +174,9 @@ function roleShare(role: Uint8Array): Record<string, number> {
 // ------------------------------------------------------------------ main
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  const args = cli.parse();
+  // --long appends the lengths meant for a real GPU.
+  const lengths = args.long ? [...new Set([...args.lengths, 4096, 8192])] : args.lengths;
   const rt = await Runtime.create();
   const info = rt.info;
   const software = info.software;
@@ -220,7 +202,7 @@ async function main(): Promise<void> {
   const rng = new Rng(args.seed);
   const perLength: Record<string, unknown> = {};
   const summaryRows: { fwd: number; fwdbwd: number; dense: number; visited: number; floor: number; fwdEq: number; fwdbwdEq: number }[] = [];
-  for (const length of args.lengths) {
+  for (const length of lengths) {
     const docs = packDocs(length, rng.fork());
     const roleAware = layout(docs, true);
     const bc = layout(docs, false);
@@ -246,7 +228,7 @@ async function main(): Promise<void> {
 
     // Pipelines are cached across lengths, so on the slow software device only the first
     // length pays for warm-up (shader compilation); a GPU also warms clocks and caches.
-    if (!software || length === args.lengths[0]) {
+    if (!software || length === lengths[0]) {
       for (let i = 0; i < warmup; i++) for (const v of variants) (runForward(v), runForwardBackward(v));
     }
     await rt.sync();
@@ -359,7 +341,7 @@ async function main(): Promise<void> {
     JSON.stringify({
       bench: 'attention',
       device: { vendor: info.vendor, architecture: info.architecture, description: info.description, software },
-      config: { heads, head_dim: d, tile: args.tile, iters, reps, lengths: args.lengths, clock },
+      config: { heads, head_dim: d, tile: args.tile, iters, reps, lengths, clock },
       flop_counting: 'FlashAttention-2: 4*d FLOPs per (query, key) pair per head forward over every element of the visited tile pairs, backward 2.5x forward; *_useful counts allowed pairs only',
       lengths: perLength,
       summary,

@@ -15,33 +15,35 @@
  * Final JSON line: cached_ms_per_chunk, uncached_ms_per_chunk, speedup (uncached / cached),
  * tokens_per_chunk, prompt_tokens (mean), tokens_match, max_logit_rel_err, device, model.
  */
+import { defineCli } from '../src/cli/args.ts';
 import { Runtime } from '../src/engine/runtime.ts';
 import { SPECIAL } from '../src/model/tokenizers/index.ts';
 import { prtsPolicyFromCheckpoint, type ArDecodeResult } from '../src/train/inference.ts';
 import { randomCheckpoint, randomPolicyInputs } from '../src/train/random-policy.ts';
 
-function fail(msg: string): never {
-  console.error(`bench:decode: ${msg}`);
-  process.exit(2);
-}
-function num(name: string, def: number, min = 1): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return def;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isInteger(v) || v < min) fail(`--${name} must be an integer >= ${min}, got '${process.argv[i + 1]}'`);
-  return v;
-}
-const rows = num('rows', 4);
-const d = num('d', 64);
-const layers = num('layers', 2);
-const headDim = num('head-dim', 32);
-const image = num('image', 32);
-const patch = num('patch', 4);
-const fastTokens = num('tokens', 32);
-const reps = num('reps', 3);
-const warmup = num('warmup', 1, 0);
-const seed = num('seed', 0, 0);
-if (headDim !== 32 && headDim !== 64) fail(`--head-dim must be 32 or 64, got ${headDim}`);
+const cli = defineCli({
+  name: 'bench:decode',
+  command: 'npm run bench:decode --',
+  description: "AR chunk decoding with and without the KV cache on the same random model and inputs; ends with one JSON line.",
+  options: {
+    rows: { type: 'int', min: 1, default: 4, help: 'environments decoded per call' },
+    d: { type: 'int', min: 1, default: 64, help: 'model width' },
+    layers: { type: 'int', min: 1, default: 2, help: 'transformer layers' },
+    'head-dim': { type: 'int', choices: [32, 64], default: 32, help: 'attention head width' },
+    image: { type: 'int', min: 1, default: 32, help: 'camera image size' },
+    patch: { type: 'int', min: 1, default: 4, help: 'image patch size' },
+    tokens: { type: 'int', min: 1, default: 32, help: 'FAST tokens per chunk' },
+    reps: { type: 'int', min: 1, default: 3, help: 'timed calls per path' },
+    warmup: { type: 'int', min: 0, default: 1, help: 'untimed calls per path' },
+    seed: { type: 'int', min: 0, default: 0, help: 'random seed' },
+  },
+});
+const args = cli.parse();
+// Annotated so that TypeScript knows a call does not return.
+const fail: (message: string) => never = cli.fail;
+const { rows, d, layers, image, patch, reps, warmup, seed } = args;
+const headDim = args['head-dim'];
+const fastTokens = args.tokens;
 if (d % headDim !== 0) fail(`--d (${d}) must be a multiple of --head-dim (${headDim})`);
 if (image % patch !== 0) fail(`--image (${image}) must be a multiple of --patch (${patch})`);
 

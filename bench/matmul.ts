@@ -11,6 +11,7 @@
  *   node scripts/run.mjs bench/matmul.ts [--quick]
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { defineCli } from '../src/cli/args';
 import { Runtime } from '../src/engine/runtime';
 import { Tensor, fromArray } from '../src/engine/tensor';
 import { matmul } from '../src/engine/ops/matmul';
@@ -26,7 +27,12 @@ interface Shape {
   transB?: boolean;
 }
 
-const quick = process.argv.includes('--quick');
+const { quick } = defineCli({
+  name: 'bench:matmul',
+  command: 'npm run bench:matmul --',
+  description: "Matmul throughput of the engine against tfjs-backend-webgpu on the same adapter; ends with one JSON line.",
+  options: { quick: { type: 'boolean', help: 'fewer shapes and rounds' } },
+}).parse();
 const rt = await Runtime.create();
 const software = rt.info.software;
 

@@ -15,25 +15,22 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import { startServer } from '../server/app.ts';
+import { defineCli } from '../src/cli/args.ts';
 import { parseConfig } from '../server/config.ts';
 import { KinematicDriver } from '../server/drivers/kinematic.ts';
 import { runCommandLoad } from '../server/tools/loadgen.ts';
 
-function arg(name: string, def: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return def;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isFinite(v) || v <= 0) {
-    console.error(`--${name} needs a positive number`);
-    process.exit(2);
-  }
-  return v;
-}
-
-const seconds = arg('seconds', 60);
-const observers = arg('observers', 50);
-const hz = arg('hz', 100);
-const mb = arg('mb', 64);
+const { seconds, observers, hz, mb } = defineCli({
+  name: 'bench:server',
+  command: 'npm run bench:server --',
+  description: 'Dataset streaming over HTTP ranges against disk reads, and the robot bridge under one controller plus observers; ends with one JSON line.',
+  options: {
+    seconds: { type: 'number', above: 0, default: 60, help: 'duration of the robot-bridge load' },
+    observers: { type: 'int', min: 1, default: 50, help: 'read-only WebSocket observers' },
+    hz: { type: 'number', above: 0, default: 100, help: "the controller's command rate" },
+    mb: { type: 'number', above: 0, default: 64, help: 'size of the streamed file in MiB' },
+  },
+}).parse();
 const CHUNK = 1 << 20;
 
 const dataDir = mkdtempSync(join(tmpdir(), 'prts-bench-server-'));

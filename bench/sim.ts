@@ -6,6 +6,7 @@
  * camera_frames_per_s: camera images rendered per second at 64x64 in 64-env batches.
  * The last line is one JSON object.
  */
+import { defineCli } from '../src/cli/args';
 import { acquireDevice } from '../src/engine/device';
 import { Rng } from '../src/engine/random';
 import { BatchEnv, getTask, listTasks } from '../src/sim';
@@ -13,10 +14,17 @@ import { World } from '../src/sim/world';
 import { getInitState } from '../src/sim/tasks/init';
 import { SUBSTEPS } from '../src/sim/scene';
 
-const argv = process.argv;
-const quick = argv.includes('--quick');
-const stepsArg = argv.indexOf('--steps');
-const STEPS = stepsArg >= 0 ? Number(argv[stepsArg + 1]) : quick ? 5 : 20;
+const args = defineCli({
+  name: 'bench:sim',
+  command: 'npm run bench:sim --',
+  description: 'Physics and BatchEnv (cameras on) throughput; ends with one JSON line.',
+  options: {
+    steps: { type: 'int', min: 1, help: 'timed control steps per batch size (default 20, or 5 with --quick)' },
+    quick: { type: 'boolean', help: 'shorter timings and fewer steps' },
+  },
+}).parse();
+const quick = args.quick;
+const STEPS = args.steps ?? (quick ? 5 : 20);
 
 async function physicsRate(): Promise<number> {
   const task = getTask('goal/red_on_plate');

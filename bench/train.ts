@@ -13,31 +13,31 @@
  * crl_step_time_ratio = median CRL step / median BC-only step (PRTS: near BC cost; aim
  * <= 1.1), the real and packed token counts of both layouts, and the per-token ratio.
  */
+import { defineCli } from '../src/cli/args.ts';
 import { memoryIO, LeRobotReader } from '../src/data/index.ts';
 import { Runtime } from '../src/engine/runtime.ts';
 import type { WorkbenchConfig } from '../src/model/config.ts';
 import { Pretrainer } from '../src/train/pretrain.ts';
 import { writeSyntheticDataset } from '../src/train/synthetic-dataset.ts';
 
-function fail(msg: string): never {
-  console.error(`bench:train: ${msg}`);
-  process.exit(2);
-}
-function num(name: string, def: number, min = 1): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return def;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isInteger(v) || v < min) fail(`--${name} must be an integer >= ${min}, got '${process.argv[i + 1]}'`);
-  return v;
-}
-const steps = num('steps', 5);
-const warmup = num('warmup', 2, 0);
-const d = num('d', 64);
-const layers = num('layers', 2);
-const batch = num('batch', 8);
-const image = num('image', 32);
-const patch = num('patch', 8);
-const tasks = num('tasks', 4);
+const cli = defineCli({
+  name: 'bench:train',
+  command: 'npm run bench:train --',
+  description: 'Cost of CRL in pre-training: the same steps on the CRL layout and on the BC-only layout; ends with one JSON line.',
+  options: {
+    steps: { type: 'int', min: 1, default: 5, help: 'timed steps per layout' },
+    warmup: { type: 'int', min: 0, default: 2, help: 'untimed steps per layout' },
+    d: { type: 'int', min: 1, default: 64, help: 'model width (a multiple of 32, the head width)' },
+    layers: { type: 'int', min: 1, default: 2, help: 'transformer layers' },
+    batch: { type: 'int', min: 1, default: 8, help: 'samples per step (a multiple of --tasks)' },
+    image: { type: 'int', min: 1, default: 32, help: 'camera image size' },
+    patch: { type: 'int', min: 1, default: 8, help: 'image patch size' },
+    tasks: { type: 'int', min: 1, default: 4, help: 'tasks in the synthetic dataset and per batch' },
+  },
+});
+const { steps, warmup, d, layers, batch, image, patch, tasks } = cli.parse();
+// Annotated so that TypeScript knows a call does not return.
+const fail: (message: string) => never = cli.fail;
 const samplesPerTask = batch / tasks;
 if (!Number.isInteger(samplesPerTask)) fail(`--batch (${batch}) must be a multiple of --tasks (${tasks})`);
 

@@ -9,17 +9,20 @@
  *   node scripts/run.mjs bench/tsne.ts [--sizes 500,2000,5000] [--dim 64] [--iterations 1000] [--seed 0]
  */
 import { TSNE } from '../src/analysis/tsne';
+import { defineCli } from '../src/cli/args';
 import { Rng } from '../src/engine/random';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : fallback;
-}
-
-const sizes = arg('sizes', '500,2000,5000').split(',').map(Number);
-const dim = Number(arg('dim', '64'));
-const iterations = Number(arg('iterations', '1000'));
-const seed = Number(arg('seed', '0'));
+const { sizes, dim, iterations, seed } = defineCli({
+  name: 'bench:tsne',
+  command: 'npm run bench:tsne --',
+  description: 't-SNE wall time (affinities, then gradient iterations) on Gaussian clusters; ends with one JSON line.',
+  options: {
+    sizes: { type: 'list', of: 'int', min: 1, default: [500, 2000, 5000], help: 'point counts, one run each' },
+    dim: { type: 'int', min: 1, default: 64, help: 'input dimension' },
+    iterations: { type: 'int', min: 1, default: 1000, help: 'gradient iterations' },
+    seed: { type: 'int', default: 0, help: 'random seed' },
+  },
+}).parse();
 const clusters = 10;
 
 function purity(y: Float64Array, n: number, labels: Int32Array, k: number): number {

@@ -8,22 +8,28 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { chromium } from 'playwright-core';
+import { defineCli } from '../src/cli/args.ts';
 import { CHROMIUM, CHROMIUM_ARGS } from '../tests/e2e/harness.ts';
 import { startAppStack, TOKEN } from './app-stack.ts';
 import { tabShots } from './screenshot-tabs.ts';
 
-const arg = (name: string) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : null;
-};
-const baseArg = arg('--base');
+const args = defineCli({
+  name: 'screenshots',
+  command: 'npm run screenshots --',
+  description: 'Writes a PNG of every tab to docs/screenshots/, from the full app stack it starts or from a running server (--base).',
+  options: {
+    base: { type: 'string', metavar: 'url', help: 'shoot this running server instead of starting the stack, e.g. http://127.0.0.1:8787' },
+    token: { type: 'string', metavar: 'T', help: "the running server's token (with --base)" },
+  },
+}).parse();
+const baseArg = args.base;
 const out = resolve('docs/screenshots');
 mkdirSync(out, { recursive: true });
 
 const stack = baseArg ? null : await startAppStack();
 const browser = stack?.browser ?? (await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS }));
 const origin = baseArg ?? stack!.base;
-const token = arg('--token') ?? TOKEN;
+const token = args.token ?? TOKEN;
 let failed = false;
 try {
   const page = await browser.newPage({ viewport: { width: 1440, height: 900 }, deviceScaleFactor: 1 });

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { readFileSync } from 'node:fs';
+import { parseOptions, type OptionSpecs } from '../src/cli/args.ts';
 
 const finite = z.number().refine(Number.isFinite, 'must be a finite number');
 const positive = finite.refine((v) => v > 0, 'must be > 0');
@@ -142,36 +143,20 @@ export function loadConfigFile(path: string): unknown {
   }
 }
 
-/** CLI flags override the config file, which overrides the defaults. */
+/** The server's command-line flags; each overrides the config file, which overrides the defaults. */
+export const SERVER_OPTIONS = {
+  host: { type: 'string', metavar: 'H', help: 'bind address (default 127.0.0.1; anything else exposes the robot to the network)' },
+  port: { type: 'int', min: 0, max: 65535, metavar: 'P', help: 'port (default 8787; 0 picks a free one)' },
+  'data-dir': { type: 'string', metavar: 'D', help: 'datasets directory (default ./data)' },
+  'dist-dir': { type: 'string', metavar: 'D', help: 'built app to serve (default ./dist)' },
+  robot: { type: 'string', metavar: 'R', help: 'sim (default), rosbridge, or kinematic (a test driver)' },
+  config: { type: 'string', metavar: 'F', help: 'JSON config file (see docs/server.md); flags override it' },
+} as const satisfies OptionSpecs;
+
+/** Throws ArgsError (naming the flag) on a bad command line. */
 export function parseArgs(argv: string[]): { overrides: Record<string, unknown>; configPath?: string; help: boolean } {
-  const overrides: Record<string, unknown> = {};
-  let configPath: string | undefined;
-  let help = false;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const eq = a.indexOf('=');
-    const flag = eq > 0 ? a.slice(0, eq) : a;
-    const next = (): string => {
-      if (eq > 0) return a.slice(eq + 1);
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`flag ${flag} needs a value`);
-      return v;
-    };
-    switch (flag) {
-      case '--host': overrides.host = next(); break;
-      case '--port': {
-        const v = next();
-        if (!/^\d+$/.test(v)) throw new Error(`--port: expected an integer, got ${JSON.stringify(v)}`);
-        overrides.port = Number(v);
-        break;
-      }
-      case '--data-dir': overrides.dataDir = next(); break;
-      case '--dist-dir': overrides.distDir = next(); break;
-      case '--robot': overrides.robot = next(); break;
-      case '--config': configPath = next(); break;
-      case '-h': case '--help': help = true; break;
-      default: throw new Error(`unknown flag ${flag} (try --help)`);
-    }
-  }
-  return { overrides, configPath, help };
+  const { values: v, help } = parseOptions(SERVER_OPTIONS, argv);
+  const given = { host: v.host, port: v.port, dataDir: v['data-dir'], distDir: v['dist-dir'], robot: v.robot };
+  const overrides = Object.fromEntries(Object.entries(given).filter(([, x]) => x !== undefined));
+  return { overrides, configPath: v.config, help };
 }

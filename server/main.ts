@@ -3,29 +3,22 @@
  * Prints the URL with the token in the fragment (never sent to servers or logged by
  * proxies); the app reads it from there.
  */
-import { loadConfigFile, parseArgs } from './config.ts';
+import { synopsis, usage } from '../src/cli/args.ts';
+import { loadConfigFile, parseArgs, SERVER_OPTIONS } from './config.ts';
 import { startServer } from './app.ts';
 
-const HELP = `PRTS Workbench server
-
-  --host H         bind address (default 127.0.0.1; anything else exposes the robot to the network)
-  --port P         port (default 8787; 0 picks a free one)
-  --data-dir D     datasets directory (default ./data)
-  --dist-dir D     built app to serve (default ./dist)
-  --robot R        sim (default), rosbridge, or kinematic (a test driver)
-  --config F       JSON config file (see docs/server.md); flags override it
-`;
+const CLI = { name: 'serve', command: 'npm run serve --', description: 'PRTS Workbench server', options: SERVER_OPTIONS } as const;
 
 async function main(): Promise<void> {
   let parsed;
   try {
     parsed = parseArgs(process.argv.slice(2));
   } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n${HELP}`);
+    process.stderr.write(`serve: ${(e as Error).message}\n${synopsis(CLI)}\n`);
     process.exit(2);
   }
   if (parsed.help) {
-    process.stdout.write(HELP);
+    process.stdout.write(usage(CLI));
     return;
   }
   const fileConfig = parsed.configPath ? (loadConfigFile(parsed.configPath) as Record<string, unknown>) : {};

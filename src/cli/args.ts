@@ -59,16 +59,16 @@ export interface RangeOption extends Valued<readonly number[]> {
   type: 'range';
   min?: number;
   max?: number;
+  /** Accept the word `all`, which means the same as leaving the option out. */
+  all?: boolean;
 }
 export type OptionSpec = StringOption | IntOption | NumberOption | BooleanOption | ListOption | RangeOption;
 export type OptionSpecs = Record<string, OptionSpec>;
 
 type Item<O> = O extends { type: 'boolean' }
   ? boolean
-  : O extends { type: 'int' | 'number' | 'range' }
-    ? O extends { type: 'range' }
-      ? number[]
-      : number
+  : O extends { type: 'range' }
+    ? number[]
     : O extends { type: 'list' }
       ? O extends { of: 'int' | 'number' }
         ? number[]
@@ -77,7 +77,9 @@ type Item<O> = O extends { type: 'boolean' }
           : string[]
       : O extends { choices: readonly (infer C)[] }
         ? C
-        : string;
+        : O extends { type: 'int' | 'number' }
+          ? number
+          : string;
 type Value<O> = O extends { type: 'boolean' } ? boolean : O extends { default: unknown } | { required: true } ? Item<O> : Item<O> | undefined;
 /** The parsed values, keyed by option name as written (`values['log-every']`). */
 export type Values<S extends OptionSpecs> = { -readonly [K in keyof S]: Value<S[K]> };
@@ -162,6 +164,10 @@ function convert(name: string, spec: Exclude<OptionSpec, BooleanOption>, given: 
       });
     }
     case 'range':
+      if (spec.all && given.includes('all')) {
+        if (given.length > 1) throw new ArgsError(`${flag} all cannot be combined with indices`);
+        return spec.default === undefined ? undefined : [...spec.default];
+      }
       try {
         return parseRanges(given.join(','), spec.min ?? 0, spec.max ?? Infinity);
       } catch (e) {
@@ -219,8 +225,10 @@ export function parseRanges(spec: string, min = 0, max = Infinity): number[] {
 function metavar(spec: OptionSpec): string {
   if (spec.type === 'boolean') return '';
   if (spec.metavar) return `<${spec.metavar}>`;
-  if (spec.type !== 'range' && spec.choices) return spec.type === 'list' ? `<${spec.choices.join(',')}>` : `<${spec.choices.join('|')}>`;
-  return { string: '<value>', int: '<N>', number: '<X>', list: '<a,b,...>', range: '<0-3,7>' }[spec.type];
+  // Long choice lists go to the help line instead (constraint), so that usage lines stay short.
+  if ((spec.type === 'string' || spec.type === 'int' || spec.type === 'number') && spec.choices && spec.choices.join('|').length <= 30) return `<${spec.choices.join('|')}>`;
+  if (spec.type === 'range') return spec.all ? '<0-3,7|all>' : '<0-3,7>';
+  return { string: '<value>', int: '<N>', number: '<X>', list: '<a,b,...>' }[spec.type];
 }
 
 function usageTerm(name: string, spec: OptionSpec): string {
@@ -231,6 +239,7 @@ function usageTerm(name: string, spec: OptionSpec): string {
 /** What the value must be and its default, appended to the option's help line. */
 function constraint(spec: OptionSpec): string {
   const parts: string[] = [];
+  if (spec.type !== 'boolean' && spec.type !== 'range' && spec.choices && !metavar(spec).includes('|')) parts.push(`${spec.type === 'list' ? 'any of' : 'one of'} ${spec.choices.join(', ')}`);
   if (spec.type === 'int' || spec.type === 'number') {
     if (!spec.choices) {
       const d = describeNumber(spec);
@@ -242,7 +251,26 @@ function constraint(spec: OptionSpec): string {
     if (spec.required) parts.push('required');
     else if (spec.default !== undefined) parts.push(`default ${Array.isArray(spec.default) ? spec.default.join(',') || '(none)' : String(spec.default)}`);
   }
-  return parts.length ? ` (${parts.join('; ')})` : '';
+  return parts.join('; ');
+}
+
+/** The option's help with its constraint, merged into a closing parenthesis of the help if it has one. */
+function helpLine(spec: OptionSpec): string {
+  const c = constraint(spec);
+  if (!c) return spec.help;
+  return spec.help.endsWith(')') ? `${spec.help.slice(0, -1)}; ${c})` : `${spec.help} (${c})`;
+}
+
+function wrap(text: string, width: number): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/)) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  return [...lines, line].join('\n');
 }
 
 export interface CliSpec<S extends OptionSpecs> {
@@ -280,11 +308,11 @@ export function synopsis<S extends OptionSpecs>(cli: CliSpec<S>): string {
 export function usage<S extends OptionSpecs>(cli: CliSpec<S>): string {
   const rows = Object.entries({ ...cli.options, help: HELP }).map(([n, o]) => {
     const names = `${o.short ? `-${o.short}, ` : ''}--${n}${o.type === 'boolean' ? '' : ` ${metavar(o)}`}`;
-    return [names, `${o.help}${constraint(o)}`] as const;
+    return [names, helpLine(o)] as const;
   });
   const width = Math.min(34, Math.max(...rows.map(([n]) => n.length)));
   const body = rows.map(([n, h]) => (n.length > width ? `  ${n}\n  ${' '.repeat(width)}  ${h}` : `  ${n.padEnd(width)}  ${h}`));
-  return [synopsis(cli), ...(cli.description ? ['', cli.description] : []), '', 'options:', ...body].join('\n') + '\n';
+  return [synopsis(cli), ...(cli.description ? ['', wrap(cli.description, 100)] : []), '', 'options:', ...body].join('\n') + '\n';
 }
 
 export interface Cli<S extends OptionSpecs> {

@@ -2,14 +2,16 @@
  * `npm run check:e2e`: runs the engine's end-to-end check in Node on Dawn and prints
  * the loss curve, then one JSON line with the final losses and throughput.
  */
+import { defineCli } from '../cli/args.ts';
 import { Runtime } from '../engine/runtime';
 import { DEFAULT_TINY_CHECK, runTinyCheck } from './tinycheck';
 
-const steps = Number(process.argv.find((a) => a.startsWith('--steps='))?.slice(8) ?? DEFAULT_TINY_CHECK.steps);
-if (!Number.isInteger(steps) || steps < 1) {
-  console.error(`--steps must be a positive integer, got ${steps}`);
-  process.exit(2);
-}
+const { steps } = defineCli({
+  name: 'check:e2e',
+  command: 'npm run check:e2e --',
+  description: "The engine's end-to-end check on Dawn: trains a tiny model and checks its losses fall below thresholds.",
+  options: { steps: { type: 'int', min: 1, default: DEFAULT_TINY_CHECK.steps, help: 'training steps' } },
+}).parse();
 const rt = await Runtime.create();
 console.error(`adapter: ${rt.info.vendor} ${rt.info.architecture} (${rt.info.description})`);
 const result = await runTinyCheck(rt, { ...DEFAULT_TINY_CHECK, steps }, {

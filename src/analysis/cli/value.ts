@@ -19,6 +19,7 @@
  * meta/tasks that differs from the episode's instruction.
  */
 import { writeFileSync } from 'node:fs';
+import { defineCli } from '../../cli/args.ts';
 import { LeRobotReader } from '../../data/index.ts';
 import { nodeIO } from '../../data/io-node.ts';
 import { Runtime } from '../../engine/runtime.ts';
@@ -26,57 +27,40 @@ import { loadCheckpoint } from '../../train/checkpoint.ts';
 import { nodeCheckpointIO } from '../../train/checkpoint-node.ts';
 import { CrlProbe, episodeValueCurves, type EpisodeValueCurves } from '../value-curves.ts';
 import { valueCurveSummary } from '../value.ts';
-import { autoWrongInstruction, parseIndexList, selectEpisodes, valueCurveSvg } from './value-lib.ts';
+import { autoWrongInstruction, selectEpisodes, valueCurveSvg } from './value-lib.ts';
 
-const USAGE = `usage: npm run value -- --checkpoint <dir> --data <dataset dir> [--episodes 0-3,7|all] [--init-states 8-9]
-         [--wrong-task auto|"<instruction>"] [--stride 1] [--batch 8] [--seed 0] [--out value.json]
-         [--svg figure.svg] [--plot-episode N]`;
-const VALUED = new Set(['checkpoint', 'data', 'episodes', 'init-states', 'wrong-task', 'stride', 'batch', 'seed', 'out', 'svg', 'plot-episode']);
+const cli = defineCli({
+  name: 'value',
+  command: 'npm run value --',
+  description: 'The CRL value V(s_t, a_t, l) of a checkpoint on dataset episodes under their own and a wrong instruction (docs/analysis.md).',
+  options: {
+    checkpoint: { type: 'string', required: true, metavar: 'dir', help: 'pre-training run or step directory' },
+    data: { type: 'string', required: true, metavar: 'dataset dir', help: 'LeRobot dataset' },
+    episodes: { type: 'range', all: true, help: 'dataset episode indices (default all)' },
+    'init-states': { type: 'range', help: "keep the episodes whose metadata init_index is listed (e.g. held-out initial states)" },
+    'wrong-task': { type: 'string', default: 'auto', metavar: 'auto|"<instruction>"', help: "the wrong instruction; auto takes the dataset's next different task" },
+    stride: { type: 'int', min: 1, default: 1, help: 'score every k-th frame' },
+    batch: { type: 'int', min: 2, default: 8, help: 'frames per forward pass' },
+    seed: { type: 'int', min: 0, default: 0, help: 'seed of the bootstrap intervals' },
+    out: { type: 'string', metavar: 'value.json', help: 'write the summary and every curve' },
+    svg: { type: 'string', metavar: 'figure.svg', help: 'draw one episode\'s curves' },
+    'plot-episode': { type: 'int', min: 0, metavar: 'N', help: 'the episode that --svg draws (default the first selected)' },
+  },
+});
+const args = cli.parse();
+// Annotated so that TypeScript knows a call does not return.
+const fail: (message: string) => never = cli.fail;
 
-function fail(msg: string): never {
-  console.error(`value: ${msg}\n${USAGE}`);
-  process.exit(2);
-}
-
-const args = new Map<string, string>();
-{
-  const argv = process.argv.slice(2);
-  if (argv.includes('--help')) {
-    console.log(USAGE);
-    process.exit(0);
-  }
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith('--') || !VALUED.has(a.slice(2))) fail(`unknown argument '${a}'`);
-    const v = argv[++i];
-    if (v === undefined || v.startsWith('--')) fail(`${a} needs a value`);
-    args.set(a.slice(2), v);
-  }
-}
-function int(name: string, def: number, min: number): number {
-  const v = args.get(name);
-  if (v === undefined) return def;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) fail(`--${name} must be an integer >= ${min}, got '${v}'`);
-  return n;
-}
-
-const ckptDir = args.get('checkpoint') ?? fail('--checkpoint <dir> is required');
-const dataDir = args.get('data') ?? fail('--data <dataset dir> is required');
-const stride = int('stride', 1, 1);
-const batch = int('batch', 8, 2);
-const seed = int('seed', 0, 0);
-const wrongSpec = args.get('wrong-task') ?? 'auto';
+const ckptDir = args.checkpoint;
+const dataDir = args.data;
+const { stride, batch, seed } = args;
+const wrongSpec = args['wrong-task'];
 
 const ckpt = await loadCheckpoint(await nodeCheckpointIO(ckptDir)).catch((e: Error) => fail(`--checkpoint ${ckptDir}: ${e.message}`));
 const reader = await LeRobotReader.open(nodeIO(dataDir)).catch((e: Error) => fail(`--data ${dataDir}: ${e.message}`));
 let episodes: number[];
 try {
-  episodes = selectEpisodes(
-    reader.episodes,
-    args.has('episodes') && args.get('episodes') !== 'all' ? parseIndexList(args.get('episodes')!) : null,
-    args.has('init-states') ? parseIndexList(args.get('init-states')!) : null,
-  );
+  episodes = selectEpisodes(reader.episodes, args.episodes ?? null, args['init-states'] ?? null);
 } catch (e) {
   fail((e as Error).message);
 }
@@ -142,11 +126,11 @@ console.error(
   `summary: ${curves.length} episodes, ${summary.frames} frames; frac V_true>V_wrong ${fmt(frac.fracTrueAbove)}; ` +
     `spearman(V_true, t) on ${rho.n} successful episodes ${fmt(rho)} (95% bootstrap over episodes)`,
 );
-const outPath = args.get('out');
+const outPath = args.out;
 if (outPath) writeFileSync(outPath, JSON.stringify({ summary, curves }, null, 1));
-const svgPath = args.get('svg');
+const svgPath = args.svg;
 if (svgPath) {
-  const want = args.has('plot-episode') ? int('plot-episode', 0, 0) : curves[0].episode;
+  const want = args['plot-episode'] ?? curves[0].episode;
   const c = curves.find((x) => x.episode === want) ?? fail(`--plot-episode ${want} is not among the selected episodes`);
   writeFileSync(svgPath, valueCurveSvg(c, { title: `V(s_t, a_t, l) on episode ${c.episode} (${c.taskId ?? ''}, init ${c.initIndex ?? '?'}), lambda_crl ${ckpt.config.train.lambdaCrl}` }));
   console.error(`wrote ${svgPath}`);

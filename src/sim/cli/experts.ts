@@ -3,33 +3,26 @@
  * Runs the scripted expert from every fixed initial state of every task and prints
  * per-task success; the last line is one JSON object with the table.
  */
+import { defineCli } from '../../cli/args.ts';
 import { runExpert } from '../experts/rollout';
 import { getInitState, INIT_STATES_PER_TASK } from '../tasks/init';
 import { listTasks } from '../tasks/suites';
-import { SUITES, type Suite } from '../tasks/spec';
+import { SUITES } from '../tasks/spec';
 import { World } from '../world';
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
-const states = Number(arg('states') ?? INIT_STATES_PER_TASK);
-if (!Number.isInteger(states) || states < 1 || states > INIT_STATES_PER_TASK) {
-  console.error(`--states must be an integer in [1, ${INIT_STATES_PER_TASK}]`);
-  process.exit(2);
-}
-const suite = arg('suite') as Suite | undefined;
-if (suite && !SUITES.includes(suite)) {
-  console.error(`--suite must be one of ${SUITES.join(', ')}`);
-  process.exit(2);
-}
-const only = arg('task');
+const cli = defineCli({
+  name: 'sim:experts',
+  command: 'npm run sim:experts --',
+  description: 'Runs the scripted expert from the fixed initial states of every task and prints per-task success.',
+  options: {
+    states: { type: 'int', min: 1, max: INIT_STATES_PER_TASK, default: INIT_STATES_PER_TASK, help: 'initial states per task (the first N)' },
+    suite: { type: 'string', choices: SUITES, help: 'only the tasks of this suite' },
+    task: { type: 'string', metavar: 'ID', help: 'only this task, e.g. goal/open_drawer' },
+  },
+});
+const { states, suite, task: only } = cli.parse();
 const tasks = listTasks(suite).filter((t) => !only || t.id === only);
-if (tasks.length === 0) {
-  console.error(`no task matches ${only}`);
-  process.exit(2);
-}
+if (tasks.length === 0) cli.fail(`no task matches ${only}`);
 
 const table: Record<string, { success: number; n: number; rate: number; meanSteps: number; failed: number[] }> = {};
 const t0 = performance.now();

@@ -11,6 +11,7 @@
  * after the last complete episode. Failed demonstrations are not saved. Writes are
  * atomic (src/data), so an interrupted run never leaves a dataset that reads as whole.
  */
+import { defineCli } from '../../cli/args.ts';
 import { LeRobotReader, LeRobotWriter } from '../../data/index.ts';
 import { nodeIO } from '../../data/io-node.ts';
 import { acquireDevice } from '../../engine/device';
@@ -20,39 +21,42 @@ import { PERTURBATION_KINDS, type PerturbationKind } from '../perturb';
 import { CONTROL_HZ } from '../scene';
 import { INIT_STATES_PER_TASK } from '../tasks/init';
 import { getTask, listTasks } from '../tasks/suites';
-import { SUITES, type Suite, type TaskSpec } from '../tasks/spec';
+import { SUITES, type TaskSpec } from '../tasks/spec';
 
-function fail(msg: string): never {
-  console.error(`gen: ${msg}`);
-  process.exit(2);
-}
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return undefined;
-  const v = process.argv[i + 1];
-  if (v === undefined || v.startsWith('--')) fail(`--${name} needs a value`);
-  return v;
-}
+const cli = defineCli({
+  name: 'gen',
+  command: 'npm run gen --',
+  description: 'Scripted-expert demonstrations as a LeRobotDataset v3.0 (resumable; failed demonstrations are not saved). Give --suite or --task.',
+  options: {
+    suite: { type: 'string', choices: SUITES, help: 'every task of one suite' },
+    task: { type: 'string', metavar: 'ID', help: 'one task, e.g. goal/open_drawer' },
+    episodes: { type: 'int', min: 1, max: INIT_STATES_PER_TASK, default: 50, help: 'episodes per task' },
+    'first-state': { type: 'int', min: 0, max: INIT_STATES_PER_TASK - 1, default: 0, help: 'episode k starts from fixed initial state first-state + k (held-out splits)' },
+    out: { type: 'string', required: true, metavar: 'dir', help: 'dataset directory (a rerun continues it)' },
+    size: { type: 'int', min: 8, max: MAX_IMAGE_SIZE, default: 64, help: 'camera image width and height' },
+    perturb: { type: 'list', choices: PERTURBATION_KINDS, metavar: 'kind,...', help: 'perturbation kinds applied per episode' },
+    seed: { type: 'int', default: 0, help: "seed of the episodes' perturbations" },
+  },
+});
+const args = cli.parse();
+// Annotated so that TypeScript knows a call does not return.
+const fail: (message: string) => never = cli.fail;
 
-const out = arg('out') ?? fail('--out DIR is required');
-const suite = arg('suite') as Suite | undefined;
-const taskId = arg('task');
+const { out, suite, episodes, seed, size } = args;
+const taskId = args.task;
 if (!suite && !taskId) fail(`give --suite (${SUITES.join(', ')}) or --task ID`);
-if (suite && !SUITES.includes(suite)) fail(`--suite must be one of ${SUITES.join(', ')}, got '${suite}'`);
-const episodes = Number(arg('episodes') ?? 50);
-if (!Number.isInteger(episodes) || episodes < 1 || episodes > INIT_STATES_PER_TASK) fail(`--episodes must be an integer in [1, ${INIT_STATES_PER_TASK}] (episodes per task)`);
-const firstState = Number(arg('first-state') ?? 0);
-if (!Number.isInteger(firstState) || firstState < 0 || firstState + episodes > INIT_STATES_PER_TASK) {
-  fail(`--first-state must be an integer with first-state + episodes <= ${INIT_STATES_PER_TASK} (there are ${INIT_STATES_PER_TASK} fixed initial states per task), got ${arg('first-state')}`);
+const firstState = args['first-state'];
+if (firstState + episodes > INIT_STATES_PER_TASK) {
+  fail(`--first-state must be an integer with first-state + episodes <= ${INIT_STATES_PER_TASK} (there are ${INIT_STATES_PER_TASK} fixed initial states per task), got ${firstState}`);
 }
-const size = Number(arg('size') ?? 64);
-if (!Number.isInteger(size) || size < 8 || size > MAX_IMAGE_SIZE) fail(`--size must be an integer in [8, ${MAX_IMAGE_SIZE}]`);
-const seed = Number(arg('seed') ?? 0);
-if (!Number.isInteger(seed)) fail('--seed must be an integer');
-const perturbKinds = (arg('perturb') ?? '').split(',').filter(Boolean) as PerturbationKind[];
-for (const k of perturbKinds) if (!PERTURBATION_KINDS.includes(k)) fail(`unknown --perturb kind '${k}' (known: ${PERTURBATION_KINDS.join(', ')})`);
+const perturbKinds: PerturbationKind[] = args.perturb ?? [];
 
-const tasks: TaskSpec[] = taskId ? [getTask(taskId)] : listTasks(suite);
+let tasks: TaskSpec[];
+try {
+  tasks = taskId ? [getTask(taskId)] : listTasks(suite);
+} catch (e) {
+  fail(`--task: ${(e as Error).message}`);
+}
 const plan = tasks.flatMap((task) => Array.from({ length: episodes }, (_, i) => ({ task, init: firstState + i })));
 
 const features = demoFeatures(size);

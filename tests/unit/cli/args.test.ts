@@ -12,6 +12,7 @@ const SPEC = {
   suites: { type: 'list', choices: ['spatial', 'goal'], help: 'suites' },
   labels: { type: 'list', help: 'panel labels' },
   states: { type: 'range', max: 49, help: 'initial states' },
+  episodes: { type: 'range', all: true, help: 'episodes' },
   resume: { type: 'boolean', help: 'continue the run' },
 } as const satisfies OptionSpecs;
 
@@ -29,7 +30,7 @@ const error = (...argv: string[]): string => {
 describe('parseOptions', () => {
   it('fills defaults and leaves optional options without one undefined', () => {
     const v = parse('--data', 'd');
-    expect(v).toEqual({ data: 'd', steps: 100, seed: 0, lr: undefined, feature: 'phi', 'head-dim': undefined, lengths: [512, 1024], suites: undefined, labels: undefined, states: undefined, resume: false });
+    expect(v).toEqual({ data: 'd', steps: 100, seed: 0, lr: undefined, feature: 'phi', 'head-dim': undefined, lengths: [512, 1024], suites: undefined, labels: undefined, states: undefined, episodes: undefined, resume: false });
   });
 
   it('does not share a default list between parses', () => {
@@ -85,6 +86,13 @@ describe('parseOptions', () => {
     expect(error('--data', 'd', '--states', '40-50')).toBe("--states: '40-50' must lie in 0-49");
     expect(error('--data', 'd', '--states', 'x')).toBe("--states: 'x' is not an index or a range like 0-9");
     expect(error('--data', 'd', '--states', '-1')).toMatch(/--states: '-1' is not an index/);
+  });
+
+  it("takes 'all' for a range that allows it, meaning the option's absence", () => {
+    expect(parse('--data', 'd', '--episodes', 'all').episodes).toBeUndefined();
+    expect(parse('--data', 'd', '--episodes', '2-3').episodes).toEqual([2, 3]);
+    expect(error('--data', 'd', '--states', 'all')).toMatch(/--states: 'all' is not an index/);
+    expect(error('--data', 'd', '--episodes', 'all', '--episodes', '1')).toBe('--episodes all cannot be combined with indices');
   });
 
   it('requires required options, naming the placeholder', () => {

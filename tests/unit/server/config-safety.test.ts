@@ -28,8 +28,10 @@ describe('config', () => {
       help: false,
     });
     expect(() => parseArgs(['--port', 'abc'])).toThrow(/--port/);
-    expect(() => parseArgs(['--nope'])).toThrow(/unknown flag/);
-    expect(() => parseArgs(['--host'])).toThrow(/needs a value/);
+    expect(() => parseArgs(['--port', '70000'])).toThrow(/--port must be an integer in \[0, 65535\]/);
+    expect(() => parseArgs(['--nope'])).toThrow(/unknown option --nope \(options: .*--host --port --data-dir --dist-dir --robot --config/);
+    expect(() => parseArgs(['--host'])).toThrow(/--host needs a value/);
+    expect(parseArgs(['-h']).help).toBe(true);
   });
 });
 
