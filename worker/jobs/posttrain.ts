@@ -76,6 +76,7 @@ export async function posttrainJob(p: JobParams['posttrain'], ctx: JobContext) {
           lambdaCrl: data.config.train.lambdaCrl,
           source: sourceRun,
           freezeBackbone: state.freezeBackbone,
+          config: data.config,
           files: Object.fromEntries(io.files),
         });
         bytes = summary.bytes;

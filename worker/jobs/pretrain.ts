@@ -122,6 +122,7 @@ export async function pretrainJob(p: JobParams['pretrain'], ctx: JobContext) {
           totalSteps: p.steps,
           withCrl: trainer.options.withCrl,
           lambdaCrl: config.train.lambdaCrl,
+          config: data.config,
           files: Object.fromEntries(io.files),
         });
         bytes = summary.bytes;

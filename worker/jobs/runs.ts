@@ -15,6 +15,7 @@
  * tabs read the summaries directly to list them.
  */
 import { memoryIO } from '../../src/data/index.ts';
+import type { WorkbenchConfig } from '../../src/model/config.ts';
 import { loadCheckpoint, type CheckpointData } from '../../src/train/checkpoint.ts';
 import { announceRunsChange } from './runs-channel.ts';
 
@@ -41,6 +42,14 @@ export interface RunSummary {
   /** Post-training: the pre-training run it started from, and whether the backbone was frozen. */
   source?: string;
   freezeBackbone?: boolean;
+  /**
+   * The checkpoint's config (a few hundred bytes), so tabs can check a run (cameras,
+   * image size, state/action dims, chunk) without reading its files. Absent in runs saved
+   * before it was recorded: read config.json from the files then.
+   */
+  config?: WorkbenchConfig;
+  /** The archive file the run was imported from (Train tab, Browser runs). */
+  importedFrom?: string;
 }
 
 interface RunRecord extends RunSummary {

@@ -1,17 +1,19 @@
 /**
  * "Policy": the scripted expert (played live on this thread) or a PRTS checkpoint from
  * this browser (runs in IndexedDB, or a folder dropped in the Value tab), rolled out in
- * the GPU worker (`rollout` job) and replayed in the same Player. The checkpoint's small
- * JSON files are read here first, so the modes it lacks are disabled with the reason and
- * a checkpoint that does not fit the simulation is refused before a job starts.
+ * the GPU worker (`rollout` job) and replayed in the same Player. What the checkpoint is
+ * (kind, step, DiT, config) comes from the run's summary (no checkpoint bytes read; runs
+ * saved before summaries had the config: their small JSON files), so the modes it lacks
+ * are disabled with the reason and a checkpoint that does not fit the simulation is
+ * refused before a job starts.
  */
 import { useEffect, useState } from 'react';
-import { getRunFiles } from '../../../../worker/jobs/runs.ts';
+import { getRun, getRunFiles } from '../../../../worker/jobs/runs.ts';
 import { getTask } from '../../../sim/index.ts';
 import { peekCheckpointFiles, type CheckpointPeek } from '../../../train/rollout-record.ts';
 import { sourceFor, useCheckpoints } from '../value/checkpoints.ts';
 import { JobBar } from './JobBar.tsx';
-import { modeChoice, rolloutSpecFor, type PolicySelection } from './policyParams.ts';
+import { modeChoice, rolloutSpecFor, runPeek, type PolicySelection } from './policyParams.ts';
 import type { SimSelection } from './simParams.ts';
 import type { useServiceJob } from './useJob.ts';
 
@@ -34,8 +36,10 @@ export function PolicyPanel({ sel, pol, setPol, job }: {
     (async () => {
       const src = sourceFor(pol.policy, dropped);
       if (!src) throw new Error(`the dropped checkpoint "${pol.policy}" is gone (dropped folders last one session): drop it again in the Value tab`);
-      const files = 'run' in src ? await getRunFiles(src.run) : src.files;
-      return peekCheckpointFiles(files);
+      if (!('run' in src)) return peekCheckpointFiles(src.files);
+      const summary = await getRun(src.run);
+      if (!summary) throw new Error(`there is no browser run "${src.run}" (it may have been made in another browser profile)`);
+      return runPeek(summary) ?? peekCheckpointFiles(await getRunFiles(src.run));
     })().then(
       (peek) => live && setPeeked({ id: pol.policy, peek, error: null }),
       (e: unknown) => live && setPeeked({ id: pol.policy, peek: null, error: e instanceof Error ? e.message : String(e) }),
@@ -43,7 +47,8 @@ export function PolicyPanel({ sel, pol, setPol, job }: {
     return () => {
       live = false;
     };
-  }, [pol.policy, dropped]);
+    // `runs` too: a run saved again (continued, post-trained under the same name) is re-read from its summary.
+  }, [pol.policy, dropped, runs]);
 
   const current = peeked?.id === pol.policy ? peeked : null;
   const choice = current?.peek ? modeChoice(current.peek, pol.mode) : null;

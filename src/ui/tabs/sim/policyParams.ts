@@ -4,6 +4,7 @@
  * checkpoint offers and the rollout job's spec. Unit-tested in
  * tests/unit/ui/sim-rollout.test.ts; a shared link reproduces the same rollout.
  */
+import type { RunSummary } from '../../../../worker/jobs/runs.ts';
 import { enumParam, intParam } from '../../lib/route.ts';
 import { rolloutProblems, type CheckpointPeek, type RolloutMode, type RolloutSpec } from '../../../train/rollout-record.ts';
 import { DROPPED_PREFIX } from '../value/checkpoints.ts';
@@ -46,6 +47,15 @@ export interface ModeChoice {
   ditUnavailable: string | null;
   /** Why this checkpoint cannot roll out in this mode (empty when it can). */
   problems: string[];
+}
+
+/**
+ * What a browser run's summary says of its checkpoint, as peekCheckpointFiles would read
+ * it from the files (a post-training checkpoint always carries its DiT); null for runs
+ * saved before summaries recorded the config, whose files must be read.
+ */
+export function runPeek(s: RunSummary): CheckpointPeek | null {
+  return s.config ? { kind: s.kind, step: s.steps, hasDit: s.kind === 'posttrain', config: s.config } : null;
 }
 
 /** The mode to run and what stands in the way, from what the checkpoint's files say. */

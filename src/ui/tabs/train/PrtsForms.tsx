@@ -3,7 +3,7 @@
  * one) and the Browser runs panel. Validation and job specs are the pure functions of
  * prtsJobs.ts; this file is their inputs and messages.
  */
-import { useEffect, useMemo } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import type { RunSummary } from '../../../../worker/jobs/runs.ts';
 import { deleteRun } from '../../../../worker/jobs/runs.ts';
 import type { JobKind } from '../../../../worker/protocol.ts';
@@ -13,8 +13,10 @@ import { useConfigStore } from '../../stores/config.ts';
 import { useTrainStore } from '../../stores/train.ts';
 import { useTrainSettings } from '../../stores/trainSettings.ts';
 import { useCheckpoints } from '../value/checkpoints.ts';
+import { downloadBytes } from '../../lib/format.ts';
 import { useServerDatasets } from '../value/serverData.ts';
 import { continueSteps, posttrainForm, pretrainForm, type FormContext, type PosttrainSettings, type PretrainSettings } from './prtsJobs.ts';
+import { exportRunArchive, importRunArchive } from './runArchive.ts';
 
 const LIVE = new Set(['running', 'paused', 'starting']);
 
@@ -231,10 +233,13 @@ export function PosttrainFields({ form }: { form: Forms['posttrain'] }) {
   );
 }
 
-/** The PRTS runs kept in this browser: continue one, post-train a pre-training run, delete. */
+/** The PRTS runs kept in this browser: continue one, post-train a pre-training run, download, import, delete. */
 export function BrowserRuns({ setKind }: { setKind(k: JobKind): void }) {
   const runs = useCheckpoints((s) => s.runs);
   const error = useCheckpoints((s) => s.error);
+  const [archiveError, setArchiveError] = useState<string | null>(null);
+  const [imported, setImported] = useState<string | null>(null);
+  const fileRef = useRef<HTMLInputElement>(null);
   const setPretrain = useTrainSettings((s) => s.setPretrain);
   const setPosttrain = useTrainSettings((s) => s.setPosttrain);
   const jobs = useTrainStore((s) => s.jobs);
@@ -250,6 +255,21 @@ export function BrowserRuns({ setKind }: { setKind(k: JobKind): void }) {
     setPosttrain({ mode: 'new', source: r.name, dataset: '', name: '' });
     setKind('posttrain');
   };
+  const download = (r: RunSummary) => {
+    setArchiveError(null);
+    exportRunArchive(r.name).then(({ bytes, fileName }) => downloadBytes(bytes, fileName, 'application/zip'), (e: Error) => setArchiveError(e.message));
+  };
+  const importFile = async (f: File) => {
+    setArchiveError(null);
+    setImported(null);
+    try {
+      const s = await importRunArchive(new Uint8Array(await f.arrayBuffer()), f.name, useCheckpoints.getState().runs);
+      await useCheckpoints.getState().refresh();
+      setImported(`imported "${f.name}" as run "${s.name}" (${s.kind === 'posttrain' ? 'post-trained, DiT' : 'pre-trained'}, step ${s.steps})`);
+    } catch (e) {
+      setArchiveError((e as Error).message);
+    }
+  };
   const remove = (r: RunSummary) => {
     if (!window.confirm(`Delete browser run "${r.name}" (${formatBytes(r.bytes)})? This cannot be undone.`)) return;
     deleteRun(r.name).then(() => useCheckpoints.getState().refresh(), (e: Error) => useCheckpoints.setState({ error: e.message }));
@@ -257,8 +277,25 @@ export function BrowserRuns({ setKind }: { setKind(k: JobKind): void }) {
 
   return (
     <div className="panel" data-testid="runs">
-      <h2>Browser runs</h2>
+      <div className="panel-head">
+        <h2>Browser runs</h2>
+        <button type="button" title="Import a checkpoint archive (.prts.zip: a Download from this panel, or a zipped npm run train run)" onClick={() => fileRef.current?.click()} data-testid="run-import">Import .prts.zip…</button>
+        <input
+          ref={fileRef}
+          type="file"
+          accept=".zip"
+          hidden
+          data-testid="run-import-file"
+          onChange={(e) => {
+            const f = e.target.files?.[0];
+            e.target.value = '';
+            if (f) void importFile(f);
+          }}
+        />
+      </div>
       {error && <p className="field-error">{error}</p>}
+      {archiveError && <p className="field-error" data-testid="run-archive-error">{archiveError}</p>}
+      {imported && <p className="hint" data-testid="run-imported">{imported}</p>}
       {runs.length === 0 ? (
         <p className="muted">None yet. PRTS pre-training and post-training save their runs here (IndexedDB, with config and tokenizers); the Value, Embeddings and Sim tabs read them.</p>
       ) : (
@@ -267,16 +304,17 @@ export function BrowserRuns({ setKind }: { setKind(k: JobKind): void }) {
             <thead><tr><th>run</th><th className="num">step</th><th>dataset</th><th className="num">size</th><th /></tr></thead>
             <tbody>
               {runs.map((r) => (
-                <tr key={r.name} data-testid={`run-${r.name}`} title={`saved ${new Date(r.updatedAt ?? r.createdAt).toLocaleString()}${r.source ? ` · from ${r.source}` : ''}`}>
+                <tr key={r.name} data-testid={`run-${r.name}`} title={`saved ${new Date(r.updatedAt ?? r.createdAt).toLocaleString()}${r.source ? ` · from ${r.source}` : ''}${r.importedFrom ? ` · imported from ${r.importedFrom}` : ''}`}>
                   <td>{r.name} <span className="tag" data-testid={`run-kind-${r.name}`}>{r.kind === 'posttrain' ? 'post (DiT)' : 'pre'}</span></td>
                   <td className="num" data-testid={`run-step-${r.name}`}>{r.steps}{r.totalSteps ? `/${r.totalSteps}` : ''}</td>
-                  <td>{r.dataset}</td>
+                  <td>{r.dataset || <span className="muted">none recorded</span>}</td>
                   <td className="num">{formatBytes(r.bytes)}</td>
                   <td>
                     <button type="button" disabled={busy.has(r.name)} title="Continue this run from its saved checkpoint" onClick={() => continueRun(r)} data-testid={`run-continue-${r.name}`}>▶</button>{' '}
                     {r.kind === 'pretrain' && (
                       <button type="button" title="Post-train: attach a DiT action expert" onClick={() => postTrain(r)} data-testid={`run-post-${r.name}`}>DiT</button>
                     )}{' '}
+                    <button type="button" title={`Download the checkpoint directory as one file (${r.name}.prts.zip; npm run eval/value/tsne/post-train take it)`} onClick={() => download(r)} data-testid={`run-download-${r.name}`}>⤓</button>{' '}
                     <button type="button" disabled={busy.has(r.name)} title="Delete" onClick={() => remove(r)}>✕</button>
                   </td>
                 </tr>

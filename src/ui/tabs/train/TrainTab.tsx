@@ -18,6 +18,7 @@ import { cpuMlpErrors, useTrainSettings, type CpuMlpSettings } from '../../store
 import { gpuClient } from '../../worker/gpuClient.ts';
 import { Checkpoints } from './Checkpoints.tsx';
 import { BrowserRuns, PosttrainFields, PretrainFields, usePrtsForms } from './PrtsForms.tsx';
+import { defaultJobKind } from './prtsJobs.ts';
 import { diagnosticsPlot, lossPlot, splitSeries } from './series.ts';
 
 const KINDS: readonly JobKind[] = ['pretrain', 'posttrain', 'tinycheck', 'cpu-mlp', 'selftest'];
@@ -36,10 +37,10 @@ const KIND_LABEL: Record<JobKind, string> = {
 
 export default function TrainTab() {
   const [params, setParams] = useTabParams();
-  const kind = enumParam(params, 'job', KINDS, 'cpu-mlp');
+  const gpuStatus = useGpuStore((s) => s.status);
+  const kind = enumParam(params, 'job', KINDS, defaultJobKind(gpuStatus));
   const logScale = params.log !== '0';
   const [avail, setAvail] = useState<JobAvailability | null>(null);
-  const gpuStatus = useGpuStore((s) => s.status);
   const jobs = useTrainStore((s) => s.jobs);
   const selected = useTrainStore((s) => s.selected);
   const job = jobs.find((j) => j.id === selected) ?? null;

@@ -8,8 +8,19 @@
 import type { JobParams } from '../../../../worker/protocol.ts';
 import type { RunSummary } from '../../../../worker/jobs/runs.ts';
 import type { ValidationResult, WorkbenchConfig } from '../../../model/config.ts';
+import type { GpuStatus } from '../../stores/gpu.ts';
 
 export type RunMode = 'new' | 'continue';
+
+/**
+ * The Train tab's job kind when the URL names none: PRTS pre-training, unless the GPU
+ * worker found no WebGPU adapter ('error'), when the CPU MLP is the job that can run.
+ * While the worker starts the answer is not known yet; pre-training is shown (its start
+ * button waits for the worker) so the form does not jump once it is.
+ */
+export function defaultJobKind(gpu: GpuStatus): 'pretrain' | 'cpu-mlp' {
+  return gpu === 'error' || gpu === 'unavailable' ? 'cpu-mlp' : 'pretrain';
+}
 
 export interface PretrainSettings {
   mode: RunMode;
@@ -107,6 +118,12 @@ function datasetError(ds: string, datasets: string[] | null, what = 'choose a se
   return undefined;
 }
 
+/** A saved run continues on its own dataset; an imported Node run records none. */
+function runDatasetError(run: RunSummary, datasets: string[] | null): string | undefined {
+  if (!run.dataset) return `run "${run.name}" records no dataset (imported from an archive of a Node run): continue it with npm run train -- --resume, or post-train it on a dataset`;
+  return datasetError(run.dataset, datasets);
+}
+
 function runError(name: string, ctx: FormContext, kind: RunSummary['kind'], what: string): string | undefined {
   if (!name) return `choose the ${what}`;
   const r = ctx.runs.find((x) => x.name === name);
@@ -132,7 +149,7 @@ export function pretrainForm(s: PretrainSettings, every: number, ctx: FormContex
     else if (run) {
       const se = stepsError(s.steps, run.steps + 1);
       if (se) errors.steps = se;
-      const de = datasetError(run.dataset, ctx.datasets);
+      const de = runDatasetError(run, ctx.datasets);
       if (de) errors.dataset = de;
     }
     const ok = Object.keys(errors).length === 0 && run;
@@ -173,7 +190,7 @@ export function posttrainForm(s: PosttrainSettings, every: number, ctx: FormCont
     else if (run) {
       const se = stepsError(s.steps, run.steps + 1);
       if (se) errors.steps = se;
-      const de = datasetError(run.dataset, ctx.datasets);
+      const de = runDatasetError(run, ctx.datasets);
       if (de) errors.dataset = de;
     }
     const ok = Object.keys(errors).length === 0 && run;

@@ -1,25 +1,34 @@
 /**
- * Checkpoints the Value and Embeddings tabs can read: browser runs (IndexedDB, written
- * by the pretrain job) and checkpoint folders dropped on the page (kept for the session:
- * File contents cannot be persisted). Either becomes a CheckpointSource for a job.
+ * Checkpoints the Value, Embeddings and Sim tabs can read: browser runs (IndexedDB,
+ * written by the pretrain job) and checkpoint folders or archives (.prts.zip) dropped on
+ * the page (kept for the session: File contents cannot be persisted). Either becomes a
+ * CheckpointSource for a job.
  */
 import { create } from 'zustand';
 import type { CheckpointSource, RunSummary } from '../../../../worker/jobs/runs.ts';
 import { listRuns } from '../../../../worker/jobs/runs.ts';
 import { onRunsChanged } from '../../../../worker/jobs/runs-channel.ts';
+import { checkpointRoot as findRoot, runNameFromArchive, unpackCheckpoint } from '../../../train/checkpoint-archive.ts';
 
 export const DROPPED_PREFIX = 'dropped:';
 
 /** The root of a dropped checkpoint: the folder holding latest.json (a run) or trainer.json (one step). */
 export function checkpointRoot(paths: readonly string[]): string {
-  const marks = paths.filter((p) => /(^|\/)(latest|trainer)\.json$/.test(p));
-  if (!marks.length) throw new Error('no latest.json or trainer.json among the dropped files: drop a checkpoint folder (npm run train --out, or a step-XXXXXXXX folder)');
-  // The shallowest marker wins: a run folder holds step folders that each have trainer.json.
-  marks.sort((a, b) => a.split('/').length - b.split('/').length);
-  return marks[0].replace(/(latest|trainer)\.json$/, '');
+  const root = findRoot(paths);
+  if (root === null) throw new Error('no latest.json or trainer.json among the dropped files: drop a checkpoint folder (npm run train --out, or a step-XXXXXXXX folder) or a .prts.zip archive');
+  return root;
 }
 
+/** A dropped checkpoint archive's files (the Train tab's Download, or a zipped run folder). */
+export async function archiveCheckpointFiles(file: File): Promise<{ label: string; files: Record<string, Uint8Array> }> {
+  const files = await unpackCheckpoint(new Uint8Array(await file.arrayBuffer()), file.name);
+  return { label: runNameFromArchive(file.name) || 'checkpoint archive', files: Object.fromEntries(files) };
+}
+
+/** A dropped checkpoint folder's files, or, when no folder holds one, the first dropped .zip archive's. */
 export async function droppedCheckpointFiles(files: Map<string, File>): Promise<{ label: string; files: Record<string, Uint8Array> }> {
+  const zip = [...files].find(([p]) => /\.zip$/i.test(p));
+  if (zip && findRoot([...files.keys()]) === null) return archiveCheckpointFiles(zip[1]);
   const root = checkpointRoot([...files.keys()]);
   const out: Record<string, Uint8Array> = {};
   for (const [p, f] of files) if (p.startsWith(root)) out[p.slice(root.length)] = new Uint8Array(await f.arrayBuffer());
