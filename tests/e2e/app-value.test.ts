@@ -3,12 +3,14 @@
  * small "demo" dataset, Vite, Chromium with WebGPU on SwiftShader): a tiny PRTS is
  * pre-trained in the browser for a few steps (with CRL, and a lambda = 0 run), then the
  * Value tab plots V under the true and a wrong instruction with the metrics, and the
- * Embeddings tab plots both checkpoints' t-SNE side by side. Kept tiny for SwiftShader:
- * 16-frame episodes, few steps, stride 2 and 30 t-SNE iterations.
+ * Embeddings tab plots both checkpoints' t-SNE side by side with their separation metrics,
+ * and loads t-SNE JSON files (the CLI's shape, built here from the shared panelMetrics).
+ * Kept tiny for SwiftShader: 16-frame episodes, few steps, stride 2 and 30 t-SNE iterations.
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startAppStack, type AppStack } from '../../scripts/app-stack.ts';
+import { panelMetrics } from '../../src/analysis/chunk-embeddings.ts';
 
 let stack: AppStack;
 beforeAll(async () => {
@@ -19,6 +21,23 @@ afterAll(async () => {
 });
 
 const points = (page: Page, testId: string) => page.locator(`[data-testid="${testId}"]`).getAttribute('data-points').then(Number);
+
+/** Metric cells of a panel's table: "task.knn" -> its text. */
+const metricCells = (page: Page, k: number) =>
+  page.locator(`[data-testid="emb-metrics-${k}"] td[data-metric]`).evaluateAll((tds) => Object.fromEntries(tds.map((td) => [td.getAttribute('data-metric')!, td.textContent!])));
+
+/**
+ * A file as `npm run tsne --out` writes it, for the demo dataset (episode e: task e, 16
+ * frames) or one named `data`: every 4th chunk start, one panel, metrics from panelMetrics.
+ */
+function cliJson(data: string): string {
+  const points = [0, 1].flatMap((e) => [0, 4, 8, 12].map((t) => ({ episode: e, t, task: e, instruction: e ? 'lift the red block' : 'push the blue block', phase: t < 8 ? 0 : 1 })));
+  const emb = points.flatMap((p, i) => [1 + p.task, Math.sin(i), p.phase ?? 0]);
+  const xy = points.flatMap((p, i) => [3 * p.task + Math.cos(i), p.phase ?? 0]);
+  const panel = { label: 'cli panel', checkpoint: '/tmp/ck', step: 2, lambdaCrl: 1, note: null, x: xy.filter((_, i) => i % 2 === 0), y: xy.filter((_, i) => i % 2 === 1), kl: 0.5, metrics: panelMetrics(emb, 3, xy, points, 5) };
+  return JSON.stringify({ run: 'tsne', data, feature: 'phi', tasks: ['push the blue block', 'lift the red block'], phases: ['reach', 'lift'], points, panels: [panel] });
+}
+const loadJson = (page: Page, name: string, text: string) => page.setInputFiles('[data-testid="emb-load"]', { name, mimeType: 'application/json', buffer: Buffer.from(text) });
 
 async function pretrain(page: Page, steps: number, lambda: 'config' | 'zero'): Promise<string> {
   await page.fill('[data-testid="pt-steps"]', String(steps));
@@ -69,7 +88,40 @@ test('Value and Embeddings tabs render from a checkpoint pre-trained in the brow
   // 2 episodes x 8 chunk starts (stride 2) in each panel.
   expect(await points(page, 'emb-plot-0')).toBe(16);
   expect(await points(page, 'emb-plot-1')).toBe(16);
+  // Metrics under each panel. Each task has one episode here, so task k-NN has nobody to
+  // ask (all 16 chunks left out); both episodes hold 4 chunks of each phase, so a random
+  // neighbour from the other episode has the right phase half the time.
+  for (const k of [0, 1]) {
+    const m = await metricCells(page, k);
+    expect(m).toMatchObject({ 'task.knn': 'n/a', 'task.excluded': '16', 'phase.chance': '0.50', 'phase.excluded': '0' });
+    for (const [key, text] of Object.entries(m)) {
+      if (key.endsWith('excluded') || text === 'n/a') continue;
+      const [lo, hi] = key.includes('silhouette') ? [-1, 1] : [0, 1];
+      expect(Number(text), key).toBeGreaterThanOrEqual(lo);
+      expect(Number(text), key).toBeLessThanOrEqual(hi);
+    }
+    expect(m['task.silhouette']).toMatch(/^-?\d\.\d\d$/);
+    expect(m['phase.knn']).toMatch(/^\d\.\d\d$/);
+  }
   await page.selectOption('[data-testid="emb-color"]', 'phase');
   await page.screenshot({ path: 'test-results/app-embeddings.png' });
+
+  // A t-SNE JSON of the served demo dataset: its 8 points in one panel, frames available.
+  await loadJson(page, 'demo.json', cliJson('/somewhere/demo'));
+  await page.waitForFunction(() => document.querySelector('[data-testid="emb-plot-0"]')?.getAttribute('data-points') === '8', null, { timeout: 60_000 });
+  expect(await page.locator('[data-testid="emb-plot-1"]').count()).toBe(0);
+  expect(await page.locator('[data-testid="emb-file"]').innerText()).toMatch(/showing demo\.json/);
+  expect(await page.locator('[data-testid="emb-no-frames"]').count()).toBe(0);
+  expect((await metricCells(page, 0))['phase.chance']).toBe('0.50');
+  // Another dataset: the points still render, and the tab says why there are no frames.
+  await loadJson(page, 'other.json', cliJson('/somewhere/not-served'));
+  await page.waitForSelector('[data-testid="emb-no-frames"]', { timeout: 30_000 });
+  expect(await page.locator('[data-testid="emb-no-frames"]').innerText()).toMatch(/"\/somewhere\/not-served" is not one the server serves/);
+  expect(await points(page, 'emb-plot-0')).toBe(8);
+  await page.screenshot({ path: 'test-results/app-embeddings-json.png' });
+  // A broken file is refused, naming the field; the loaded view stays.
+  await loadJson(page, 'bad.json', cliJson('/somewhere/demo').replace('"episode":1', '"episode":"one"'));
+  expect(await page.locator('[data-testid="emb-load-error"]').innerText()).toMatch(/bad\.json is not a t-SNE result:\s+points\.4\.episode: must be a number/);
+  expect(await points(page, 'emb-plot-0')).toBe(8);
   expect(errors).toEqual([]);
 }, 1_500_000);

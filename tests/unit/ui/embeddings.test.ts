@@ -48,12 +48,14 @@ describe('tsne job panels carry the separation metrics', () => {
     expect(ma).toEqual(panelMetrics(separated, 3, mapOf(separated), POINTS, METRIC_K));
     const mb = r.panels[1].metrics!;
     expect(mb.task.embedding.knn.accuracy).toBeLessThan(1);
-    expect(betterPanel(r.panels, 'task')).toMatchObject({ index: 0, by: 'knn' });
+    expect(betterPanel(r.panels, 'task')).toMatchObject({ index: 0, by: 'knn', separates: true });
   });
 
   test('a task seen in one episode only: k-NN is NaN in the job (null in JSON) and every chunk is left out', () => {
     const single = POINTS.map((p) => ({ ...p, task: p.episode, instruction: `task ${p.episode}` }));
-    const p = tsnePanel('A', separated, 3, mapOf(separated), 1, single);
+    // One direction per episode (45 degrees apart), so these tasks are separated.
+    const byEpisode = POINTS.flatMap((p, i) => [Math.cos(p.episode * Math.PI / 4), Math.sin(p.episode * Math.PI / 4), 0.05 * Math.sin(i)]);
+    const p = tsnePanel('A', byEpisode, 3, mapOf(byEpisode), 1, single);
     expect(JSON.stringify(p)).not.toMatch(/NaN/);
     const r = parseTsneResult(JSON.parse(JSON.stringify({ panels: [p], points: single, tasks: [] })));
     const m = r.panels[0].metrics!;
@@ -63,7 +65,10 @@ describe('tsne job panels carry the separation metrics', () => {
     // Silhouette still ranks the checkpoints when k-NN cannot.
     const q = tsnePanel('B', mixed, 3, mapOf(mixed), 1, single);
     const both = parseTsneResult(JSON.parse(JSON.stringify({ panels: [p, q], points: single, tasks: [] })));
-    expect(betterPanel(both.panels, 'task')?.by).toBe('silhouette');
+    expect(betterPanel(both.panels, 'task')).toMatchObject({ by: 'silhouette', index: 0, separates: true });
+    // Neither above the floor: the better one is still named, but flagged.
+    const flat = both.panels.map((q, i) => ({ ...q, metrics: { ...q.metrics!, task: { ...q.metrics!.task, embedding: { ...q.metrics!.task.embedding, silhouette: -0.1 * (i + 1) } } } }));
+    expect(betterPanel(flat, 'task')).toMatchObject({ index: 0, separates: false });
   });
 
   test('a map or embedding of the wrong size is refused with the panel named', () => {
@@ -131,6 +136,8 @@ describe('comparing checkpoints', () => {
     expect(bestPanel([0.5, 0.2])).toBe(0);
     expect(bestPanel([-0.3, 0.1])).toBe(1);
     expect(bestPanel([0.4, 0.4])).toBeNull();
+    // Equal as shown (2 decimals) is a tie.
+    expect(bestPanel([0.401, 0.399])).toBeNull();
     expect(bestPanel([NaN, 0.4])).toBeNull();
     expect(bestPanel([0.4])).toBeNull();
   });

@@ -68,7 +68,7 @@ export default function EmbeddingsTab() {
   const other = useDatasetReader(viewDs && viewDs !== ds ? viewDs : '');
   const view = viewDs === ds ? { reader, error: readerError } : other;
   const mismatch = view.reader && result && viewDs ? datasetMismatch(result.points, view.reader.episodes, viewDs) : null;
-  const noFrames = !result ? null : served.why ?? view.error ?? mismatch ?? (viewDs && !view.reader ? 'loading the dataset…' : null);
+  const noFrames = !result ? null : served.why ?? view.error ?? mismatch ?? (viewDs && !view.reader ? 'the dataset is still loading' : null);
 
   return (
     <div className="cols3" data-testid="embeddings-tab">

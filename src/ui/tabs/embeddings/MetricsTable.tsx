@@ -63,8 +63,15 @@ export function Verdict({ panels, feature }: { panels: readonly TsnePanel[]; fea
   const lines = (['task', 'phase'] as const).flatMap((row) => {
     const b = betterPanel(panels, row);
     if (!b) return [];
-    const what = b.by === 'knn' ? `${panels[b.index].metrics!.task.embedding.knn.k}-NN on ${feature}` : `silhouette on ${feature}`;
-    return [`${row === 'task' ? 'Tasks' : 'Phases'}: ${panels[b.index].label} separates better (${what} ${b.values.map((v) => v.toFixed(2)).join(' vs ')}).`];
+    const m = panels[b.index].metrics!;
+    const what = b.by === 'knn' ? `${m.task.embedding.knn.k}-NN on ${feature}` : `silhouette on ${feature}`;
+    const values = `${what} ${b.values.map((v) => v.toFixed(2)).join(' vs ')}`;
+    const label = row === 'task' ? 'Tasks' : 'Phases';
+    if (!b.separates) {
+      const floor = b.by === 'knn' ? `chance ${m[row]!.embedding.knn.chance.toFixed(2)}` : '0';
+      return [`${label}: neither checkpoint separates them (${values}; none above ${floor}).`];
+    }
+    return [`${label}: ${panels[b.index].label} separates better (${values}).`];
   });
   if (!lines.length) return null;
   return (

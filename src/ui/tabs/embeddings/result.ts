@@ -144,11 +144,16 @@ export function metricValue(m: TsneMetrics, row: MetricRow, key: MetricKey): num
 /** Columns where higher means better separation (chance and excluded describe the data, not the checkpoint). */
 export const RANKED: readonly MetricKey[] = ['knn', 'silhouette', 'knnMap', 'silhouetteMap'];
 
-/** Index of the panel with the strictly highest finite value, or null (one panel, a tie, a missing value). */
+/**
+ * Index of the panel with the strictly highest finite value, or null (one panel, a tie, a
+ * missing value). Compared at the table's precision (2 decimals), so a highlighted cell
+ * never reads equal to the other.
+ */
 export function bestPanel(values: readonly number[]): number | null {
   if (values.length < 2 || values.some((v) => !Number.isFinite(v))) return null;
-  const top = Math.max(...values);
-  const at = values.flatMap((v, i) => (v === top ? [i] : []));
+  const shown = values.map((v) => Math.round(v * 100));
+  const top = Math.max(...shown);
+  const at = shown.flatMap((v, i) => (v === top ? [i] : []));
   return at.length === 1 ? at[0] : null;
 }
 
@@ -156,14 +161,20 @@ export function bestPanel(values: readonly number[]): number | null {
  * Which checkpoint separates `row` better, judged on the embedding itself (t-SNE maps
  * distort distances): the higher leave-one-episode-out k-NN accuracy, or, when that is
  * tied or undefined (every label in one episode only), the higher silhouette.
+ * `separates` is false when even the better one does not beat chance (k-NN) or 0 (silhouette).
  */
-export function betterPanel(panels: readonly Pick<TsnePanel, 'label' | 'metrics'>[], row: MetricRow): { index: number; by: 'knn' | 'silhouette'; values: number[] } | null {
+export function betterPanel(
+  panels: readonly Pick<TsnePanel, 'label' | 'metrics'>[],
+  row: MetricRow,
+): { index: number; by: 'knn' | 'silhouette'; values: number[]; separates: boolean } | null {
   const ms = panels.map((p) => p.metrics);
   if (ms.length < 2 || ms.some((m) => !m?.[row])) return null;
   for (const by of ['knn', 'silhouette'] as const) {
     const values = ms.map((m) => metricValue(m!, row, by));
     const index = bestPanel(values);
-    if (index !== null) return { index, by, values };
+    if (index === null) continue;
+    const floor = by === 'knn' ? metricValue(ms[index]!, row, 'chance') : 0;
+    return { index, by, values, separates: values[index] > floor };
   }
   return null;
 }
