@@ -20,11 +20,14 @@ export type NodeCheckpointIO = CheckpointIO & {
 
 /**
  * A run directory to read and write, created when missing; or, when `path` is a file, the
- * checkpoint archive it holds (read into memory; writing to it throws).
+ * checkpoint archive it holds (read into memory; writing to it throws). With
+ * `create: false` (uses that only read, e.g. --checkpoint) a missing path throws instead,
+ * so that a typo does not leave an empty directory behind.
  */
-export async function nodeCheckpointIO(path: string): Promise<NodeCheckpointIO> {
+export async function nodeCheckpointIO(path: string, opts: { create?: boolean } = {}): Promise<NodeCheckpointIO> {
   const st = await fs.stat(path).catch(() => null);
   if (st?.isFile()) return archiveCheckpointIO(path);
+  if (!st && opts.create === false) throw new CheckpointError('no such directory or checkpoint archive');
   await fs.mkdir(path, { recursive: true });
   const io = nodeIO(path);
   return {
