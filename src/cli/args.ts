@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 interface Common {
   /** One line for --help. */
   help: string;
-  /** Placeholder of the value in usage lines (`--data <dataset dir>`). */
+  /** Placeholder of the value in usage lines: `dataset dir` shows as `--data <dataset dir>`; one holding `<` shows as written. */
   metavar?: string;
   /** A one-letter alias (`-h`). */
   short?: string;
@@ -197,7 +197,10 @@ function describeNumber(spec: Numeric): string {
 }
 
 function checkChoice(flag: string, choices: readonly (string | number)[] | undefined, v: string | number, text: string): void {
-  if (choices && !choices.includes(v)) throw new ArgsError(`${flag} must be one of ${choices.join(', ')}, got '${text}'`);
+  if (!choices || choices.includes(v)) return;
+  // Quoted when a choice holds a comma or a space, so that the list still reads as a list.
+  const names = choices.some((c) => /[, ]/.test(String(c))) ? choices.map((c) => `'${c}'`) : choices;
+  throw new ArgsError(`${flag} must be one of ${names.join(', ')}, got '${text}'`);
 }
 
 /**
@@ -224,11 +227,15 @@ export function parseRanges(spec: string, min = 0, max = Infinity): number[] {
 
 function metavar(spec: OptionSpec): string {
   if (spec.type === 'boolean') return '';
-  if (spec.metavar) return `<${spec.metavar}>`;
-  // Long choice lists go to the help line instead (constraint), so that usage lines stay short.
-  if ((spec.type === 'string' || spec.type === 'int' || spec.type === 'number') && spec.choices && spec.choices.join('|').length <= 30) return `<${spec.choices.join('|')}>`;
+  if (spec.metavar) return spec.metavar.includes('<') ? spec.metavar : `<${spec.metavar}>`;
   if (spec.type === 'range') return spec.all ? '<0-3,7|all>' : '<0-3,7>';
+  if (spec.choices && inlineChoices(spec)) return `<${spec.choices.join('|')}>`;
   return { string: '<value>', int: '<N>', number: '<X>', list: '<a,b,...>' }[spec.type];
+}
+
+/** Whether the choices are the placeholder (`<phi|hidden>`); long lists go to the help line instead, so that usage lines stay short. */
+function inlineChoices(spec: OptionSpec): boolean {
+  return (spec.type === 'string' || spec.type === 'int' || spec.type === 'number') && !spec.metavar && !!spec.choices && spec.choices.join('|').length <= 30;
 }
 
 function usageTerm(name: string, spec: OptionSpec): string {
@@ -239,7 +246,7 @@ function usageTerm(name: string, spec: OptionSpec): string {
 /** What the value must be and its default, appended to the option's help line. */
 function constraint(spec: OptionSpec): string {
   const parts: string[] = [];
-  if (spec.type !== 'boolean' && spec.type !== 'range' && spec.choices && !metavar(spec).includes('|')) parts.push(`${spec.type === 'list' ? 'any of' : 'one of'} ${spec.choices.join(', ')}`);
+  if (spec.type !== 'boolean' && spec.type !== 'range' && spec.choices && !inlineChoices(spec)) parts.push(`${spec.type === 'list' ? 'any of' : 'one of'} ${spec.choices.join(', ')}`);
   if (spec.type === 'int' || spec.type === 'number') {
     if (!spec.choices) {
       const d = describeNumber(spec);

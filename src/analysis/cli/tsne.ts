@@ -23,6 +23,7 @@
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
+import { defineCli } from '../../cli/args.ts';
 import { chunkPoints, phaseColumn, phaseNames, tsneOptionsFor, type ChunkPoint } from '../chunk-embeddings.ts';
 import { TSNE } from '../tsne.ts';
 import { CrlProbe } from '../value-curves.ts';
@@ -32,70 +33,50 @@ import { Runtime } from '../../engine/runtime.ts';
 import { loadCheckpoint, type CheckpointData } from '../../train/checkpoint.ts';
 import { nodeCheckpointIO } from '../../train/checkpoint-node.ts';
 import { checkCheckpoints, metricLine, panelMetrics, tsneFigureSvg, untrainedNote, type FigureRow } from './tsne-lib.ts';
-import { parseIndexList, selectEpisodes } from './value-lib.ts';
+import { selectEpisodes } from './value-lib.ts';
 
-const USAGE = `usage: npm run tsne -- --checkpoint <dir>[,<dir>...] [--labels A,B] --data <dataset dir> --out tsne.json [--svg figure.svg]
-         [--episodes 0-3,7|all] [--init-states 8-9] [--stride k] [--batch 8] [--feature phi|hidden] [--space separate|joint]
-         [--rows task|task,phase] [--perplexity 30] [--iterations 1000] [--early-exaggeration 12] [--seed 0] [--k 5]`;
-const VALUED = new Set(['checkpoint', 'labels', 'data', 'episodes', 'init-states', 'stride', 'batch', 'feature', 'space', 'rows', 'perplexity', 'iterations', 'early-exaggeration', 'seed', 'k', 'out', 'svg']);
+const cli = defineCli({
+  name: 'tsne',
+  command: 'npm run tsne --',
+  description: "PRTS Fig. 5 headless: t-SNE of phi(s, a) (or h at <|action_end|>) of the same chunks per checkpoint, SVG panels by task and phase, and k-NN/silhouette separation metrics (docs/analysis.md).",
+  options: {
+    checkpoint: { type: 'list', required: true, metavar: '<dir>[,<dir>...]', help: 'run or step directories (or checkpoint archives), one panel each' },
+    labels: { type: 'list', metavar: 'A,B', help: 'panel names, one per checkpoint' },
+    data: { type: 'string', required: true, metavar: 'dataset dir', help: 'LeRobot dataset' },
+    out: { type: 'string', required: true, metavar: 'json', help: 'points, coordinates, metrics and settings' },
+    svg: { type: 'string', metavar: 'figure.svg', help: 'the figure' },
+    episodes: { type: 'range', all: true, help: 'dataset episode indices (default all)' },
+    'init-states': { type: 'range', help: 'keep the episodes whose metadata init_index is listed' },
+    stride: { type: 'int', min: 1, metavar: 'k', help: "every k-th chunk start (default the checkpoints' chunk length)" },
+    batch: { type: 'int', min: 1, default: 8, help: 'chunks per forward pass' },
+    feature: { type: 'string', choices: ['phi', 'hidden'], default: 'phi', help: 'the CRL embedding phi or the hidden state at <|action_end|>' },
+    space: { type: 'string', choices: ['separate', 'joint'], default: 'separate', help: 'one t-SNE per checkpoint, or one over all of them' },
+    rows: { type: 'string', choices: ['task', 'task,phase'], help: 'figure rows (default task,phase when the dataset has phases)' },
+    perplexity: { type: 'number', min: 1, default: 30, help: 't-SNE perplexity' },
+    iterations: { type: 'int', min: 1, default: 1000, help: 't-SNE iterations' },
+    'early-exaggeration': { type: 'number', min: 1, default: 12, help: 't-SNE early exaggeration' },
+    seed: { type: 'int', min: 0, default: 0, help: 't-SNE seed' },
+    k: { type: 'int', min: 1, default: 5, help: 'neighbours of the k-NN metric' },
+  },
+});
+const args = cli.parse();
+// Annotated so that TypeScript knows a call does not return.
+const fail: (message: string) => never = cli.fail;
 
-function fail(msg: string): never {
-  console.error(`tsne: ${msg}\n${USAGE}`);
-  process.exit(2);
-}
-
-const args = new Map<string, string>();
-{
-  const argv = process.argv.slice(2);
-  if (argv.includes('--help')) {
-    console.log(USAGE);
-    process.exit(0);
-  }
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith('--') || !VALUED.has(a.slice(2))) fail(`unknown argument '${a}'`);
-    const v = argv[++i];
-    if (v === undefined || v.startsWith('--')) fail(`${a} needs a value`);
-    args.set(a.slice(2), v);
-  }
-}
-function num(name: string, def: number, min: number, integer = true): number {
-  const v = args.get(name);
-  if (v === undefined) return def;
-  const n = Number(v);
-  if (!Number.isFinite(n) || (integer && !Number.isInteger(n)) || n < min) fail(`--${name} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got '${v}'`);
-  return n;
-}
-function oneOf<T extends string>(name: string, allowed: readonly T[], def: T): T {
-  const v = args.get(name) ?? def;
-  if (!allowed.includes(v as T)) fail(`--${name} must be one of ${allowed.join(', ')}, got '${v}'`);
-  return v as T;
-}
-
-const ckptDirs = (args.get('checkpoint') ?? fail('--checkpoint <dir>[,<dir>...] is required')).split(',').map((s) => s.trim()).filter(Boolean);
-if (!ckptDirs.length) fail('--checkpoint lists no directory');
-const dataDir = args.get('data') ?? fail('--data <dataset dir> is required');
-const outPath = args.get('out') ?? fail('--out <json> is required');
-const svgPath = args.get('svg');
-const feature = oneOf('feature', ['phi', 'hidden'] as const, 'phi');
-const space = oneOf('space', ['separate', 'joint'] as const, 'separate');
-const batch = num('batch', 8, 1);
-const k = num('k', 5, 1);
-const settings = {
-  perplexity: num('perplexity', 30, 1, false),
-  iterations: num('iterations', 1000, 1),
-  earlyExaggeration: num('early-exaggeration', 12, 1, false),
-  seed: num('seed', 0, 0),
-};
-const labels = args.has('labels') ? args.get('labels')!.split(',').map((s) => s.trim()) : null;
+const ckptDirs = args.checkpoint;
+const dataDir = args.data;
+const outPath = args.out;
+const svgPath = args.svg;
+const { feature, space, batch, k } = args;
+const settings = { perplexity: args.perplexity, iterations: args.iterations, earlyExaggeration: args['early-exaggeration'], seed: args.seed };
+const labels = args.labels ?? null;
 if (labels && labels.length !== ckptDirs.length) fail(`--labels has ${labels.length} names for ${ckptDirs.length} checkpoints`);
-for (const d of ckptDirs) if (!existsSync(d)) fail(`--checkpoint ${d}: no such directory or checkpoint archive`);
 if (!existsSync(dataDir)) fail(`--data ${dataDir}: no such directory`);
 
 const t0 = performance.now();
 const secs = () => ((performance.now() - t0) / 1000).toFixed(1);
 const ckpts: CheckpointData[] = [];
-for (const d of ckptDirs) ckpts.push(await loadCheckpoint(await nodeCheckpointIO(d)).catch((e: Error) => fail(`--checkpoint ${d}: ${e.message}`)));
+for (const d of ckptDirs) ckpts.push(await nodeCheckpointIO(d, { create: false }).then((io) => loadCheckpoint(io)).catch((e: Error) => fail(`--checkpoint ${d}: ${e.message}`)));
 const reader = await LeRobotReader.open(nodeIO(dataDir)).catch((e: Error) => fail(`--data ${dataDir}: ${e.message}`));
 const datasetCameras = Object.entries(reader.features)
   .filter(([, f]) => f.dtype === 'image' || f.dtype === 'video')
@@ -108,21 +89,16 @@ try {
 } catch (e) {
   fail((e as Error).message);
 }
-const stride = num('stride', ckpts[0].config.model.chunkLength, 1);
+const stride = args.stride ?? ckpts[0].config.model.chunkLength;
 let episodes: number[];
 try {
-  episodes = selectEpisodes(
-    reader.episodes,
-    args.has('episodes') && args.get('episodes') !== 'all' ? parseIndexList(args.get('episodes')!) : null,
-    args.has('init-states') ? parseIndexList(args.get('init-states')!) : null,
-  );
+  episodes = selectEpisodes(reader.episodes, args.episodes ?? null, args['init-states'] ?? null);
 } catch (e) {
   fail(`--episodes/--init-states: ${(e as Error).message}`);
 }
 if (!episodes.length) fail('no episodes selected (check --episodes and --init-states against the dataset)');
 const hasPhase = phaseColumn(reader) !== null;
-const rowsSpec = args.get('rows') ?? (hasPhase ? 'task,phase' : 'task');
-if (rowsSpec !== 'task' && rowsSpec !== 'task,phase') fail(`--rows must be 'task' or 'task,phase', got '${rowsSpec}'`);
+const rowsSpec = args.rows ?? (hasPhase ? 'task,phase' : 'task');
 if (rowsSpec === 'task,phase' && !hasPhase) fail(`--rows task,phase: the dataset ${dataDir} has no numeric "phase" column`);
 
 const rt = await Runtime.create();

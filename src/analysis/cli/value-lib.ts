@@ -3,20 +3,6 @@
  * automatic wrong instruction, and a hand-written SVG of one value curve (docs/figures).
  */
 
-/** "0-3,7" -> [0, 1, 2, 3, 7] (sorted, unique). */
-export function parseIndexList(spec: string): number[] {
-  const out = new Set<number>();
-  for (const part of spec.split(',')) {
-    const m = /^\s*(\d+)(?:-(\d+))?\s*$/.exec(part);
-    if (!m) throw new RangeError(`'${part}' is not an index or a range like 0-9`);
-    const lo = Number(m[1]);
-    const hi = m[2] === undefined ? lo : Number(m[2]);
-    if (hi < lo) throw new RangeError(`range '${part}' is empty`);
-    for (let i = lo; i <= hi; i++) out.add(i);
-  }
-  return [...out].sort((a, b) => a - b);
-}
-
 /**
  * Dataset episode indices to evaluate: `indices` (null = all) intersected with the
  * episodes whose meta.init_index is in `initStates` (null = no filter).

@@ -56,7 +56,7 @@ const dataDir = args.data;
 const { stride, batch, seed } = args;
 const wrongSpec = args['wrong-task'];
 
-const ckpt = await loadCheckpoint(await nodeCheckpointIO(ckptDir)).catch((e: Error) => fail(`--checkpoint ${ckptDir}: ${e.message}`));
+const ckpt = await nodeCheckpointIO(ckptDir, { create: false }).then((io) => loadCheckpoint(io)).catch((e: Error) => fail(`--checkpoint ${ckptDir}: ${e.message}`));
 const reader = await LeRobotReader.open(nodeIO(dataDir)).catch((e: Error) => fail(`--data ${dataDir}: ${e.message}`));
 let episodes: number[];
 try {

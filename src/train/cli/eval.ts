@@ -10,62 +10,41 @@
  * a progress line per batch and ends with one JSON line (totals and aggregates); the
  * full results go to --out. --compare prints the Newcombe comparison of two result files.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { INIT_STATES_PER_TASK, SUITES, type Suite } from '../../sim/index';
+import { defineCli } from '../../cli/args.ts';
+import { INIT_STATES_PER_TASK, SUITES } from '../../sim/index';
 import { compareResults, EVAL_AXES, evaluate, parseResults, renderComparisonMarkdown, renderMarkdown, type EvalAxis, type EvalOptions } from '../eval';
 import { ExpertPolicy, RandomPolicy, ReplayPolicy, type Policy } from '../policy';
 
-const USAGE = `usage: npm run eval -- --policy expert|random[:seed]|replay:<results.json>|checkpoint:<dir>[:dit|:ar] [--suites a,b | --tasks id,...]
-         [--states 0-9] [--perturbations nominal,position_swap,...|all] [--envs 16] [--seed 0] [--execute-steps N]
-         [--max-steps N] [--camera 64] [--chunk H] [--keep-actions] [--out results.json] [--markdown results.md] [--per-task]
-       npm run eval -- --compare a.json,b.json [--labels A,B] [--per-task] [--markdown diff.md]`;
-
-const FLAGS = new Set(['keep-actions', 'per-task', 'help']);
-const VALUED = new Set(['policy', 'suites', 'tasks', 'states', 'perturbations', 'envs', 'seed', 'execute-steps', 'max-steps', 'camera', 'chunk', 'out', 'markdown', 'compare', 'labels']);
-
-function fail(msg: string): never {
-  console.error(`eval: ${msg}\n${USAGE}`);
-  process.exit(2);
-}
-
-function parseArgs(argv: string[]): Map<string, string> {
-  const out = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith('--')) fail(`unexpected argument '${a}'`);
-    const name = a.slice(2);
-    if (FLAGS.has(name)) out.set(name, 'true');
-    else if (VALUED.has(name)) {
-      const v = argv[++i];
-      if (v === undefined || v.startsWith('--')) fail(`--${name} needs a value`);
-      out.set(name, v);
-    } else fail(`unknown option --${name}`);
-  }
-  return out;
-}
-
-function int(args: Map<string, string>, name: string, min: number): number | undefined {
-  const v = args.get(name);
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) fail(`--${name} must be an integer >= ${min}, got '${v}'`);
-  return n;
-}
-
-/** "0-9", "0,3,5-7" -> indices. */
-export function parseStates(spec: string): number[] {
-  const out: number[] = [];
-  for (const part of spec.split(',')) {
-    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
-    if (!m) fail(`--states: '${part}' is not an index or a range like 0-9`);
-    const lo = Number(m[1]);
-    const hi = m[2] === undefined ? lo : Number(m[2]);
-    if (hi < lo || hi >= INIT_STATES_PER_TASK) fail(`--states: '${part}' must lie in 0-${INIT_STATES_PER_TASK - 1}`);
-    for (let s = lo; s <= hi; s++) if (!out.includes(s)) out.push(s);
-  }
-  return out;
-}
+const cli = defineCli({
+  name: 'eval',
+  command: 'npm run eval --',
+  description: 'Rolls a policy out through the evaluation harness (docs/evaluation.md); ends with one JSON line, the full results go to --out. --compare prints the Newcombe comparison of two result files.',
+  forms: ['--compare a.json,b.json [--labels A,B] [--per-task] [--markdown diff.md]'],
+  options: {
+    policy: { type: 'string', metavar: 'expert|random[:seed]|replay:<results.json>|checkpoint:<dir>[:dit|:ar]', help: 'the policy to roll out (required unless --compare)' },
+    suites: { type: 'list', choices: SUITES, metavar: 'a,b', help: 'the tasks of these suites' },
+    tasks: { type: 'list', metavar: 'id,...', help: 'these tasks, e.g. goal/open_drawer' },
+    states: { type: 'range', max: INIT_STATES_PER_TASK - 1, help: 'fixed initial states per task (default all)' },
+    perturbations: { type: 'list', choices: [...EVAL_AXES, 'all'], metavar: 'nominal,position_swap,...|all', help: 'evaluation axes (default nominal)' },
+    envs: { type: 'int', min: 1, default: 16, help: 'environments stepped together' },
+    seed: { type: 'int', min: 0, default: 0, help: 'evaluation seed (perturbations, and the DiT noise of a checkpoint policy)' },
+    'execute-steps': { type: 'int', min: 1, metavar: 'N', help: "actions executed per chunk before re-planning (default the policy's chunk size)" },
+    'max-steps': { type: 'int', min: 1, metavar: 'N', help: "step limit per episode (default the suite's)" },
+    camera: { type: 'int', min: 8, help: "camera image size (default the checkpoint's image size)" },
+    chunk: { type: 'int', min: 1, metavar: 'H', help: 'chunk length of the random policy' },
+    'keep-actions': { type: 'boolean', help: 'record every action in --out (for replay:)' },
+    out: { type: 'string', metavar: 'results.json', help: 'the full results' },
+    markdown: { type: 'string', metavar: 'results.md', help: 'the printed table, also to a file' },
+    'per-task': { type: 'boolean', help: 'a row per task in the tables' },
+    compare: { type: 'list', metavar: 'a.json,b.json', help: 'compare two result files instead of evaluating' },
+    labels: { type: 'list', metavar: 'A,B', help: 'names of the two compared runs' },
+  },
+});
+type Args = ReturnType<typeof cli.parse>;
+// Annotated so that TypeScript knows a call does not return.
+const fail: (message: string) => never = cli.fail;
 
 /**
  * A policy from a PRTS checkpoint (src/train/inference.ts): `checkpoint:<dir>` samples
@@ -74,14 +53,14 @@ export function parseStates(spec: string): number[] {
  * `checkpoint:<dir>:dit` / `:ar` pick the head. <dir> is a run directory (its
  * latest.json) or one step directory.
  */
-async function checkpointPolicy(spec: string, args: Map<string, string>): Promise<Policy> {
+async function checkpointPolicy(spec: string, args: Args): Promise<Policy> {
   const m = /^(.*?)(?::(dit|ar))?$/.exec(spec)!;
   const dir = m[1];
   const mode = m[2] as 'dit' | 'ar' | undefined;
   if (!dir) fail('--policy checkpoint:<dir>[:dit|:ar] needs a directory');
-  if (!existsSync(dir)) fail(`--policy checkpoint:${dir}: no such directory or checkpoint archive`);
   const [{ loadPrtsPolicy }, { nodeCheckpointIO }] = await Promise.all([import('../inference'), import('../checkpoint-node')]);
-  const policy = await loadPrtsPolicy(await nodeCheckpointIO(dir), undefined, { mode, seed: int(args, 'seed', 0) ?? 0 });
+  const io = await nodeCheckpointIO(dir, { create: false }).catch((e: Error) => fail(`--policy checkpoint:${dir}: ${e.message}`));
+  const policy = await loadPrtsPolicy(io, undefined, { mode, seed: args.seed });
   const d = policy.inference.data;
   console.log(
     `checkpoint ${resolve(dir)}: ${d.trainer.kind} step ${d.trainer.step}/${d.trainer.steps} (backbone ${d.trainer.withCrl ? 'with' : 'without'} CRL), ` +
@@ -90,7 +69,7 @@ async function checkpointPolicy(spec: string, args: Map<string, string>): Promis
   return policy;
 }
 
-async function makePolicy(spec: string, args: Map<string, string>): Promise<Policy> {
+async function makePolicy(spec: string, args: Args): Promise<Policy> {
   const [kind, ...rest] = spec.split(':');
   const arg = rest.join(':');
   switch (kind) {
@@ -99,7 +78,7 @@ async function makePolicy(spec: string, args: Map<string, string>): Promise<Poli
     case 'random': {
       const seed = arg ? Number(arg) : 0;
       if (!Number.isInteger(seed)) fail(`--policy random:<seed> needs an integer seed, got '${arg}'`);
-      return new RandomPolicy({ seed, chunkSize: int(args, 'chunk', 1) ?? 1 });
+      return new RandomPolicy({ seed, chunkSize: args.chunk ?? 1 });
     }
     case 'replay': {
       if (!arg) fail('--policy replay:<results.json> needs a results file written with --keep-actions');
@@ -126,48 +105,34 @@ function fmtMs(ms: number): string {
   return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 }
 
-async function runCompare(args: Map<string, string>): Promise<void> {
-  const files = args.get('compare')!.split(',');
+async function runCompare(files: string[], args: Args): Promise<void> {
   if (files.length !== 2) fail('--compare needs two result files: a.json,b.json');
   const [a, b] = files.map((f) => parseResults(JSON.parse(readFileSync(f, 'utf8')), f));
-  const labels = args.get('labels')?.split(',');
-  const c = compareResults(a, b, { perTask: args.has('per-task') });
+  const labels = args.labels;
+  const c = compareResults(a, b, { perTask: args['per-task'] });
   const md = renderComparisonMarkdown(c, { a: labels?.[0], b: labels?.[1] });
   console.log(md);
-  if (args.has('markdown')) writeAtomic(args.get('markdown')!, md);
+  if (args.markdown) writeAtomic(args.markdown, md);
   console.log(JSON.stringify({ a: c.a, b: c.b, warnings: c.warnings, rows: c.rows.filter((r) => r.taskId === null).map((r) => ({ suite: r.suite, axis: r.perturbation, a: r.a.rate, b: r.b.rate, diff: r.diff, lo: r.lo, hi: r.hi, significant: r.significant })) }));
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
-  if (args.has('help')) {
-    console.log(USAGE);
-    return;
-  }
-  if (args.has('compare')) return runCompare(args);
-  const spec = args.get('policy') ?? fail('--policy is required');
+  const args = cli.parse();
+  if (args.compare) return runCompare(args.compare, args);
+  const spec = args.policy ?? fail('--policy is required');
 
   const opts: EvalOptions = {};
-  if (args.has('tasks')) opts.tasks = args.get('tasks')!.split(',');
-  if (args.has('suites')) {
-    const suites = args.get('suites')!.split(',');
-    for (const s of suites) if (!SUITES.includes(s as Suite)) fail(`--suites: unknown suite '${s}' (known: ${SUITES.join(', ')})`);
-    opts.suites = suites as Suite[];
-  }
-  if (args.has('states')) opts.initStates = parseStates(args.get('states')!);
-  if (args.has('perturbations')) {
-    const p = args.get('perturbations')!;
-    const axes = p === 'all' ? [...EVAL_AXES] : p.split(',');
-    for (const a of axes) if (!EVAL_AXES.includes(a as EvalAxis)) fail(`--perturbations: unknown axis '${a}' (known: ${EVAL_AXES.join(', ')}, or all)`);
-    opts.perturbations = axes as EvalAxis[];
-  }
-  opts.envsPerBatch = int(args, 'envs', 1);
-  opts.seed = int(args, 'seed', 0);
-  opts.executeSteps = int(args, 'execute-steps', 1);
-  opts.maxSteps = int(args, 'max-steps', 1);
-  const cam = int(args, 'camera', 8);
+  if (args.tasks) opts.tasks = args.tasks;
+  if (args.suites) opts.suites = args.suites;
+  if (args.states) opts.initStates = args.states;
+  if (args.perturbations) opts.perturbations = args.perturbations.includes('all') ? [...EVAL_AXES] : (args.perturbations as EvalAxis[]);
+  opts.envsPerBatch = args.envs;
+  opts.seed = args.seed;
+  opts.executeSteps = args['execute-steps'];
+  opts.maxSteps = args['max-steps'];
+  const cam = args.camera;
   if (cam !== undefined) opts.camera = { width: cam, height: cam };
-  opts.keepActions = args.has('keep-actions');
+  opts.keepActions = args['keep-actions'];
   opts.onProgress = (p) => {
     if (p.step !== 0) return; // one line per finished batch
     const rate = p.episodesDone ? ((100 * p.successes) / p.episodesDone).toFixed(1) : '-';
@@ -190,10 +155,10 @@ async function main(): Promise<void> {
   } finally {
     policy.dispose?.();
   }
-  const md = renderMarkdown(res, { perTask: args.has('per-task') });
+  const md = renderMarkdown(res, { perTask: args['per-task'] });
   console.log(md);
-  if (args.has('out')) writeAtomic(args.get('out')!, JSON.stringify(res, null, 1));
-  if (args.has('markdown')) writeAtomic(args.get('markdown')!, md);
+  if (args.out) writeAtomic(args.out, JSON.stringify(res, null, 1));
+  if (args.markdown) writeAtomic(args.markdown, md);
   const total = res.episodes.length;
   const ok = res.episodes.filter((e) => e.success).length;
   console.log(
@@ -205,7 +170,7 @@ async function main(): Promise<void> {
       skipped: res.skipped.length,
       seconds: Math.round(res.timing.seconds * 10) / 10,
       env_steps_per_s: Math.round(res.timing.envStepsPerS),
-      out: args.get('out') ?? null,
+      out: args.out ?? null,
       aggregates: res.aggregates.map((a) => ({ suite: a.suite, axis: a.perturbation, successes: a.successes, n: a.n, rate: a.rate, lo: a.lo, hi: a.hi })),
     }),
   );

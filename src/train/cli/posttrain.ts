@@ -14,77 +14,57 @@
  * <out>'s latest post-training checkpoint (--checkpoint is then not needed). The last
  * line is a JSON summary.
  */
+import { defineCli } from '../../cli/args.ts';
 import { LeRobotReader } from '../../data/index.ts';
 import { nodeIO } from '../../data/io-node.ts';
 import { Runtime } from '../../engine/runtime.ts';
 import { loadCheckpoint, saveCheckpoint } from '../checkpoint.ts';
 import { nodeCheckpointIO } from '../checkpoint-node.ts';
 import { PostTrainRun, type PostTrainStepMetrics } from '../posttrain.ts';
-import type { DitConfig } from '../../model/dit.ts';
+import { DEFAULT_DIT, type DitConfig } from '../../model/dit.ts';
 
-const USAGE =
-  'usage: npm run post-train -- --checkpoint <pre-trained dir> --data <dataset dir> --out <run dir> [--steps N] [--freeze-backbone]\n' +
-  '         [--lr X] [--warmup N] [--seed S] [--dit-d D] [--dit-layers L] [--dit-heads H] [--checkpoint-every K] [--log-every L] [--resume]';
+const cli = defineCli({
+  name: 'posttrain',
+  command: 'npm run post-train --',
+  description: 'PRTS post-training in Node on Dawn (docs/training.md): a fresh DiT action expert on a pre-training checkpoint, trained with the masked flow-matching loss. Ctrl-C finishes the step and saves; the last line is a JSON summary.',
+  options: {
+    checkpoint: { type: 'string', metavar: 'pre-trained dir', help: 'pre-training run or step directory (required unless --resume)' },
+    data: { type: 'string', required: true, metavar: 'dataset dir', help: 'LeRobot dataset' },
+    out: { type: 'string', required: true, metavar: 'run dir', help: 'run directory of the post-training checkpoints' },
+    steps: { type: 'int', min: 1, metavar: 'N', help: "training steps (default the config's train.steps)" },
+    'freeze-backbone': { type: 'boolean', help: 'train the DiT only, no gradients into the backbone' },
+    lr: { type: 'number', above: 0, max: 1, help: 'peak learning rate (default train.lr)' },
+    warmup: { type: 'int', min: 0, metavar: 'N', help: 'linear warmup steps before the cosine decay (default train.warmupSteps)' },
+    seed: { type: 'int', min: 0, metavar: 'S', help: "seed of the DiT initialisation and every step's noise (default train.seed)" },
+    'dit-d': { type: 'int', min: 1, metavar: 'D', help: `DiT width, its MLP 4x as wide (default ${DEFAULT_DIT.dModel})` },
+    'dit-layers': { type: 'int', min: 1, metavar: 'L', help: `DiT blocks (default ${DEFAULT_DIT.layers})` },
+    'dit-heads': { type: 'int', min: 1, metavar: 'H', help: `DiT attention heads (default ${DEFAULT_DIT.heads})` },
+    'checkpoint-every': { type: 'int', min: 0, metavar: 'K', help: 'checkpoint every K steps, 0 = at the end only (default train.checkpointEvery, 100)' },
+    'log-every': { type: 'int', min: 1, default: 1, metavar: 'L', help: 'print every L-th step' },
+    resume: { type: 'boolean', help: "continue --out's latest post-training checkpoint (--checkpoint is then not needed)" },
+  },
+});
+const args = cli.parse();
+// Annotated so that TypeScript knows a call does not return.
+const fail: (message: string) => never = cli.fail;
 
-function fail(msg: string): never {
-  console.error(`posttrain: ${msg}\n${USAGE}`);
-  process.exit(2);
-}
-
-const argv = process.argv.slice(2);
-const FLAGS = new Set(['--freeze-backbone', '--resume', '--help']);
-const VALUED = new Set(['--checkpoint', '--data', '--out', '--steps', '--lr', '--warmup', '--seed', '--dit-d', '--dit-layers', '--dit-heads', '--checkpoint-every', '--log-every']);
-for (let i = 0; i < argv.length; i++) {
-  const a = argv[i];
-  if (FLAGS.has(a)) continue;
-  if (VALUED.has(a)) {
-    i++;
-    continue;
-  }
-  fail(`unknown option or stray argument '${a}'`);
-}
-if (argv.includes('--help')) {
-  console.log(USAGE);
-  process.exit(0);
-}
-function arg(name: string): string | undefined {
-  const i = argv.indexOf(`--${name}`);
-  if (i < 0) return undefined;
-  const v = argv[i + 1];
-  if (v === undefined || v.startsWith('--')) fail(`--${name} needs a value`);
-  return v;
-}
-function intArg(name: string, min: number): number | undefined {
-  const v = arg(name);
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) fail(`--${name} must be an integer >= ${min}, got '${v}'`);
-  return n;
-}
-
-const resume = argv.includes('--resume');
-const ckptDir = arg('checkpoint');
-const dataDir = arg('data') ?? fail('--data <dataset dir> is required');
-const outDir = arg('out') ?? fail('--out <run dir> is required');
+const { resume, checkpoint: ckptDir, data: dataDir, out: outDir, lr } = args;
 if (!resume && !ckptDir) fail('--checkpoint <pre-trained run or step dir> is required (unless --resume)');
-const lrText = arg('lr');
-const lr = lrText === undefined ? undefined : Number(lrText);
-if (lr !== undefined && !(lr > 0 && lr <= 1)) fail(`--lr must be a number in (0, 1], got '${lrText}'`);
 const dit: Partial<DitConfig> = {};
-const d = intArg('dit-d', 1);
-const layers = intArg('dit-layers', 1);
-const heads = intArg('dit-heads', 1);
+const d = args['dit-d'];
+const layers = args['dit-layers'];
+const heads = args['dit-heads'];
 if (d !== undefined) Object.assign(dit, { dModel: d, mlpHidden: 4 * d });
 if (layers !== undefined) dit.layers = layers;
 if (heads !== undefined) dit.heads = heads;
-const logEvery = intArg('log-every', 1) ?? 1;
+const logEvery = args['log-every'];
 
 const out = await nodeCheckpointIO(outDir);
 if (out.archive) fail(`--out ${outDir} is a checkpoint archive: --out needs a run directory (unzip the archive there to --resume it)`);
 if (!resume && (await out.exists('latest.json'))) fail(`${outDir} already holds a run (latest.json); pass --resume to continue it or choose another --out`);
 const source = resume
   ? await loadCheckpoint(out).catch((e: Error) => fail(`--resume ${outDir}: ${e.message}`))
-  : await loadCheckpoint(await nodeCheckpointIO(ckptDir!)).catch((e: Error) => fail(`--checkpoint ${ckptDir}: ${e.message}`));
+  : await nodeCheckpointIO(ckptDir!, { create: false }).then((io) => loadCheckpoint(io)).catch((e: Error) => fail(`--checkpoint ${ckptDir}: ${e.message}`));
 if (resume && source.trainer.kind !== 'posttrain') fail(`--resume: ${outDir} holds a pre-training run; post-train it with --checkpoint ${outDir} --out <new dir>`);
 if (!resume && source.trainer.kind !== 'pretrain') fail(`--checkpoint ${ckptDir} is already post-trained (it has a DiT); continue it with --resume --out ${ckptDir}`);
 
@@ -92,16 +72,16 @@ const rt = await Runtime.create();
 console.error(`adapter: ${rt.info.vendor} ${rt.info.architecture} (${rt.info.description})`);
 const reader = await LeRobotReader.open(nodeIO(dataDir)).catch((e: Error) => fail(`--data ${dataDir}: ${e.message}`));
 const run = await PostTrainRun.create(rt, source, reader, {
-  steps: intArg('steps', 1),
-  freezeBackbone: argv.includes('--freeze-backbone') ? true : undefined,
+  steps: args.steps,
+  freezeBackbone: args['freeze-backbone'] ? true : undefined,
   lr,
-  warmup: intArg('warmup', 0),
-  seed: intArg('seed', 0),
+  warmup: args.warmup,
+  seed: args.seed,
   dit: Object.keys(dit).length ? dit : undefined,
   onProgress: (m) => console.error(m),
 }).catch((e: Error) => fail(e.message));
 const st = run.state();
-const checkpointEvery = intArg('checkpoint-every', 0) ?? source.config.train.checkpointEvery ?? 100;
+const checkpointEvery = args['checkpoint-every'] ?? source.config.train.checkpointEvery ?? 100;
 console.error(
   `post-training "${source.config.name}" from pre-training step ${st.pretrainStep} (${st.withCrl ? 'with' : 'without'} CRL): ${st.steps} steps, ` +
     `batch ${source.config.train.batchSize}, lr ${st.lr} (warmup ${st.warmup}, cosine), backbone ${st.freezeBackbone ? 'frozen' : 'trained'}; ` +

@@ -11,6 +11,7 @@
  * optional; --steps may extend the run). The last line is a JSON summary.
  */
 import { readFileSync } from 'node:fs';
+import { defineCli } from '../../cli/args.ts';
 import { LeRobotReader } from '../../data/index.ts';
 import { nodeIO } from '../../data/io-node.ts';
 import { Runtime } from '../../engine/runtime.ts';
@@ -20,32 +21,23 @@ import { nodeCheckpointIO } from '../checkpoint-node.ts';
 import { formatStep } from '../metrics.ts';
 import { Pretrainer, resolveTrainOptions } from '../pretrain.ts';
 
-function fail(msg: string): never {
-  console.error(`train: ${msg}`);
-  process.exit(2);
-}
-
-const argv = process.argv.slice(2);
-const KNOWN = new Set(['--config', '--data', '--out', '--steps', '--resume', '--checkpoint-every', '--log-every', '--help']);
-for (const a of argv) if (a.startsWith('--') && !KNOWN.has(a)) fail(`unknown option ${a} (options: ${[...KNOWN].join(' ')})`);
-if (argv.includes('--help')) {
-  console.log('usage: npm run train -- --config <file|tiny|small|base> --data <dataset dir> --out <run dir> [--steps N] [--resume] [--checkpoint-every K] [--log-every L]');
-  process.exit(0);
-}
-function arg(name: string): string | undefined {
-  const i = argv.indexOf(`--${name}`);
-  if (i < 0) return undefined;
-  const v = argv[i + 1];
-  if (v === undefined || v.startsWith('--')) fail(`--${name} needs a value`);
-  return v;
-}
-function intArg(name: string, min: number): number | undefined {
-  const v = arg(name);
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) fail(`--${name} must be an integer >= ${min}, got '${v}'`);
-  return n;
-}
+const cli = defineCli({
+  name: 'train',
+  command: 'npm run train --',
+  description: 'PRTS pre-training in Node on Dawn (docs/training.md). Ctrl-C finishes the current step and writes a checkpoint; the last line is a JSON summary.',
+  options: {
+    config: { type: 'string', metavar: 'file|tiny|small|base', help: 'config JSON file or preset (required unless --resume; with --resume it must keep the model)' },
+    data: { type: 'string', required: true, metavar: 'dataset dir', help: 'LeRobot dataset' },
+    out: { type: 'string', required: true, metavar: 'run dir', help: 'run directory: step-XXXXXXXX checkpoints and latest.json' },
+    steps: { type: 'int', min: 1, metavar: 'N', help: 'training steps (default train.steps of the config; may extend a resumed run)' },
+    resume: { type: 'boolean', help: "continue --out's latest checkpoint with its config and tokenizers" },
+    'checkpoint-every': { type: 'int', min: 0, metavar: 'K', help: 'checkpoint every K steps, 0 = at the end only (default train.checkpointEvery, 100)' },
+    'log-every': { type: 'int', min: 1, default: 1, metavar: 'L', help: 'print every L-th step' },
+  },
+});
+const args = cli.parse();
+// Annotated so that TypeScript knows a call does not return.
+const fail: (message: string) => never = cli.fail;
 
 function readConfig(spec: string): WorkbenchConfig {
   if (isPresetName(spec)) return PRESETS[spec];
@@ -60,12 +52,8 @@ function readConfig(spec: string): WorkbenchConfig {
   return r.value;
 }
 
-const dataDir = arg('data') ?? fail('--data <dataset dir> is required');
-const outDir = arg('out') ?? fail('--out <run dir> is required');
-const resume = argv.includes('--resume');
-const configSpec = arg('config');
-const stepsArg = intArg('steps', 1);
-const logEvery = intArg('log-every', 1) ?? 1;
+const { data: dataDir, out: outDir, resume, config: configSpec, steps: stepsArg } = args;
+const logEvery = args['log-every'];
 
 const out = await nodeCheckpointIO(outDir);
 if (out.archive) fail(`--out ${outDir} is a checkpoint archive: --out needs a run directory (unzip the archive there to --resume it)`);
@@ -83,7 +71,7 @@ if (saved) {
   if (!configSpec) fail('--config <file|preset> is required (unless --resume)');
   config = readConfig(configSpec);
 }
-const checkpointEvery = intArg('checkpoint-every', 0) ?? resolveTrainOptions(config).checkpointEvery;
+const checkpointEvery = args['checkpoint-every'] ?? resolveTrainOptions(config).checkpointEvery;
 
 const rt = await Runtime.create();
 console.error(`adapter: ${rt.info.vendor} ${rt.info.architecture} (${rt.info.description})`);

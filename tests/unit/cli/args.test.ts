@@ -67,6 +67,7 @@ describe('parseOptions', () => {
     expect(error('--data', 'd', '--lr', 'Infinity')).toMatch(/^--lr must be a number in \(0, 1\]/);
     expect(error('--data', 'd', '--head-dim', '48')).toBe("--head-dim must be one of 32, 64, got '48'");
     expect(error('--data', 'd', '--feature', 'psi')).toBe("--feature must be one of phi, hidden, got 'psi'");
+    expect(() => parseOptions({ rows: { type: 'string', choices: ['task', 'task,phase'], help: '' } }, ['--rows', 'phase'])).toThrow("--rows must be one of 'task', 'task,phase', got 'phase'");
   });
 
   it('splits lists, checks each item, and accumulates repeats', () => {

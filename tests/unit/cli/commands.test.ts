@@ -1,0 +1,100 @@
+/**
+ * Every npm script that runs a TypeScript entry (CLIs, benchmarks, the server) through
+ * scripts/run.mjs, driven as a user would: --help, bad command lines, and the options
+ * that reach the program. None of these runs trains or renders anything.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const SCRIPTS = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts;
+const ENTRIES = Object.entries(SCRIPTS).filter(([, cmd]) => cmd.startsWith('node scripts/run.mjs '));
+
+function npmRun(name: string, args: string[]) {
+  const [node, ...script] = SCRIPTS[name].split(' ');
+  expect(node).toBe('node');
+  return spawnSync(process.execPath, [...script, ...args], { encoding: 'utf8' });
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'prts-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('--help of every npm run entry', () => {
+  it('covers the CLIs and benchmarks', () => {
+    const names = ENTRIES.map(([n]) => n);
+    for (const n of ['train', 'post-train', 'eval', 'value', 'tsne', 'gen', 'sim:experts', 'check:e2e', 'serve', 'bench:attention', 'bench:decode', 'bench:matmul', 'bench:server', 'bench:sim', 'bench:train', 'bench:tsne']) expect(names).toContain(n);
+  });
+
+  it.each(ENTRIES.map(([n]) => n))('npm run %s -- --help prints its usage under its own name and exits 0', (name) => {
+    const r = npmRun(name, ['--help']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.startsWith(`usage: npm run ${name} --`)).toBe(true);
+    expect(r.stdout).toMatch(/-h, --help +print this help/);
+  });
+});
+
+describe('bad command lines exit 2 naming the option', () => {
+  const cases: [string, string[], RegExp][] = [
+    ['train', ['--data', 'd', '--out', 'o', '--stpes', '5'], /^train: unknown option --stpes \(options: .*--steps/],
+    ['train', ['--data', 'd', '--out', 'o', '--steps', '0'], /^train: --steps must be an integer >= 1, got '0'/],
+    ['train', ['--out', 'o'], /^train: --data <dataset dir> is required/],
+    ['train', ['--data', 'd', '--out', 'o', 'tiny'], /^train: unexpected argument 'tiny'/],
+    ['post-train', ['--data', 'd', '--out', 'o'], /^posttrain: --checkpoint <pre-trained run or step dir> is required \(unless --resume\)/],
+    ['post-train', ['--data', 'd', '--out', 'o', '--checkpoint', 'c', '--lr', '2'], /^posttrain: --lr must be a number in \(0, 1\], got '2'/],
+    ['eval', ['--suites', 'spatial'], /^eval: --policy is required/],
+    ['eval', ['--policy', 'expert', '--states', '40-60'], /^eval: --states: '40-60' must lie in 0-49/],
+    ['eval', ['--policy', 'expert', '--suites', 'spatial,space'], /^eval: --suites must be one of spatial, object, goal, long, got 'space'/],
+    ['eval', ['--policy', 'expert', '--perturbations', 'nominal,fog'], /^eval: --perturbations must be one of nominal, .*, all, got 'fog'/],
+    ['eval', ['--compare', 'a.json'], /^eval: --compare needs two result files/],
+    ['eval', ['--policy', 'alien'], /^eval: --policy must be expert, random\[:seed\], replay:<file> or checkpoint:<dir>\[:dit\|:ar\], got 'alien'/],
+    ['gen', ['--suite', 'goal'], /^gen: --out <dir> is required/],
+    ['gen', ['--out', 'o'], /^gen: give --suite \(spatial, object, goal, long\) or --task ID/],
+    ['gen', ['--out', 'o', '--suite', 'goal', '--episodes', '51'], /^gen: --episodes must be an integer in \[1, 50\], got '51'/],
+    ['gen', ['--out', 'o', '--suite', 'goal', '--perturb', 'lighting,fog'], /^gen: --perturb must be one of position_swap, .*, got 'fog'/],
+    ['sim:experts', ['--states', '0'], /^sim:experts: --states must be an integer in \[1, 50\], got '0'/],
+    ['check:e2e', ['--steps=x'], /^check:e2e: --steps must be an integer >= 1, got 'x'/],
+    ['bench:train', ['--batch', '6'], /^bench:train: --batch \(6\) must be a multiple of --tasks \(4\)/],
+    ['bench:attention', ['--lengths', '512,-1'], /^bench:attention: --lengths must be an integer >= 1, got '-1'/],
+    ['serve', ['--port', 'http'], /^serve: --port must be an integer in \[0, 65535\], got 'http'/],
+  ];
+  it.each(cases)('npm run %s -- %j', (name, args, message) => {
+    const r = npmRun(name, args);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).toContain(`usage: npm run ${name} --`);
+    expect(r.stdout).toBe('');
+  });
+});
+
+describe('read-only checkpoint options never create the directory they are given', () => {
+  it('eval --policy checkpoint:<missing>', () => {
+    const missing = join(dir, 'runs', 'tinyy');
+    const r = npmRun('eval', ['--policy', `checkpoint:${missing}`, '--tasks', 'goal/open_drawer', '--states', '0']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`--policy checkpoint:${missing}: no such directory or checkpoint archive`);
+    expect(existsSync(join(dir, 'runs'))).toBe(false);
+  });
+
+  it('post-train --checkpoint <missing>', () => {
+    const missing = join(dir, 'pre', 'tinyy');
+    const r = npmRun('post-train', ['--checkpoint', missing, '--data', join(dir, 'data'), '--out', join(dir, 'post')]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`--checkpoint ${missing}: no such directory or checkpoint archive`);
+    expect(existsSync(join(dir, 'pre'))).toBe(false);
+  });
+});
+
+describe('options reach the program', () => {
+  it('eval takes ranges, lists and numbers from the command line', () => {
+    const out = join(dir, 'eval.json');
+    const r = npmRun('eval', ['--policy', 'random:1', '--tasks', 'goal/open_drawer', '--states', '1,0', '--perturbations', 'nominal,lighting', '--max-steps', '3', '--envs=2', '--out', out]);
+    expect(r.status, r.stderr).toBe(0);
+    const res = JSON.parse(readFileSync(out, 'utf8')) as { episodes: unknown[]; config: Record<string, unknown> };
+    expect(res.config).toMatchObject({ tasks: ['goal/open_drawer'], initStates: [1, 0], perturbations: ['nominal', 'lighting'], maxSteps: 3, envsPerBatch: 2, seed: 0 });
+    expect(res.episodes).toHaveLength(4);
+    const summary = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { episodes: number; out: string };
+    expect(summary).toMatchObject({ episodes: 4, out });
+  });
+});
