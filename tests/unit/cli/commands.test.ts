@@ -49,6 +49,10 @@ describe('bad command lines exit 2 naming the option', () => {
     ['eval', ['--policy', 'expert', '--perturbations', 'nominal,fog'], /^eval: --perturbations must be one of nominal, .*, all, got 'fog'/],
     ['eval', ['--compare', 'a.json'], /^eval: --compare needs two result files/],
     ['eval', ['--policy', 'alien'], /^eval: --policy must be expert, random\[:seed\], replay:<file> or checkpoint:<dir>\[:dit\|:ar\], got 'alien'/],
+    ['value', ['--checkpoint', 'c', '--data', 'd', '--strides', '2'], /^value: unknown option --strides \(options: .*--stride/],
+    ['value', ['--checkpoint', 'c', '--data', 'd', '--batch', '1'], /^value: --batch must be an integer >= 2, got '1'/],
+    ['value', ['--checkpoint', 'c', '--data', 'd', '--episodes', '3-1'], /^value: --episodes: range '3-1' is empty/],
+    ['tsne', ['--checkpoint', 'a,b', '--data', 'd', '--out', 'o.json', '--rows', 'phase'], /^tsne: --rows must be one of 'task', 'task,phase', got 'phase'/],
     ['gen', ['--suite', 'goal'], /^gen: --out <dir> is required/],
     ['gen', ['--out', 'o'], /^gen: give --suite \(spatial, object, goal, long\) or --task ID/],
     ['gen', ['--out', 'o', '--suite', 'goal', '--episodes', '51'], /^gen: --episodes must be an integer in \[1, 50\], got '51'/],
@@ -75,6 +79,14 @@ describe('read-only checkpoint options never create the directory they are given
     expect(r.status).toBe(2);
     expect(r.stderr).toContain(`--policy checkpoint:${missing}: no such directory or checkpoint archive`);
     expect(existsSync(join(dir, 'runs'))).toBe(false);
+  });
+
+  it('value --checkpoint <missing>', () => {
+    const missing = join(dir, 'value', 'tinyy');
+    const r = npmRun('value', ['--checkpoint', missing, '--data', join(dir, 'data')]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`--checkpoint ${missing}: no such directory or checkpoint archive`);
+    expect(existsSync(join(dir, 'value'))).toBe(false);
   });
 
   it('post-train --checkpoint <missing>', () => {
