@@ -51,8 +51,11 @@ export function checkpointRoot(paths: readonly string[]): string | null {
   return marks[0].replace(/(latest|trainer)\.json$/, '');
 }
 
-/** Packs a checkpoint directory's files (relative paths) into one ZIP. */
+/** Packs a checkpoint directory's files (relative paths) into one ZIP, dated `mtime` (now when ZIP cannot hold that date). */
 export function packCheckpoint(files: Record<string, Uint8Array> | Map<string, Uint8Array>, mtime: Date | number = Date.now()): Uint8Array {
+  // ZIP's DOS dates cover 1980-2099 (local time), and fflate throws outside them.
+  const year = new Date(mtime).getFullYear();
+  if (!(year >= 1981 && year <= 2098)) mtime = Date.now();
   const entries = files instanceof Map ? [...files] : Object.entries(files);
   if (!entries.some(([p]) => /(^|\/)(latest|trainer)\.json$/.test(p))) throw new CheckpointError('checkpoint archive: the files hold no latest.json or trainer.json; this is not a checkpoint directory');
   const zippable: Zippable = {};

@@ -86,7 +86,7 @@ export function CheckpointSources({ datasets, defaultDataset }: { datasets: stri
           }}
         />
       </div>
-      {dropError && <p className="field-error">{dropError}</p>}
+      {dropError && <p className="field-error" data-testid="ckpt-drop-error">{dropError}</p>}
       <h3 style={{ marginTop: 12 }}>Pre-train in the browser</h3>
       <p className="hint">PRTS pre-training (BC + CRL) with the Model tab's config; cameras, image size and dimensions follow the dataset. A few steps give a checkpoint to try the tabs with.</p>
       <div className="form">
