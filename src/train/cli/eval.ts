@@ -1,5 +1,6 @@
 /**
  * npm run eval -- --policy expert|random[:seed]|replay:<results.json>|checkpoint:<dir>[:dit|:ar]
+ * npm run eval -- --checkpoint <dir | run.prts.zip> [--mode dit|ar] [...]   (= --policy checkpoint:<dir>[:mode])
  *                 [--suites spatial,goal | --tasks goal/open_drawer,...] [--states 0-9]
  *                 [--perturbations nominal,position_swap,... | all] [--envs 16] [--seed 0]
  *                 [--execute-steps N] [--max-steps N] [--camera 64] [--chunk H]
@@ -24,6 +25,8 @@ const cli = defineCli({
   forms: ['--compare a.json,b.json [--labels A,B] [--per-task] [--markdown diff.md]'],
   options: {
     policy: { type: 'string', metavar: 'expert|random[:seed]|replay:<results.json>|checkpoint:<dir>[:dit|:ar]', help: 'the policy to roll out (required unless --compare)' },
+    checkpoint: { type: 'string', metavar: 'dir', help: 'short for --policy checkpoint:<dir> (a run directory or a .prts.zip archive)' },
+    mode: { type: 'string', choices: ['dit', 'ar'], help: "with --checkpoint: the DiT action expert or AR FAST decoding (default dit when the checkpoint has one)" },
     suites: { type: 'list', choices: SUITES, metavar: 'a,b', help: 'the tasks of these suites' },
     tasks: { type: 'list', metavar: 'id,...', help: 'these tasks, e.g. goal/open_drawer' },
     states: { type: 'range', max: INIT_STATES_PER_TASK - 1, help: 'fixed initial states per task (default all)' },
@@ -119,7 +122,9 @@ async function runCompare(files: string[], args: Args): Promise<void> {
 async function main(): Promise<void> {
   const args = cli.parse();
   if (args.compare) return runCompare(args.compare, args);
-  const spec = args.policy ?? fail('--policy is required');
+  if (args.checkpoint !== undefined && args.policy !== undefined) fail('give either --policy or --checkpoint, not both');
+  if (args.mode !== undefined && args.checkpoint === undefined) fail('--mode applies to --checkpoint only (with --policy write checkpoint:<dir>:dit|:ar)');
+  const spec = args.checkpoint !== undefined ? `checkpoint:${args.checkpoint}${args.mode ? `:${args.mode}` : ''}` : (args.policy ?? fail('--policy or --checkpoint is required'));
 
   const opts: EvalOptions = {};
   if (args.tasks) opts.tasks = args.tasks;

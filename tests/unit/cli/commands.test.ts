@@ -43,7 +43,10 @@ describe('bad command lines exit 2 naming the option', () => {
     ['train', ['--data', 'd', '--out', 'o', 'tiny'], /^train: unexpected argument 'tiny'/],
     ['post-train', ['--data', 'd', '--out', 'o'], /^posttrain: --checkpoint <pre-trained run or step dir> is required \(unless --resume\)/],
     ['post-train', ['--data', 'd', '--out', 'o', '--checkpoint', 'c', '--lr', '2'], /^posttrain: --lr must be a number in \(0, 1\], got '2'/],
-    ['eval', ['--suites', 'spatial'], /^eval: --policy is required/],
+    ['eval', ['--suites', 'spatial'], /^eval: --policy or --checkpoint is required/],
+    ['eval', ['--checkpoint', 'runs/a', '--policy', 'expert'], /^eval: give either --policy or --checkpoint, not both/],
+    ['eval', ['--policy', 'expert', '--mode', 'ar'], /^eval: --mode applies to --checkpoint only/],
+    ['eval', ['--checkpoint', 'runs/a', '--mode', 'fast'], /^eval: --mode must be one of dit, ar, got 'fast'/],
     ['eval', ['--policy', 'expert', '--states', '40-60'], /^eval: --states: '40-60' must lie in 0-49/],
     ['eval', ['--policy', 'expert', '--suites', 'spatial,space'], /^eval: --suites must be one of spatial, object, goal, long, got 'space'/],
     ['eval', ['--policy', 'expert', '--perturbations', 'nominal,fog'], /^eval: --perturbations must be one of nominal, .*, all, got 'fog'/],
@@ -79,6 +82,14 @@ describe('read-only checkpoint options never create the directory they are given
     expect(r.status).toBe(2);
     expect(r.stderr).toContain(`--policy checkpoint:${missing}: no such directory or checkpoint archive`);
     expect(existsSync(join(dir, 'runs'))).toBe(false);
+  });
+
+  it('eval --checkpoint <missing> (the issue-6 form of --policy checkpoint:)', () => {
+    const missing = join(dir, 'runs2', 'tinyy');
+    const r = npmRun('eval', ['--checkpoint', missing, '--mode', 'dit', '--tasks', 'goal/open_drawer', '--states', '0']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`--policy checkpoint:${missing}: no such directory or checkpoint archive`);
+    expect(existsSync(join(dir, 'runs2'))).toBe(false);
   });
 
   it('value --checkpoint <missing>', () => {
