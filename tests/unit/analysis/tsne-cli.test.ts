@@ -3,7 +3,6 @@
  * tiny on-disk dataset (3 tasks x 2 episodes, 4x4 camera, phase annotations) with two tiny
  * checkpoints (lambda_crl 1 and 0, two steps each) built here.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +17,7 @@ import { nodeCheckpointIO } from '../../../src/train/checkpoint-node.ts';
 import { Pretrainer } from '../../../src/train/pretrain.ts';
 import { tinyConfig } from '../train/pretrain.helpers.ts';
 import { parseTsneJson } from '../../../src/ui/tabs/embeddings/result.ts';
+import { npmRun } from '../cli/npm-run.ts';
 
 const CK: CheckpointSummary = { dir: 'a', cameras: ['agentview'], chunkLength: 4, lambdaCrl: 1, paramNames: ['crl.phi.w1', 'crl.phi.b1', 'crl.phi.w2'] };
 
@@ -105,13 +105,8 @@ async function writeDataset(root: string): Promise<void> {
   await w.finalize();
 }
 
-function tsneCli(args: string[]) {
-  // The npm script itself, so its wiring is tested too.
-  const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> };
-  const [node, ...script] = pkg.scripts.tsne.split(' ');
-  expect(node).toBe('node');
-  return spawnSync(process.execPath, [...script, ...args], { encoding: 'utf8' });
-}
+// The npm script itself, so its wiring is tested too.
+const tsneCli = (args: string[]) => npmRun('tsne', args);
 
 describe('npm run tsne end to end', () => {
   beforeAll(async () => {

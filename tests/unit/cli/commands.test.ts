@@ -3,20 +3,11 @@
  * scripts/run.mjs, driven as a user would: --help, bad command lines, and the options
  * that reach the program. None of these runs trains or renders anything.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-
-const SCRIPTS = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts;
-const ENTRIES = Object.entries(SCRIPTS).filter(([, cmd]) => cmd.startsWith('node scripts/run.mjs '));
-
-function npmRun(name: string, args: string[]) {
-  const [node, ...script] = SCRIPTS[name].split(' ');
-  expect(node).toBe('node');
-  return spawnSync(process.execPath, [...script, ...args], { encoding: 'utf8' });
-}
+import { npmRun, TS_ENTRIES as ENTRIES } from './npm-run.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'prts-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -25,6 +16,10 @@ describe('--help of every npm run entry', () => {
   it('covers the CLIs and benchmarks', () => {
     const names = ENTRIES.map(([n]) => n);
     for (const n of ['train', 'post-train', 'eval', 'value', 'tsne', 'gen', 'sim:experts', 'check:e2e', 'serve', 'bench:attention', 'bench:decode', 'bench:matmul', 'bench:server', 'bench:sim', 'bench:train', 'bench:tsne']) expect(names).toContain(n);
+  });
+
+  it('the runner refuses a script package.json does not have', () => {
+    expect(() => npmRun('no-such-script', [])).toThrow(/package\.json has no script "no-such-script"/);
   });
 
   it.each(ENTRIES.map(([n]) => n))('npm run %s -- --help prints its usage under its own name and exits 0', (name) => {
