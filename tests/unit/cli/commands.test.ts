@@ -15,7 +15,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('--help of every npm run entry', () => {
   it('covers the CLIs and benchmarks', () => {
     const names = ENTRIES.map(([n]) => n);
-    for (const n of ['train', 'post-train', 'eval', 'value', 'tsne', 'gen', 'sim:experts', 'check:e2e', 'serve', 'bench:attention', 'bench:decode', 'bench:matmul', 'bench:server', 'bench:sim', 'bench:train', 'bench:tsne']) expect(names).toContain(n);
+    for (const n of ['train', 'post-train', 'eval', 'value', 'tsne', 'gen', 'sim:experts', 'check:e2e', 'serve', 'bench:attention', 'bench:decode', 'bench:matmul', 'bench:server', 'bench:sim', 'bench:train', 'bench:tsne', 'pack-run']) expect(names).toContain(n);
   });
 
   it('the runner refuses a script package.json does not have', () => {
@@ -59,6 +59,7 @@ describe('bad command lines exit 2 naming the option', () => {
     ['check:e2e', ['--steps=x'], /^check:e2e: --steps must be an integer >= 1, got 'x'/],
     ['bench:train', ['--batch', '6'], /^bench:train: --batch \(6\) must be a multiple of --tasks \(4\)/],
     ['bench:attention', ['--lengths', '512,-1'], /^bench:attention: --lengths must be an integer >= 1, got '-1'/],
+    ['pack-run', ['--run', 'runs/tiny'], /^pack-run: --out <file\.prts\.zip> is required/],
     ['serve', ['--port', 'http'], /^serve: --port must be an integer in \[0, 65535\], got 'http'/],
   ];
   it.each(cases)('npm run %s -- %j', (name, args, message) => {

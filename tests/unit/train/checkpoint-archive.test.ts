@@ -5,8 +5,7 @@
  * .prts.zip) to the same tensors, config and tokenizers; broken or non-checkpoint
  * archives are refused with the reason; `npm run value` takes the archive end to end.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { zipSync } from 'fflate';
@@ -16,9 +15,11 @@ import { nodeIO } from '../../../src/data/io-node.ts';
 import { Rng } from '../../../src/engine/random.ts';
 import { Runtime } from '../../../src/engine/runtime.ts';
 import { loadCheckpoint, saveCheckpoint, type CheckpointData } from '../../../src/train/checkpoint.ts';
-import { ARCHIVE_SUFFIX, archiveFileName, checkpointRoot, packCheckpoint, runNameFromArchive, unpackCheckpoint } from '../../../src/train/checkpoint-archive.ts';
+import { ARCHIVE_SUFFIX, archiveFileName, checkpointRoot, isZipBytes, packCheckpoint, runNameFromArchive, unpackCheckpoint } from '../../../src/train/checkpoint-archive.ts';
 import { nodeCheckpointIO, readCheckpointDir } from '../../../src/train/checkpoint-node.ts';
 import { Pretrainer } from '../../../src/train/pretrain.ts';
+import { droppedCheckpointFiles } from '../../../src/ui/tabs/value/checkpoints.ts';
+import { npmRun } from '../cli/npm-run.ts';
 import { tinyConfig } from './pretrain.helpers.ts';
 
 const TASKS = ['pick up the red block', 'open the top drawer', 'push the cup left'];
@@ -173,12 +174,7 @@ describe('checkpoint archives', () => {
 });
 
 describe('npm run value on an archive', () => {
-  function valueCli(args: string[]) {
-    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> };
-    const [node, ...script] = pkg.scripts.value.split(' ');
-    expect(node).toBe('node');
-    return spawnSync(process.execPath, [...script, ...args], { encoding: 'utf8' });
-  }
+  const valueCli = (args: string[]) => npmRun('value', args);
   const summary = (stdout: string) => {
     const { checkpoint: _c, seconds: _s, ...rest } = JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>;
     return rest;
@@ -199,4 +195,62 @@ describe('npm run value on an archive', () => {
     expect(c.status).toBe(2);
     expect(c.stderr).toMatch(/--checkpoint .*not-a-checkpoint\.prts\.zip: checkpoint archive .* holds no latest\.json or trainer\.json/);
   }, 240_000);
+});
+
+describe('npm run pack-run', () => {
+  const packRun = (args: string[]) => npmRun('pack-run', args);
+
+  test('packs a Node run into an archive the shared loader and the browser\'s drop path open to the same checkpoint', async () => {
+    const out = join(dir, 'out', 'packed.prts.zip');
+    const r = packRun(['--run', runDir, '--out', out]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout.trim().split('\n').pop()!)).toMatchObject({ out, files: files.size, step: 2, dit: false });
+    expectSameCheckpoint(await loadCheckpoint(await nodeCheckpointIO(out, { create: false })), await loadCheckpoint(await nodeCheckpointIO(runDir)));
+    const back = await unpackCheckpoint(readFileSync(out), out);
+    expect([...back.keys()].sort()).toEqual([...files.keys()].sort());
+    for (const [p, b] of files) expect(Buffer.from(back.get(p)!).equals(Buffer.from(b)), p).toBe(true);
+    // What the Value and Sim tabs do with a dropped archive.
+    const dropped = await droppedCheckpointFiles(new Map([['packed.prts.zip', new File([readFileSync(out)], 'packed.prts.zip')]]));
+    expect(dropped.label).toBe('packed');
+    expect(Object.keys(dropped.files).sort()).toEqual([...files.keys()].sort());
+
+    // A lone step directory packs too.
+    const fromStep = join(dir, 'out', 'step.prts.zip');
+    const s = packRun(['--run', join(runDir, 'step-00000001'), '--out', fromStep]);
+    expect(s.status, s.stderr).toBe(0);
+    expectSameCheckpoint(await loadCheckpoint(await nodeCheckpointIO(fromStep, { create: false })), await loadCheckpoint(await nodeCheckpointIO(runDir), 'step-00000001'));
+  }, 120_000);
+
+  test('refuses a missing directory, a folder that is not a run, a damaged run and an existing --out without --force', () => {
+    const out = join(dir, 'refused.prts.zip');
+    const refused = (args: string[], message: RegExp) => {
+      const r = packRun(args);
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).toContain('usage: npm run pack-run --');
+    };
+    refused(['--run', join(dir, 'no-such-run'), '--out', out], /^pack-run: --run .*no-such-run: no such directory/);
+    refused(['--run', join(dir, 'data'), '--out', out], /^pack-run: --run .*data: not a checkpoint run or step directory \(no latest\.json or trainer\.json at its top; it has /);
+    // The folder that holds the run is not the run.
+    refused(['--run', dir, '--out', `${dir}-outside.prts.zip`], /not a checkpoint run or step directory .*one is in run\/; give that folder/);
+    refused(['--run', zipPath, '--out', out], /is a file, not a checkpoint directory \(it is already an archive\)/);
+    refused(['--run', runDir, '--out', join(runDir, 'self.prts.zip')], /--out .*self\.prts\.zip: must not be inside --run/);
+    expect(existsSync(out)).toBe(false);
+
+    const damaged = join(dir, 'damaged');
+    cpSync(runDir, damaged, { recursive: true });
+    const model = join(damaged, 'step-00000002', 'model.safetensors');
+    const bytes = readFileSync(model);
+    bytes[bytes.length - 1] ^= 0x01;
+    writeFileSync(model, bytes);
+    refused(['--run', damaged, '--out', out], /--run .*damaged: .*model\.safetensors/);
+    expect(existsSync(out)).toBe(false);
+
+    writeFileSync(out, 'keep me');
+    refused(['--run', runDir, '--out', out], /--out .*refused\.prts\.zip: exists \(give --force to replace it\)/);
+    expect(readFileSync(out, 'utf8')).toBe('keep me');
+    const forced = packRun(['--run', runDir, '--out', out, '--force']);
+    expect(forced.status, forced.stderr).toBe(0);
+    expect(isZipBytes(readFileSync(out))).toBe(true);
+  }, 120_000);
 });
