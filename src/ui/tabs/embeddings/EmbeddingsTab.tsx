@@ -7,7 +7,8 @@
  * loads into the same view; its frames show when the server serves its dataset.
  * URL: #/embeddings?a=&b=&ds=&eps=&color=&perp=&iters=&exag=
  */
-import { useMemo, useRef, useState } from 'react';
+import { useMemo, useState } from 'react';
+import { FileButton } from '../../components/FileButton.tsx';
 import type { Data, Layout, PlotlyHTMLElement } from 'plotly.js-dist-min';
 import type { LazyImage, LeRobotReader } from '../../../data/index.ts';
 import { loadPlotly, BASE_LAYOUT } from '../../components/Plot.tsx';
@@ -52,7 +53,6 @@ export default function EmbeddingsTab() {
   const jobResult = parsed.result;
   const [file, setFile] = useState<{ name: string; result: TsneResult } | null>(null);
   const [fileErrors, setFileErrors] = useState<{ name: string; errors: string[] } | null>(null);
-  const fileRef = useRef<HTMLInputElement>(null);
   const loadFile = async (f: File) => {
     const r = parseTsneJson(await f.text());
     if (r.ok) {
@@ -118,20 +118,12 @@ export default function EmbeddingsTab() {
           </button>
           <JobBar job={job} onPause={pause} onResume={resume} onCancel={cancel} testId="emb-job" unit="iterations" />
           <div className="row" style={{ marginTop: 8 }}>
-            <button type="button" onClick={() => fileRef.current?.click()} title="Show the JSON that npm run tsne --out writes (or another t-SNE result with panels, points, tasks)">
-              Load t-SNE JSON…
-            </button>
-            <input
-              ref={fileRef}
-              type="file"
+            <FileButton
+              label="Load t-SNE JSON…"
+              title="Show the JSON that npm run tsne --out writes (or another t-SNE result with panels, points, tasks)"
               accept="application/json,.json"
-              hidden
-              data-testid="emb-load"
-              onChange={(e) => {
-                const f = e.target.files?.[0];
-                if (f) void loadFile(f);
-                e.target.value = '';
-              }}
+              testId="emb-load"
+              onFiles={([f]) => void loadFile(f)}
             />
             {file && (
               <span className="hint" data-testid="emb-file">

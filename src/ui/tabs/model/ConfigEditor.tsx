@@ -1,5 +1,6 @@
 /** Form over the draft config: inline error per field, presets, import/export JSON. */
-import { useRef, useState } from 'react';
+import { useState } from 'react';
+import { FileButton } from '../../components/FileButton.tsx';
 import { PRESET_NAMES, type FieldError, type PresetName } from '../../../model/config.ts';
 import { getPath, useConfigStore } from '../../stores/config.ts';
 import { FIELD_GROUPS, formatValue, parseInput, type FieldDef } from './fields.ts';
@@ -10,7 +11,6 @@ export function ConfigEditor({ errors, onPreset }: { errors: FieldError[]; onPre
   const setField = useConfigStore((s) => s.setField);
   const importJson = useConfigStore((s) => s.importJson);
   const exportJson = useConfigStore((s) => s.exportJson);
-  const fileRef = useRef<HTMLInputElement>(null);
   const [importErrors, setImportErrors] = useState<FieldError[] | null>(null);
 
   const byPath = new Map<string, string[]>();
@@ -53,19 +53,7 @@ export function ConfigEditor({ errors, onPreset }: { errors: FieldError[]; onPre
             ))}
           </select>
         </label>
-        <button type="button" onClick={() => fileRef.current?.click()}>Import JSON…</button>
-        <input
-          ref={fileRef}
-          type="file"
-          accept="application/json,.json"
-          hidden
-          data-testid="import-file"
-          onChange={(e) => {
-            const f = e.target.files?.[0];
-            if (f) void doImport(f);
-            e.target.value = '';
-          }}
-        />
+        <FileButton label="Import JSON…" accept="application/json,.json" testId="import-file" onFiles={([f]) => void doImport(f)} />
         <button type="button" onClick={doExport} disabled={errors.length > 0} title={errors.length ? 'Fix the errors first' : 'Download as JSON'}>
           Export JSON
         </button>

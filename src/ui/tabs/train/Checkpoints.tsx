@@ -1,5 +1,6 @@
 /** Checkpoints stored in IndexedDB: list, inspect, download/import safetensors, continue training, delete. */
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useState } from 'react';
+import { FileButton } from '../../components/FileButton.tsx';
 import { formatBytes } from '../../../model/config.ts';
 import { deleteCheckpoint, listCheckpoints, loadCheckpoint, saveCheckpoint, type Checkpoint, type CheckpointSummary } from '../../lib/checkpoints.ts';
 import { downloadBytes, formatNumber } from '../../lib/format.ts';
@@ -15,7 +16,6 @@ export function Checkpoints() {
   const [error, setError] = useState<string | null>(null);
   const [open, setOpen] = useState<Checkpoint | null>(null);
   const [tick, setTick] = useState(0);
-  const fileRef = useRef<HTMLInputElement>(null);
 
   useEffect(() => {
     listCheckpoints().then(setList, (e: Error) => setError(e.message));
@@ -48,18 +48,7 @@ export function Checkpoints() {
     <div className="panel" data-testid="checkpoints">
       <div className="panel-head">
         <h2>Checkpoints</h2>
-        <button type="button" onClick={() => fileRef.current?.click()}>Import .safetensors…</button>
-        <input
-          ref={fileRef}
-          type="file"
-          accept=".safetensors"
-          hidden
-          onChange={(e) => {
-            const f = e.target.files?.[0];
-            e.target.value = '';
-            if (f) act(() => importFile(f))();
-          }}
-        />
+        <FileButton label="Import .safetensors…" accept=".safetensors" onFiles={([f]) => act(() => importFile(f))()} />
       </div>
       {error && <p className="field-error">{error}</p>}
       {list === null ? (

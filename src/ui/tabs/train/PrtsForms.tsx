@@ -3,7 +3,8 @@
  * one) and the Browser runs panel. Validation and job specs are the pure functions of
  * prtsJobs.ts; this file is their inputs and messages.
  */
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
+import { FileButton } from '../../components/FileButton.tsx';
 import type { RunSummary } from '../../../../worker/jobs/runs.ts';
 import { deleteRun } from '../../../../worker/jobs/runs.ts';
 import type { JobKind } from '../../../../worker/protocol.ts';
@@ -239,7 +240,6 @@ export function BrowserRuns({ setKind }: { setKind(k: JobKind): void }) {
   const error = useCheckpoints((s) => s.error);
   const [archiveError, setArchiveError] = useState<string | null>(null);
   const [imported, setImported] = useState<string | null>(null);
-  const fileRef = useRef<HTMLInputElement>(null);
   const setPretrain = useTrainSettings((s) => s.setPretrain);
   const setPosttrain = useTrainSettings((s) => s.setPosttrain);
   const jobs = useTrainStore((s) => s.jobs);
@@ -279,18 +279,13 @@ export function BrowserRuns({ setKind }: { setKind(k: JobKind): void }) {
     <div className="panel" data-testid="runs">
       <div className="panel-head">
         <h2>Browser runs</h2>
-        <button type="button" title="Import a checkpoint archive (.prts.zip: a Download from this panel, or a zipped npm run train run)" onClick={() => fileRef.current?.click()} data-testid="run-import">Import .prts.zip…</button>
-        <input
-          ref={fileRef}
-          type="file"
+        <FileButton
+          label="Import .prts.zip…"
+          title="Import a checkpoint archive (.prts.zip: a Download from this panel, or a zipped npm run train run, npm run pack-run)"
           accept=".zip"
-          hidden
-          data-testid="run-import-file"
-          onChange={(e) => {
-            const f = e.target.files?.[0];
-            e.target.value = '';
-            if (f) void importFile(f);
-          }}
+          testId="run-import-file"
+          buttonTestId="run-import"
+          onFiles={([f]) => void importFile(f)}
         />
       </div>
       {error && <p className="field-error">{error}</p>}

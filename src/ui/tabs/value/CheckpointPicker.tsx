@@ -1,5 +1,6 @@
 /** Checkpoint choice shared by the Value and Embeddings tabs: browser runs, dropped folders or .prts.zip archives, and a quick pre-training run. */
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useState } from 'react';
+import { FileButton } from '../../components/FileButton.tsx';
 import { validateConfig } from '../../../model/config.ts';
 import { collectDropped } from '../../lib/fileIO.ts';
 import { useConfigStore } from '../../stores/config.ts';
@@ -32,7 +33,6 @@ export function CheckpointSources({ datasets, defaultDataset }: { datasets: stri
   const addDropped = useCheckpoints((s) => s.addDropped);
   const [dropError, setDropError] = useState<string | null>(null);
   const [over, setOver] = useState(false);
-  const fileRef = useRef<HTMLInputElement>(null);
   const draft = useConfigStore((s) => s.draft);
   const cfg = validateConfig(draft);
   const [dataset, setDataset] = useState(defaultDataset);
@@ -72,19 +72,7 @@ export function CheckpointSources({ datasets, defaultDataset }: { datasets: stri
       <h2>Checkpoints</h2>
       <div className={`dropzone ${over ? 'over' : ''}`} onDragOver={(e) => (e.preventDefault(), setOver(true))} onDragLeave={() => setOver(false)} onDrop={onDrop}>
         Drop a checkpoint folder (model.safetensors + config.json + tokenizers.json) or a .prts.zip archive, or{' '}
-        <button type="button" onClick={() => fileRef.current?.click()} data-testid="ckpt-archive-open">open an archive…</button>
-        <input
-          ref={fileRef}
-          type="file"
-          accept=".zip"
-          hidden
-          data-testid="ckpt-archive-file"
-          onChange={(e) => {
-            const f = e.target.files?.[0];
-            e.target.value = '';
-            if (f) void add(() => archiveCheckpointFiles(f));
-          }}
-        />
+        <FileButton label="open an archive…" accept=".zip" testId="ckpt-archive-file" buttonTestId="ckpt-archive-open" onFiles={([f]) => void add(() => archiveCheckpointFiles(f))} />
       </div>
       {dropError && <p className="field-error" data-testid="ckpt-drop-error">{dropError}</p>}
       <h3 style={{ marginTop: 12 }}>Pre-train in the browser</h3>
