@@ -6,8 +6,9 @@
  * one archive that the Node loader (the CLIs' nodeCheckpointIO) opens to the same
  * tensors, config and tokenizers; importing it makes a new run whose Download has the
  * same checkpoint files; a non-checkpoint zip is refused with the reason; the Value tab
- * opens the archive as a dropped checkpoint; the Sim tab checks the run from its summary;
- * the Train tab opens on PRTS pre-training.
+ * opens the archive as a dropped checkpoint; the Sim tab checks the run from its summary,
+ * and takes the archive dropped on its policy panel as the selected policy; the Train tab
+ * opens on PRTS pre-training.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -137,6 +138,20 @@ test('a browser run downloads as one .prts.zip that Node loads, imports back, an
   await page.waitForSelector('[data-testid="sim-policy-info"]', { timeout: 240_000 });
   expect(await page.locator('[data-testid="sim-policy-info"]').innerText()).toMatch(/posttrain checkpoint, step 1: cameras agentview, 8px, chunk 4/);
   expect(await page.inputValue('[data-testid="sim-policy-mode"]')).toBe('dit');
+
+  // Dropped on the Sim tab's policy panel, the archive joins the list (a second copy beside
+  // the Value tab's) and is selected, read from its own files.
+  await page.evaluate(async (b64) => {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const dt = new DataTransfer();
+    dt.items.add(new File([bytes], 'e2e-node.prts.zip'));
+    document.querySelector('[data-testid="sim-ckpt-dropzone"]')!.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, readFileSync(out.path).toString('base64'));
+  await page.waitForFunction(() => (document.querySelector('[data-testid="sim-policy-select"]') as HTMLSelectElement | null)?.value === 'dropped:e2e-node-2' || !!document.querySelector('[data-testid="sim-ckpt-drop-error"]'), null, { timeout: 60_000 });
+  expect(await page.locator('[data-testid="sim-ckpt-drop-error"]').allInnerTexts()).toEqual([]);
+  await page.waitForFunction(() => /policy=dropped%3Ae2e-node-2|policy=dropped:e2e-node-2/.test(location.hash), null, { timeout: 30_000 });
+  await page.waitForSelector('[data-testid="sim-policy-info"]', { timeout: 60_000 });
+  expect(await page.locator('[data-testid="sim-policy-info"]').innerText()).toMatch(/posttrain checkpoint, step 1: cameras agentview, 8px, chunk 4/);
   expect(errors).toEqual([]);
   await page.close();
 }, 600_000);

@@ -44,8 +44,13 @@ export async function collectDropped(items: DataTransferItemList): Promise<Map<s
       }
     }
   };
-  const entries = [...items].map((i) => i.webkitGetAsEntry()).filter((e): e is FileSystemEntry => !!e);
-  for (const e of entries) await walk(e, '');
+  // Both taken now: the items are readable only until the drop handler's first await.
+  const taken = [...items].map((i) => ({ entry: i.webkitGetAsEntry(), file: i.kind === 'file' ? i.getAsFile() : null }));
+  for (const { entry, file } of taken) {
+    if (entry) await walk(entry, '');
+    // A file with no file-system entry (a drop built by a script, some apps' drags) still has its bytes.
+    else if (file) out.set(file.name, file);
+  }
   return out;
 }
 

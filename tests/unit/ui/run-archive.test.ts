@@ -15,7 +15,8 @@ import { peekCheckpointFiles } from '../../../src/train/rollout-record.ts';
 import { runPeek } from '../../../src/ui/tabs/sim/policyParams.ts';
 import { defaultJobKind, posttrainForm, pretrainForm } from '../../../src/ui/tabs/train/prtsJobs.ts';
 import { parseRunInfo, runFilesOf } from '../../../src/ui/tabs/train/runArchive.ts';
-import { droppedCheckpointFiles } from '../../../src/ui/tabs/value/checkpoints.ts';
+import { collectDropped } from '../../../src/ui/lib/fileIO.ts';
+import { droppedCheckpointFiles, keepDroppedCheckpoint, sourceFor, useCheckpoints } from '../../../src/ui/tabs/value/checkpoints.ts';
 import type { RunSummary } from '../../../worker/jobs/runs.ts';
 import { makeFixture } from '../model/batch.dataset.ts';
 import { tinyConfig } from '../train/pretrain.helpers.ts';
@@ -77,6 +78,28 @@ describe('browser runs and archives', () => {
     expect((await droppedCheckpointFiles(folder)).label).toBe('dir');
     await expect(droppedCheckpointFiles(new Map([['x.zip', new File([new Uint8Array(8)], 'x.zip')]]))).rejects.toThrow(/x\.zip is not a ZIP archive/);
     await expect(droppedCheckpointFiles(new Map([['a/model.safetensors', new File([], 'model.safetensors')]]))).rejects.toThrow(/no latest\.json or trainer\.json .* or a \.prts\.zip archive/);
+  });
+
+  test('a drop on the Sim or Value tab: the file of a drop with no file-system entry counts, the checkpoint is kept under a free id, a bad one is not', async () => {
+    const zip = new File([packCheckpoint(files) as BlobPart], 'my-run.prts.zip');
+    const item = (f: File) => ({ kind: 'file', webkitGetAsEntry: () => null, getAsFile: () => f });
+    const text = { kind: 'string', webkitGetAsEntry: () => null, getAsFile: () => null };
+    const collected = await collectDropped([item(zip), text] as unknown as DataTransferItemList);
+    expect([...collected.keys()]).toEqual(['my-run.prts.zip']);
+
+    const before = Object.keys(useCheckpoints.getState().dropped);
+    const id = await keepDroppedCheckpoint(() => droppedCheckpointFiles(collected));
+    expect(id).toBe('dropped:my-run');
+    const again = await keepDroppedCheckpoint(() => droppedCheckpointFiles(collected));
+    expect(again).toBe('dropped:my-run-2');
+    // The id is what the Sim tab's policy selection resolves to a job source.
+    const src = sourceFor(again, useCheckpoints.getState().dropped);
+    expect(src && 'files' in src ? Object.keys(src.files).sort() : src).toEqual([...files.keys()].sort());
+    expect(src && 'files' in src ? peekCheckpointFiles(src.files).step : null).toBe(1);
+
+    const junk = new Map([['x.zip', new File([new Uint8Array(8)], 'x.zip')]]);
+    await expect(keepDroppedCheckpoint(() => droppedCheckpointFiles(junk))).rejects.toThrow(/x\.zip is not a ZIP archive/);
+    expect(Object.keys(useCheckpoints.getState().dropped)).toEqual([...before, id, again]);
   });
 
   test('the Sim tab reads a run from its summary as from its files', () => {

@@ -1,6 +1,7 @@
 /**
  * "Policy": the scripted expert (played live on this thread) or a PRTS checkpoint from
- * this browser (runs in IndexedDB, or a folder dropped in the Value tab), rolled out in
+ * this browser (runs in IndexedDB, or a folder or .prts.zip dropped here or in the Value
+ * tab, through the same CheckpointDrop; a drop here selects it), rolled out in
  * the GPU worker (`rollout` job) and replayed in the same Player. What the checkpoint is
  * (kind, step, DiT, config) comes from the run's summary (no checkpoint bytes read; runs
  * saved before summaries had the config: their small JSON files), so the modes it lacks
@@ -11,6 +12,7 @@ import { useEffect, useState } from 'react';
 import { getRun, getRunFiles } from '../../../../worker/jobs/runs.ts';
 import { getTask } from '../../../sim/index.ts';
 import { peekCheckpointFiles, type CheckpointPeek } from '../../../train/rollout-record.ts';
+import { CheckpointDrop } from '../value/CheckpointDrop.tsx';
 import { sourceFor, useCheckpoints } from '../value/checkpoints.ts';
 import { JobBar } from './JobBar.tsx';
 import { modeChoice, rolloutSpecFor, runPeek, type PolicySelection } from './policyParams.ts';
@@ -35,7 +37,7 @@ export function PolicyPanel({ sel, pol, setPol, job }: {
     let live = true;
     (async () => {
       const src = sourceFor(pol.policy, dropped);
-      if (!src) throw new Error(`the dropped checkpoint "${pol.policy}" is gone (dropped folders last one session): drop it again in the Value tab`);
+      if (!src) throw new Error(`the dropped checkpoint "${pol.policy}" is gone (dropped folders last one session): drop it again here`);
       if (!('run' in src)) return peekCheckpointFiles(src.files);
       const summary = await getRun(src.run);
       if (!summary) throw new Error(`there is no browser run "${src.run}" (it may have been made in another browser profile)`);
@@ -106,7 +108,7 @@ export function PolicyPanel({ sel, pol, setPol, job }: {
           </>
         )}
       </div>
-      {!pol.policy && <p className="hint">The expert plays live below. Pick a checkpoint made in this browser (Train or Value tab) to roll it out in this scene.</p>}
+      {!pol.policy && <p className="hint">The expert plays live below. Pick a checkpoint made in this browser (Train or Value tab), or drop one below, to roll it out in this scene.</p>}
       {pol.policy && current?.peek && (
         <p className="hint" data-testid="sim-policy-info">
           {current.peek.kind} checkpoint, step {current.peek.step}: cameras {current.peek.config.model.cameras.join(', ')}, {current.peek.config.model.imageSize}px, chunk {current.peek.config.model.chunkLength}. Same scene, settings and seed give the same rollout.
@@ -119,6 +121,10 @@ export function PolicyPanel({ sel, pol, setPol, job }: {
         </button>
       )}
       <JobBar job={job.job} onPause={job.pause} onResume={job.resume} onCancel={job.cancel} testId="sim-rollout-job" unit="control steps" />
+      {/* A drop during a rollout joins the list without changing the running policy. */}
+      <CheckpointDrop testIdPrefix="sim-ckpt" onAdded={(id) => !job.running && setPol({ policy: id, mode: null })}>
+        Drop a checkpoint folder or a .prts.zip archive to roll it out, or
+      </CheckpointDrop>
     </div>
   );
 }

@@ -1,12 +1,11 @@
 /** Checkpoint choice shared by the Value and Embeddings tabs: browser runs, dropped folders or .prts.zip archives, and a quick pre-training run. */
 import { useEffect, useState } from 'react';
-import { FileButton } from '../../components/FileButton.tsx';
 import { validateConfig } from '../../../model/config.ts';
-import { collectDropped } from '../../lib/fileIO.ts';
 import { useConfigStore } from '../../stores/config.ts';
 import { JobBar } from '../sim/JobBar.tsx';
 import { useServiceJob } from '../sim/useJob.ts';
-import { archiveCheckpointFiles, droppedCheckpointFiles, useCheckpoints } from './checkpoints.ts';
+import { CheckpointDrop } from './CheckpointDrop.tsx';
+import { useCheckpoints } from './checkpoints.ts';
 
 export function CheckpointSelect({ value, onChange, testId, label }: { value: string; onChange(id: string): void; testId: string; label: string }) {
   const runs = useCheckpoints((s) => s.runs);
@@ -30,9 +29,6 @@ export function CheckpointSelect({ value, onChange, testId, label }: { value: st
 
 /** Drop a checkpoint folder or archive, or pre-train a few steps on a server dataset right here. */
 export function CheckpointSources({ datasets, defaultDataset }: { datasets: string[]; defaultDataset: string }) {
-  const addDropped = useCheckpoints((s) => s.addDropped);
-  const [dropError, setDropError] = useState<string | null>(null);
-  const [over, setOver] = useState(false);
   const draft = useConfigStore((s) => s.draft);
   const cfg = validateConfig(draft);
   const [dataset, setDataset] = useState(defaultDataset);
@@ -49,32 +45,10 @@ export function CheckpointSources({ datasets, defaultDataset }: { datasets: stri
   const runName = name || `${dataset || 'run'}-${steps}${lambda === 'zero' ? '-bc' : ''}`;
   const problem = !cfg.ok ? `the Model tab's config is invalid (${cfg.errors.map((e) => e.path).join(', ')})` : !dataset ? 'choose a server dataset' : !(steps >= 1) ? 'steps must be at least 1' : null;
 
-  const add = async (read: () => Promise<{ label: string; files: Record<string, Uint8Array> }>) => {
-    setDropError(null);
-    try {
-      const { label, files } = await read();
-      addDropped(label, files);
-    } catch (err) {
-      setDropError((err as Error).message);
-    }
-  };
-  const onDrop = async (e: React.DragEvent) => {
-    e.preventDefault();
-    setOver(false);
-    const items = e.dataTransfer.items;
-    // The entries must be taken before the handler's first await, while the drop's data is readable.
-    const collected = collectDropped(items);
-    await add(async () => droppedCheckpointFiles(await collected));
-  };
-
   return (
     <div className="panel" data-testid="ckpt-sources">
       <h2>Checkpoints</h2>
-      <div className={`dropzone ${over ? 'over' : ''}`} onDragOver={(e) => (e.preventDefault(), setOver(true))} onDragLeave={() => setOver(false)} onDrop={onDrop}>
-        Drop a checkpoint folder (model.safetensors + config.json + tokenizers.json) or a .prts.zip archive, or{' '}
-        <FileButton label="open an archive…" accept=".zip" testId="ckpt-archive-file" buttonTestId="ckpt-archive-open" onFiles={([f]) => void add(() => archiveCheckpointFiles(f))} />
-      </div>
-      {dropError && <p className="field-error" data-testid="ckpt-drop-error">{dropError}</p>}
+      <CheckpointDrop testIdPrefix="ckpt">Drop a checkpoint folder (model.safetensors + config.json + tokenizers.json) or a .prts.zip archive, or</CheckpointDrop>
       <h3 style={{ marginTop: 12 }}>Pre-train in the browser</h3>
       <p className="hint">PRTS pre-training (BC + CRL) with the Model tab's config; cameras, image size and dimensions follow the dataset. A few steps give a checkpoint to try the tabs with.</p>
       <div className="form">

@@ -36,6 +36,12 @@ export async function droppedCheckpointFiles(files: Map<string, File>): Promise<
   return { label, files: out };
 }
 
+/** Reads a dropped or opened checkpoint and keeps it for the session; its picker id (`dropped:<label>`). */
+export async function keepDroppedCheckpoint(read: () => Promise<{ label: string; files: Record<string, Uint8Array> }>): Promise<string> {
+  const { label, files } = await read();
+  return useCheckpoints.getState().addDropped(label, files);
+}
+
 interface CheckpointsState {
   runs: RunSummary[];
   error: string | null;
