@@ -4,14 +4,16 @@
  * Cost of CRL in pre-training (issue 6, experiments; PRTS Sec. 6.7): one Pretrainer on a
  * synthetic dataset (src/train/synthetic-dataset.ts); every timed iteration draws one
  * batch of samples and runs a full training step (forward, backward, AdamW) on its CRL
- * layout and on its BC-only layout (the same documents without the CRL_action and
- * CRL_goal blocks), alternating which goes first so drift (thermal, other load) hits
- * both alike. Same model, same samples, one process. Step times exclude batch assembly
+ * layout, on its BC-only layout (the same documents without the CRL_action and
+ * CRL_goal blocks) and on the CRL layout with every sample's CRL_goal copy (before goal
+ * blocks were shared per goal), rotating which goes first so drift (thermal, other
+ * load) hits all alike. Same model, same samples, one process. Step times exclude batch assembly
  * (tokenizing, packing, frame decoding: CPU work that a real loop overlaps).
  *
  * Final JSON line: tokens_per_s (real tokens of the CRL layout per second of CRL step),
  * crl_step_time_ratio = median CRL step / median BC-only step (PRTS: near BC cost; aim
- * <= 1.1), the real and packed token counts of both layouts, and the per-token ratio.
+ * <= 1.1), the real and packed token counts of both layouts, the per-token ratio, and
+ * crl_every_goal_copy_step_time_ratio (the same ratio without goal-block sharing).
  */
 import { defineCli } from '../src/cli/args.ts';
 import { memoryIO, LeRobotReader } from '../src/data/index.ts';
@@ -70,7 +72,7 @@ const config: WorkbenchConfig = {
     samplesPerTask,
     lr: 1e-3,
     warmupSteps: 1,
-    steps: 2 * (steps + warmup) + 1,
+    steps: 3 * (steps + warmup) + 1,
     weightDecay: 0.01,
     gradClip: 1,
     gamma: 0.99,
@@ -93,16 +95,21 @@ const params = tr.model.store.count;
 
 const crlMs: number[] = [];
 const bcMs: number[] = [];
-let tokens = { crl: 0, bc: 0, crlPacked: 0, bcPacked: 0, visitedCrl: 0, visitedBc: 0 };
+// The third arm lays out every sample's CRL_goal copy (as before goal blocks were
+// shared per goal): what sharing saves, measured on the same samples and weights.
+const copiesMs: number[] = [];
+let tokens = { crl: 0, bc: 0, copies: 0, crlPacked: 0, bcPacked: 0, visitedCrl: 0, visitedBc: 0 };
 for (let it = 0; it < warmup + steps; it++) {
   const drawn = tr.sampler.next();
   const samples = Array.from(drawn.ids, (id) => tr.index.sample(id));
   const crlBatch = await tr.assemble(samples, true);
   const bcBatch = await tr.assemble(samples, false);
-  const order = it % 2 === 0 ? (['crl', 'bc'] as const) : (['bc', 'crl'] as const);
+  const copiesBatch = await tr.assemble(samples, true, false);
+  const arms = ['crl', 'bc', 'copies'] as const;
+  const order = [0, 1, 2].map((k) => arms[(k + it) % 3]);
   const times: Record<string, number> = {};
   for (const kind of order) {
-    const b = kind === 'crl' ? crlBatch : bcBatch;
+    const b = kind === 'crl' ? crlBatch : kind === 'bc' ? bcBatch : copiesBatch;
     const t0 = performance.now();
     await tr.stepOn(b, t0);
     times[kind] = performance.now() - t0;
@@ -111,16 +118,20 @@ for (let it = 0; it < warmup + steps; it++) {
   if (timed) {
     crlMs.push(times.crl);
     bcMs.push(times.bc);
+    copiesMs.push(times.copies);
   }
   tokens = {
     crl: crlBatch.n - crlBatch.padTokens,
     bc: bcBatch.n - bcBatch.padTokens,
+    copies: copiesBatch.n - copiesBatch.padTokens,
     crlPacked: crlBatch.n,
     bcPacked: bcBatch.n,
     visitedCrl: crlBatch.visitedFraction,
     visitedBc: bcBatch.visitedFraction,
   };
-  console.error(`${timed ? 'step' : 'warmup'} ${it}: CRL ${times.crl.toFixed(0)} ms (${tokens.crl} tokens), BC-only ${times.bc.toFixed(0)} ms (${tokens.bc} tokens)`);
+  console.error(
+    `${timed ? 'step' : 'warmup'} ${it}: CRL ${times.crl.toFixed(0)} ms (${tokens.crl} tokens), BC-only ${times.bc.toFixed(0)} ms (${tokens.bc} tokens), CRL with every goal copy ${times.copies.toFixed(0)} ms (${tokens.copies} tokens)`,
+  );
 }
 tr.dispose();
 rt.destroy();
@@ -130,6 +141,7 @@ const median = (xs: number[]) => {
 };
 const crl = median(crlMs);
 const bc = median(bcMs);
+const copies = median(copiesMs);
 console.log(
   JSON.stringify({
     bench: 'train',
@@ -151,5 +163,7 @@ console.log(
     per_token_cost_ratio: Number((crl / bc / (tokens.crl / tokens.bc)).toFixed(3)),
     visited_fraction_crl: Number(tokens.visitedCrl.toFixed(3)),
     visited_fraction_bc: Number(tokens.visitedBc.toFixed(3)),
+    crl_every_goal_copy_step_time_ratio: Number((copies / bc).toFixed(3)),
+    tokens_crl_every_goal_copy: tokens.copies,
   }),
 );
