@@ -4,9 +4,9 @@
  * until the goal holds, scrubbing shows recorded frames, and a one-episode dataset is
  * generated in the worker, uploaded to the server and listed by it.
  */
-import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startAppStack, TOKEN, type AppStack } from '../../scripts/app-stack.ts';
+import { distinctColours } from './harness.ts';
 
 let stack: AppStack;
 beforeAll(async () => {
@@ -15,22 +15,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.close();
 });
-
-/** Distinct colours among sampled pixels of a canvas (a blank clear colour gives 1). */
-function distinctColours(page: Page, testId: string): Promise<number> {
-  return page.evaluate((id) => {
-    const src = document.querySelector(`[data-testid="${id}"]`) as HTMLCanvasElement;
-    const c = document.createElement('canvas');
-    c.width = src.width;
-    c.height = src.height;
-    const ctx = c.getContext('2d')!;
-    ctx.drawImage(src, 0, 0);
-    const d = ctx.getImageData(0, 0, c.width, c.height).data;
-    const set = new Set<number>();
-    for (let i = 0; i < d.length; i += 4 * 7) set.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
-    return set.size;
-  }, testId);
-}
 
 test('the Sim tab plays the expert to success, scrubs, and generates a dataset onto the server', async () => {
   const page = await stack.browser.newPage({ viewport: { width: 1400, height: 1000 } });

@@ -64,10 +64,14 @@ export async function startE2E(opts: { root?: string } = {}): Promise<E2E> {
   };
 }
 
-/** Distinct colours among sampled pixels of a canvas (a blank clear colour gives 1). */
-export function distinctColours(page: Page, testId: string): Promise<number> {
-  return page.evaluate((id) => {
-    const src = document.querySelector(`[data-testid="${id}"]`) as HTMLCanvasElement;
+/**
+ * Distinct colours among sampled pixels of a canvas (a blank clear colour gives 1). The
+ * canvas is a data-testid, or a CSS selector when it starts with '#' or '['.
+ */
+export function distinctColours(page: Page, canvas: string): Promise<number> {
+  const selector = canvas.startsWith('#') || canvas.startsWith('[') ? canvas : `[data-testid="${canvas}"]`;
+  return page.evaluate((sel) => {
+    const src = document.querySelector(sel) as HTMLCanvasElement;
     const c = document.createElement('canvas');
     c.width = src.width;
     c.height = src.height;
@@ -77,5 +81,5 @@ export function distinctColours(page: Page, testId: string): Promise<number> {
     const set = new Set<number>();
     for (let i = 0; i < d.length; i += 4 * 7) set.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
     return set.size;
-  }, testId);
+  }, selector);
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { startE2E, type E2E } from './harness';
+import { distinctColours, startE2E, type E2E } from './harness';
 import { acquireDevice } from '../../src/engine/device';
 import { determinismRun, type DeterminismResult } from './pages/sim-determinism';
 
@@ -34,18 +34,7 @@ test('Chromium and Node agree bit for bit on physics and camera images; the view
   expect(new Set(node.stateHashes).size).toBe(node.stateHashes.length);
 
   // The three.js canvas shows a scene, not a blank clear colour.
-  const distinct = await page.evaluate(() => {
-    const src = document.getElementById('view') as HTMLCanvasElement;
-    const c = document.createElement('canvas');
-    c.width = src.width;
-    c.height = src.height;
-    const ctx = c.getContext('2d')!;
-    ctx.drawImage(src, 0, 0);
-    const d = ctx.getImageData(0, 0, c.width, c.height).data;
-    const set = new Set<number>();
-    for (let i = 0; i < d.length; i += 4 * 7) set.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
-    return set.size;
-  });
+  const distinct = await distinctColours(page, '#view');
   expect(distinct).toBeGreaterThan(30);
   await page.screenshot({ path: 'test-results/sim-viewer.png' });
   expect(errors).toEqual([]);
