@@ -23,6 +23,7 @@ import { Rng } from '../src/engine/random';
 import { CAUSAL_RULE, PRTS_RULE, ROLE_NAMES, Role, type MaskRule } from '../src/engine/roles';
 import { buildBlockMap, denseBlockMap, uploadBlockMap, type BlockMap, type GpuBlockMap } from '../src/engine/blockmap';
 import { attentionBackward, attentionForward } from '../src/engine/ops/attention';
+import { median } from './timing.ts';
 
 const cli = defineCli({
   name: 'bench:attention',
@@ -155,12 +156,6 @@ async function timeMs(rt: Runtime, fn: () => void, reps: number, cpuClock: boole
   const wall = performance.now() - t0;
   const cpu = process.cpuUsage(c0);
   return (cpuClock ? (cpu.user + cpu.system) / 1000 : wall) / reps;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 const round = (x: number, digits = 3) => Number(x.toFixed(digits));

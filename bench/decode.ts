@@ -20,6 +20,7 @@ import { Runtime } from '../src/engine/runtime.ts';
 import { SPECIAL } from '../src/model/tokenizers/index.ts';
 import { prtsPolicyFromCheckpoint, type ArDecodeResult } from '../src/train/inference.ts';
 import { randomCheckpoint, randomPolicyInputs } from '../src/train/random-policy.ts';
+import { median } from './timing.ts';
 
 const cli = defineCli({
   name: 'bench:decode',
@@ -94,10 +95,6 @@ for (let it = 0; it < warmup + reps; it++) {
 policy.dispose();
 rt.destroy();
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const cachedCall = median(ms.cached);
 const uncachedCall = median(ms.uncached);
 const row = (name: string, call: number) =>

@@ -21,6 +21,7 @@ import { Runtime } from '../src/engine/runtime.ts';
 import type { WorkbenchConfig } from '../src/model/config.ts';
 import { Pretrainer } from '../src/train/pretrain.ts';
 import { writeSyntheticDataset } from '../src/train/synthetic-dataset.ts';
+import { median } from './timing.ts';
 
 const cli = defineCli({
   name: 'bench:train',
@@ -135,10 +136,6 @@ for (let it = 0; it < warmup + steps; it++) {
 }
 tr.dispose();
 rt.destroy();
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const crl = median(crlMs);
 const bc = median(bcMs);
 const copies = median(copiesMs);
