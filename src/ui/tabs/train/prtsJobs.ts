@@ -138,20 +138,36 @@ export function continueSteps(run: RunSummary): number {
   return run.totalSteps !== undefined && run.totalSteps > run.steps ? run.totalSteps : Math.max(run.steps + 1, 2 * run.steps);
 }
 
+/**
+ * Checks shared by continuing either kind of run: the run exists and is of that kind, the
+ * new end step lies beyond its saved step, and its dataset is still served. Errors go into
+ * `errors`; returns the run when it was found.
+ */
+function continueChecks(
+  s: { run: string; steps: number },
+  ctx: FormContext,
+  kind: 'pretrain' | 'posttrain',
+  what: string,
+  errors: Partial<Record<'run' | 'steps' | 'dataset', string>>,
+): RunSummary | undefined {
+  const re = runError(s.run, ctx, kind, what);
+  const run = ctx.runs.find((r) => r.name === s.run);
+  if (re) errors.run = re;
+  else if (run) {
+    const se = stepsError(s.steps, run.steps + 1);
+    if (se) errors.steps = se;
+    const de = runDatasetError(run, ctx.datasets);
+    if (de) errors.dataset = de;
+  }
+  return run;
+}
+
 export function pretrainForm(s: PretrainSettings, every: number, ctx: FormContext): Form<PretrainField, 'pretrain'> {
   const errors: Partial<Record<PretrainField, string>> = {};
   const e = everyError(every);
   if (e) errors.checkpointEvery = e;
   if (s.mode === 'continue') {
-    const re = runError(s.run, ctx, 'pretrain', 'pre-training run to continue');
-    const run = ctx.runs.find((r) => r.name === s.run);
-    if (re) errors.run = re;
-    else if (run) {
-      const se = stepsError(s.steps, run.steps + 1);
-      if (se) errors.steps = se;
-      const de = runDatasetError(run, ctx.datasets);
-      if (de) errors.dataset = de;
-    }
+    const run = continueChecks(s, ctx, 'pretrain', 'pre-training run to continue', errors);
     const ok = Object.keys(errors).length === 0 && run;
     return {
       errors,
@@ -184,15 +200,7 @@ export function posttrainForm(s: PosttrainSettings, every: number, ctx: FormCont
   const e = everyError(every);
   if (e) errors.checkpointEvery = e;
   if (s.mode === 'continue') {
-    const re = runError(s.run, ctx, 'posttrain', 'post-training run to continue');
-    const run = ctx.runs.find((r) => r.name === s.run);
-    if (re) errors.run = re;
-    else if (run) {
-      const se = stepsError(s.steps, run.steps + 1);
-      if (se) errors.steps = se;
-      const de = runDatasetError(run, ctx.datasets);
-      if (de) errors.dataset = de;
-    }
+    const run = continueChecks(s, ctx, 'posttrain', 'post-training run to continue', errors);
     const ok = Object.keys(errors).length === 0 && run;
     return {
       errors,
