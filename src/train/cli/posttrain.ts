@@ -18,7 +18,9 @@ import { defineCli } from '../../cli/args.ts';
 import { LeRobotReader } from '../../data/index.ts';
 import { nodeIO } from '../../data/io-node.ts';
 import { Runtime } from '../../engine/runtime.ts';
-import { loadCheckpoint, saveCheckpoint } from '../checkpoint.ts';
+import { loadCheckpoint } from '../checkpoint.ts';
+import { formatDuration } from '../metrics.ts';
+import { runCheckpointedLoop } from './checkpointed-loop.ts';
 import { nodeCheckpointIO } from '../checkpoint-node.ts';
 import { PostTrainRun, type PostTrainStepMetrics } from '../posttrain.ts';
 import { DEFAULT_DIT, type DitConfig } from '../../model/dit.ts';
@@ -88,45 +90,11 @@ console.error(
     `checkpoints every ${checkpointEvery || 'end only'} into ${out.root}`,
 );
 
-let stopping = false;
-process.on('SIGINT', () => {
-  if (stopping) {
-    console.error('second Ctrl-C: exiting without a checkpoint');
-    process.exit(130);
-  }
-  stopping = true;
-  console.error('Ctrl-C: finishing the current step, then saving a checkpoint (Ctrl-C again to quit now)');
-});
-
-function fmtSec(s: number | null): string {
-  if (s === null || !Number.isFinite(s)) return '-';
-  const r = Math.round(s);
-  return r >= 60 ? `${Math.floor(r / 60)}m${String(r % 60).padStart(2, '0')}s` : `${r}s`;
-}
 function formatLine(m: PostTrainStepMetrics, total: number): string {
-  return `step ${m.step + 1}/${total}  flow ${m.loss.toFixed(4)}  lr ${m.lr.toExponential(2)}  |g| ${m.gradNorm.toFixed(3)}  ${Math.round(m.tokens / (m.ms / 1000))} tok/s  ${Math.round(m.ms)} ms  eta ${fmtSec(m.etaSec)}`;
+  return `step ${m.step + 1}/${total}  flow ${m.loss.toFixed(4)}  lr ${m.lr.toExponential(2)}  |g| ${m.gradNorm.toFixed(3)}  ${Math.round(m.tokens / (m.ms / 1000))} tok/s  ${Math.round(m.ms)} ms  eta ${m.etaSec === null ? '-' : formatDuration(m.etaSec)}`;
 }
 
-let lastSaved = run.completedSteps;
-async function save(): Promise<void> {
-  const dir = await saveCheckpoint(out, await run.checkpoint());
-  lastSaved = run.completedSteps;
-  console.error(`checkpoint ${out.root}/${dir}`);
-}
-
-let exitCode = 0;
-try {
-  while (!run.done && !stopping) {
-    const m = await run.step();
-    if (m.step % logEvery === 0 || run.done) console.error(formatLine(m, st.steps));
-    if (checkpointEvery > 0 && run.completedSteps % checkpointEvery === 0 && !run.done) await save();
-  }
-} catch (e) {
-  console.error(`posttrain: step ${run.completedSteps} failed: ${(e as Error).message}`);
-  exitCode = 1;
-}
-// The last completed step is always on disk, whether the run ended, was interrupted or failed.
-if (run.completedSteps > lastSaved || run.completedSteps === 0) await save();
+const { interrupted: stopping, exitCode } = await runCheckpointedLoop(run, { name: 'posttrain', out, logEvery, checkpointEvery, format: (m) => formatLine(m, st.steps) });
 const last = run.history[run.history.length - 1];
 const first = run.history[0];
 console.log(

@@ -16,10 +16,11 @@ import { LeRobotReader } from '../../data/index.ts';
 import { nodeIO } from '../../data/io-node.ts';
 import { Runtime } from '../../engine/runtime.ts';
 import { isPresetName, parseConfigJson, PRESETS, type WorkbenchConfig } from '../../model/config.ts';
-import { loadCheckpoint, saveCheckpoint, toResume } from '../checkpoint.ts';
+import { loadCheckpoint, toResume } from '../checkpoint.ts';
 import { nodeCheckpointIO } from '../checkpoint-node.ts';
 import { formatStep } from '../metrics.ts';
 import { Pretrainer, resolveTrainOptions } from '../pretrain.ts';
+import { runCheckpointedLoop } from './checkpointed-loop.ts';
 
 const cli = defineCli({
   name: 'train',
@@ -87,36 +88,7 @@ console.error(
     `lambda_crl ${config.train.lambdaCrl}, gamma ${config.train.gamma}; checkpoints every ${checkpointEvery || 'end only'} into ${out.root}`,
 );
 
-let stopping = false;
-process.on('SIGINT', () => {
-  if (stopping) {
-    console.error('second Ctrl-C: exiting without a checkpoint');
-    process.exit(130);
-  }
-  stopping = true;
-  console.error('Ctrl-C: finishing the current step, then saving a checkpoint (Ctrl-C again to quit now)');
-});
-
-let lastSaved = trainer.completedSteps;
-async function save(): Promise<void> {
-  const dir = await saveCheckpoint(out, await trainer.checkpoint());
-  lastSaved = trainer.completedSteps;
-  console.error(`checkpoint ${out.root}/${dir}`);
-}
-
-let exitCode = 0;
-try {
-  while (!trainer.done && !stopping) {
-    const m = await trainer.step();
-    if (m.step % logEvery === 0 || trainer.done) console.error(formatStep(m, total));
-    if (checkpointEvery > 0 && trainer.completedSteps % checkpointEvery === 0 && !trainer.done) await save();
-  }
-} catch (e) {
-  console.error(`train: step ${trainer.completedSteps} failed: ${(e as Error).message}`);
-  exitCode = 1;
-}
-// The last completed step is always on disk, whether the run ended, was interrupted or failed.
-if (trainer.completedSteps > lastSaved || trainer.completedSteps === 0) await save();
+const { interrupted: stopping, exitCode } = await runCheckpointedLoop(trainer, { name: 'train', out, logEvery, checkpointEvery, format: (m) => formatStep(m, total) });
 const last = trainer.history[trainer.history.length - 1];
 console.log(
   JSON.stringify({
