@@ -8,9 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkCheckpoints, panelMetrics, tsneFigureSvg, untrainedNote, type CheckpointSummary } from '../../../src/analysis/cli/tsne-lib';
-import { LeRobotReader, LeRobotWriter } from '../../../src/data/index.ts';
+import { LeRobotReader } from '../../../src/data/index.ts';
 import { nodeIO } from '../../../src/data/io-node.ts';
-import { Rng } from '../../../src/engine/random.ts';
 import { Runtime } from '../../../src/engine/runtime.ts';
 import { saveCheckpoint } from '../../../src/train/checkpoint.ts';
 import { nodeCheckpointIO } from '../../../src/train/checkpoint-node.ts';
@@ -18,6 +17,7 @@ import { Pretrainer } from '../../../src/train/pretrain.ts';
 import { tinyConfig } from '../train/pretrain.helpers.ts';
 import { parseTsneJson } from '../../../src/ui/tabs/embeddings/result.ts';
 import { npmRun } from '../cli/npm-run.ts';
+import { TINY_TASKS, writeTinyDataset } from '../train/tiny-dataset.ts';
 
 const CK: CheckpointSummary = { dir: 'a', cameras: ['agentview'], chunkLength: 4, lambdaCrl: 1, paramNames: ['crl.phi.w1', 'crl.phi.b1', 'crl.phi.w2'] };
 
@@ -71,39 +71,12 @@ describe('tsne CLI helpers', () => {
   });
 });
 
-const TASKS = ['pick up the red block', 'open the top drawer', 'push the cup left'];
+const TASKS = TINY_TASKS;
 const LENGTHS = [9, 10, 8, 9, 10, 8];
 const PHASES = ['approach', 'grasp', 'lift', 'place'];
 let dir = '';
 
-async function writeDataset(root: string): Promise<void> {
-  const w = await LeRobotWriter.create(nodeIO(root), {
-    repoId: 'prts/tsne-test',
-    fps: 20,
-    robotType: 'panda',
-    features: {
-      'observation.state': { dtype: 'float32', shape: [4], names: ['x', 'y', 'z', 'grip'] },
-      'observation.images.agentview': { dtype: 'image', shape: [4, 4, 3], names: ['height', 'width', 'channels'] },
-      action: { dtype: 'float32', shape: [3], names: ['dx', 'dy', 'grip'] },
-      phase: { dtype: 'int64', shape: [1], names: null },
-    },
-  });
-  const rng = new Rng(9);
-  for (const [ep, length] of LENGTHS.entries()) {
-    const task = ep % 3;
-    for (let t = 0; t < length; t++) {
-      const s = t / 10 + task;
-      w.addFrame({
-        'observation.state': [Math.sin(s), Math.cos(s), 0.1 * t, t > length / 2 ? 1 : 0],
-        'observation.images.agentview': { width: 4, height: 4, channels: 3, data: Uint8Array.from({ length: 48 }, () => rng.int(256)) },
-        action: [0.3 * Math.sin(2 * s), 0.2 * Math.cos(3 * s), t > length / 2 ? 1 : -1],
-        phase: Math.min(3, Math.floor(t / 3)),
-      });
-    }
-    await w.saveEpisode({ task: TASKS[task], meta: { phases: PHASES, init_index: ep } });
-  }
-  await w.finalize();
-}
+const writeDataset = (root: string) => writeTinyDataset(root, { repoId: 'prts/tsne-test', lengths: LENGTHS, seed: 9, phases: PHASES });
 
 // The npm script itself, so its wiring is tested too.
 const tsneCli = (args: string[]) => npmRun('tsne', args);

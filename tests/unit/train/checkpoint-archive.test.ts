@@ -10,9 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { LeRobotReader, LeRobotWriter } from '../../../src/data/index.ts';
+import { LeRobotReader } from '../../../src/data/index.ts';
 import { nodeIO } from '../../../src/data/io-node.ts';
-import { Rng } from '../../../src/engine/random.ts';
 import { Runtime } from '../../../src/engine/runtime.ts';
 import { loadCheckpoint, saveCheckpoint, type CheckpointData } from '../../../src/train/checkpoint.ts';
 import { ARCHIVE_SUFFIX, archiveFileName, checkpointRoot, isZipBytes, packCheckpoint, runNameFromArchive, unpackCheckpoint } from '../../../src/train/checkpoint-archive.ts';
@@ -21,40 +20,16 @@ import { Pretrainer } from '../../../src/train/pretrain.ts';
 import { droppedCheckpointFiles } from '../../../src/ui/tabs/value/checkpoints.ts';
 import { npmRun } from '../cli/npm-run.ts';
 import { tinyConfig } from './pretrain.helpers.ts';
+import { writeTinyDataset } from './tiny-dataset.ts';
 
-const TASKS = ['pick up the red block', 'open the top drawer', 'push the cup left'];
 let dir = '';
 let runDir = '';
 let zipPath = '';
 let files: Map<string, Uint8Array>;
 let zip: Uint8Array;
 
-/** 3 tasks x 2 episodes of 8 frames, 4x4 camera, 4-D state, 3-D actions: tinyConfig's shapes. */
-async function writeDataset(root: string): Promise<void> {
-  const w = await LeRobotWriter.create(nodeIO(root), {
-    repoId: 'prts/archive-test',
-    fps: 20,
-    robotType: 'panda',
-    features: {
-      'observation.state': { dtype: 'float32', shape: [4], names: ['x', 'y', 'z', 'grip'] },
-      'observation.images.agentview': { dtype: 'image', shape: [4, 4, 3], names: ['height', 'width', 'channels'] },
-      action: { dtype: 'float32', shape: [3], names: ['dx', 'dy', 'grip'] },
-    },
-  });
-  const rng = new Rng(4);
-  for (let ep = 0; ep < 6; ep++) {
-    for (let t = 0; t < 8; t++) {
-      const s = t / 10 + ep;
-      w.addFrame({
-        'observation.state': [Math.sin(s), Math.cos(s), 0.1 * t, t > 4 ? 1 : 0],
-        'observation.images.agentview': { width: 4, height: 4, channels: 3, data: Uint8Array.from({ length: 48 }, () => rng.int(256)) },
-        action: [0.3 * Math.sin(2 * s), 0.2 * Math.cos(3 * s), t > 4 ? 1 : -1],
-      });
-    }
-    await w.saveEpisode({ task: TASKS[ep % 3] });
-  }
-  await w.finalize();
-}
+/** 3 tasks x 2 episodes of 8 frames: tinyConfig's shapes. */
+const writeDataset = (root: string) => writeTinyDataset(root, { repoId: 'prts/archive-test', lengths: [8, 8, 8, 8, 8, 8], seed: 4 });
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'prts-archive-'));
