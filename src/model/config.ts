@@ -13,6 +13,7 @@ import { z } from 'zod';
 import tinyPreset from './presets/tiny.json';
 import smallPreset from './presets/small.json';
 import basePreset from './presets/base.json';
+import cpuPreset from './presets/cpu.json';
 import { SPECIAL_TOKENS } from './tokenizers/vocab.ts';
 
 const int = (label: string) => z.number({ error: `${label} must be a number` }).int(`${label} must be a whole number`);
@@ -140,7 +141,8 @@ export type ModelConfig = z.infer<typeof ModelConfigSchema>;
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 export type WorkbenchConfig = z.infer<typeof WorkbenchConfigSchema>;
 
-export const PRESET_NAMES = ['tiny', 'small', 'base'] as const;
+/** cpu: the preset calibrated with the reach suite for a 2-core CPU (docs/results.md, round 3). */
+export const PRESET_NAMES = ['cpu', 'tiny', 'small', 'base'] as const;
 export type PresetName = (typeof PRESET_NAMES)[number];
 
 // Presets are parsed at load so a broken JSON file fails loudly in every test run.
@@ -148,6 +150,7 @@ export const PRESETS: Record<PresetName, WorkbenchConfig> = {
   tiny: WorkbenchConfigSchema.parse(tinyPreset),
   small: WorkbenchConfigSchema.parse(smallPreset),
   base: WorkbenchConfigSchema.parse(basePreset),
+  cpu: WorkbenchConfigSchema.parse(cpuPreset),
 };
 
 export function isPresetName(s: string): s is PresetName {

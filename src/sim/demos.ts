@@ -16,7 +16,7 @@ import { World } from './world';
 /** Per-frame features of a demonstration dataset with square camera images of `size`. */
 export function demoFeatures(size: number): Features {
   return {
-    'observation.state': { dtype: 'float32', shape: [8], names: ['x', 'y', 'z', 'ax', 'ay', 'az', 'finger_left', 'finger_right'] },
+    'observation.state': { dtype: 'float32', shape: [8], names: ['x', 'y', 'z', 'rx', 'ry', 'rz', 'finger_left', 'finger_right'] },
     'observation.joints': { dtype: 'float32', shape: [7], names: ['j1', 'j2', 'j3', 'j4', 'j5', 'j6', 'j7'] },
     'observation.images.agentview': { dtype: 'image', shape: [size, size, 3], names: ['height', 'width', 'channels'] },
     'observation.images.wrist': { dtype: 'image', shape: [size, size, 3], names: ['height', 'width', 'channels'] },

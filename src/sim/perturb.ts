@@ -85,6 +85,8 @@ export function instructionFor(task: TaskSpec, goal: Predicate[]): string {
         return `put ${name(task, g.args[0])} in ${name(task, g.args[1])}`;
       case 'Up':
         return `pick up ${name(task, g.args[0])}`;
+      case 'Touch':
+        return `touch ${name(task, g.args[0])}`;
       case 'Open':
         return `open ${name(task, g.args[0])}`;
       case 'Close':
@@ -99,6 +101,7 @@ const VERB_SWAPS: Array<[RegExp, string[]]> = [
   [/^put /, ['place ', 'move ', 'set ']],
   [/^open /, ['pull open ', 'slide open ']],
   [/^close /, ['shut ', 'push closed ']],
+  [/^touch /, ['tap ', 'press down on ', 'put your fingertips on ']],
 ];
 const REST_SWAPS: Array<[RegExp, string[]]> = [
   [/ and place it on /, [' and set it down on ', ' and put it onto ']],
@@ -165,7 +168,7 @@ export function samplePerturbation(task: TaskSpec, init: InitState, kinds: Pertu
         const unique = graspable.filter((o) => !used.has(o.name) && graspable.filter((x) => describe(x) === describe(o)).length === 1);
         const pool = unique.length ? unique : graspable.filter((o) => !used.has(o.name));
         const goal = task.goal.map((g) => ({ pred: g.pred, args: [...g.args] }));
-        const objectPreds = goal.filter((g) => g.pred === 'On' || g.pred === 'In' || g.pred === 'Up');
+        const objectPreds = goal.filter((g) => g.pred === 'On' || g.pred === 'In' || g.pred === 'Up' || g.pred === 'Touch');
         if (pool.length > 0) {
           const target = pool[rng.int(pool.length)].name;
           if (objectPreds.length) objectPreds[0].args[0] = target;

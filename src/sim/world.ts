@@ -4,13 +4,21 @@
  * wrap; the experts and predicate checks work on it directly.
  */
 import { EEController } from './controller';
-import { matToAxisAngle, yawQuat } from './math';
+import { matMul, matToAxisAngle, yawQuat } from './math';
 import { Physics } from './physics';
 import { FINGER_MAX } from './robot';
 import type { SceneSpec } from './scene';
 import type { InitState } from './tasks/init';
 import { goalSatisfied } from './tasks/predicates';
 import type { Predicate, TaskSpec, Vec3 } from './tasks/spec';
+
+/** The tool frame pointing straight down with yaw 0 (x along world x, z along world -z); row-major, its own inverse. */
+export const TOOL_DOWN = [1, 0, 0, 0, -1, 0, 0, 0, -1];
+
+/** Rotation vector (world frame) taking TOOL_DOWN to the tool matrix `m`: the state's rotation part. */
+export function toolRotationVector(m: number[]): [number, number, number] {
+  return matToAxisAngle(matMul(m, TOOL_DOWN)) as [number, number, number];
+}
 
 /** Control periods the scene settles for after placing objects (objects drop 0.5 mm). */
 export const SETTLE_STEPS = 6;
@@ -26,7 +34,15 @@ export interface Proprio {
   eeQuat: Float32Array;
   /** Opening between the pads (m). */
   gripperOpening: number;
-  /** LIBERO's 8-D state: ee pos (3), ee axis-angle (3), finger joints (2). */
+  /**
+   * The policy's 8-D state, LIBERO's layout: ee pos (3), ee rotation (3), finger joints
+   * (2). The rotation is the world-frame rotation vector from the tool-down pose
+   * (TOOL_DOWN) to the tool's pose, not LIBERO's absolute axis-angle: the tool points
+   * down in every task, where the absolute rotation is near pi and its axis-angle jumps
+   * between +pi and -pi inside one episode (issue 10), sending its proprio token between
+   * the extreme bins. Relative to tool-down the vector is small (yaw within +-pi/2 in
+   * every expert motion) and continuous.
+   */
   state: Float32Array;
 }
 
@@ -80,7 +96,7 @@ export class World {
     const pos = p.tcpPos();
     const mat = p.tcpMat();
     const quat = matToQuat(mat);
-    const aa = matToAxisAngle(mat);
+    const aa = toolRotationVector(mat);
     const q = p.qpos;
     const fingers = p.fingerQpos.map((a) => q[a]);
     return {

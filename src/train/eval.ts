@@ -119,6 +119,8 @@ export interface EpisodeResult {
   maxSteps: number;
   /** Physics state hash when the episode ended (replay / batching checks). */
   finalStateHash: string;
+  /** Problems the policy reported for this episode (Policy.episodeIssues: e.g. AR chunks that did not decode). */
+  policyIssues: number;
   actions?: number[][];
 }
 
@@ -166,6 +168,8 @@ export interface EvalResults {
   aggregates: AggregateResult[];
   episodes: EpisodeResult[];
   skipped: SkippedEpisode[];
+  /** Policy.diagnostics() after the run ({} when the policy has none). */
+  policyDiagnostics: Record<string, unknown>;
   timing: { seconds: number; envSteps: number; envStepsPerS: number; actCalls: number };
 }
 
@@ -306,7 +310,7 @@ interface RollContext {
  * the step it finished. Evaluation batches and the Sim tab's single rollouts (rolloutEpisode)
  * both run through here.
  */
-async function rollEpisodes(slots: EpisodeSlot[], ctx: RollContext): Promise<Array<{ record: EpisodeRecord; maxSteps: number }>> {
+async function rollEpisodes(slots: EpisodeSlot[], ctx: RollContext): Promise<Array<{ record: EpisodeRecord; maxSteps: number; policyIssues: number }>> {
   const env = await BatchEnv.create(
     slots.map((p) => ({ task: p.taskId, initState: p.initState, perturbation: p.perturbation })),
     ctx.camera ? { device: ctx.camera.device, width: ctx.camera.width, height: ctx.camera.height, readback: true } : false,
@@ -328,7 +332,7 @@ async function rollEpisodes(slots: EpisodeSlot[], ctx: RollContext): Promise<Arr
       world: privileged ? worlds[i] : undefined,
     }));
     await ctx.executor.reset(starts);
-    const results: Array<{ record: EpisodeRecord; maxSteps: number } | null> = slots.map(() => null);
+    const results: Array<{ record: EpisodeRecord; maxSteps: number; policyIssues: number } | null> = slots.map(() => null);
     let active = slots.map((_, i) => i);
     // Finished environments keep stepping with a zero action (BatchEnv steps all of them
     // and renders them in one dispatch); their results were taken when they finished.
@@ -351,7 +355,7 @@ async function rollEpisodes(slots: EpisodeSlot[], ctx: RollContext): Promise<Arr
       if (finished.length > 0) {
         const recs = env.records();
         for (const i of finished) {
-          results[i] = { record: recs[i], maxSteps: limits[i] };
+          results[i] = { record: recs[i], maxSteps: limits[i], policyIssues: ctx.policy.episodeIssues?.(i) ?? 0 };
           ctx.executor.finish(i);
         }
         active = active.filter((i) => !finished.includes(i));
@@ -359,7 +363,7 @@ async function rollEpisodes(slots: EpisodeSlot[], ctx: RollContext): Promise<Arr
       ctx.onStep?.(t + 1, active.length + finished.length);
       await ctx.observe?.(t + 1, env, obs, all);
     }
-    return results as Array<{ record: EpisodeRecord; maxSteps: number }>;
+    return results as Array<{ record: EpisodeRecord; maxSteps: number; policyIssues: number }>;
   } finally {
     env.dispose();
   }
@@ -369,7 +373,7 @@ async function rollEpisodes(slots: EpisodeSlot[], ctx: RollContext): Promise<Arr
 async function runBatch(plans: EpisodePlan[], ctx: BatchContext): Promise<EpisodeResult[]> {
   const slots = plans.map((p) => ({ taskId: p.taskId, initState: p.initState, perturbation: p.record, axis: p.perturbation, seed: p.seed }));
   const out = await rollEpisodes(slots, ctx);
-  return out.map(({ record: r, maxSteps }, i) => {
+  return out.map(({ record: r, maxSteps, policyIssues }, i) => {
     const p = plans[i];
     return {
       index: p.index,
@@ -384,6 +388,7 @@ async function runBatch(plans: EpisodePlan[], ctx: BatchContext): Promise<Episod
       steps: r.steps,
       maxSteps,
       finalStateHash: r.finalStateHash,
+      policyIssues,
       ...(ctx.keepActions ? { actions: r.actions } : {}),
     };
   });
@@ -405,7 +410,7 @@ export interface SingleRolloutOptions {
  * (same termination, receding-horizon execution and seeding), for callers that want to
  * watch it step by step (the Sim tab's rollout job).
  */
-export async function rolloutEpisode(policy: Policy, slot: EpisodeSlot, opts: SingleRolloutOptions = {}): Promise<{ record: EpisodeRecord; maxSteps: number; actCalls: number; executeSteps: number }> {
+export async function rolloutEpisode(policy: Policy, slot: EpisodeSlot, opts: SingleRolloutOptions = {}): Promise<{ record: EpisodeRecord; maxSteps: number; policyIssues: number; actCalls: number; executeSteps: number }> {
   if (opts.maxSteps !== undefined && (!Number.isInteger(opts.maxSteps) || opts.maxSteps < 1)) throw new Error(`maxSteps must be a positive integer, got ${opts.maxSteps}`);
   if (policy.needsImages && !opts.camera) throw new Error(`policy '${policy.name}' needs camera images: pass camera { width, height, device }`);
   const executor = new RecedingHorizonExecutor(policy, { executeSteps: opts.executeSteps });
@@ -577,6 +582,7 @@ export async function evaluate(policy: Policy, opts: EvalOptions = {}): Promise<
     aggregates,
     episodes,
     skipped,
+    policyDiagnostics: policy.diagnostics?.() ?? {},
     timing: { seconds, envSteps, envStepsPerS: envSteps / Math.max(seconds, 1e-9), actCalls: executor.actCalls },
   };
 }
@@ -614,6 +620,15 @@ export function parseResults(json: unknown, source = 'results'): EvalResults {
 }
 
 // ------------------------------------------------------------------ markdown
+
+/** One line for a policy's diagnostics: its counters and last problem, e.g. "arFailures 3, lastFailure ...". */
+export function describeDiagnostics(d: Record<string, unknown> | undefined): string {
+  if (!d) return 'no diagnostics';
+  const parts = Object.entries(d)
+    .filter(([, v]) => v !== null && v !== undefined && (typeof v === 'number' || typeof v === 'string'))
+    .map(([k, v]) => `${k} ${v}`);
+  return parts.length ? parts.join(', ') : 'no diagnostics';
+}
 
 const pct = (x: number) => (100 * x).toFixed(1);
 const cellText = (r: RateSummary) => `${r.successes}/${r.n} = ${pct(r.rate)} [${pct(r.lo)}, ${pct(r.hi)}]`;
@@ -659,6 +674,11 @@ export function renderMarkdown(results: EvalResults, opts: { perTask?: boolean; 
     }
   }
   if (results.skipped.length) lines.push('', `${results.skipped.length} episode(s) skipped: the axis does not apply to the scene (see \`skipped\` in the JSON).`);
+  const troubled = results.episodes.filter((e) => (e.policyIssues ?? 0) > 0);
+  if (troubled.length) {
+    const n = troubled.reduce((a, e) => a + e.policyIssues, 0);
+    lines.push('', `Policy problems: ${n} in ${troubled.length} of ${results.episodes.length} episodes (${describeDiagnostics(results.policyDiagnostics)}).`);
+  }
   return lines.join('\n') + '\n';
 }
 

@@ -22,7 +22,10 @@
  *      the checkpoint's q01/q99 (fromDitActions).
  *   4b. 'ar': greedy decoding of FAST tokens with the LM head, constrained to FAST ids and
  *      <|action_end_ar|> (the only targets BC ever trained), until <|action_end_ar|> or
- *      maxArTokens, per row (finished rows leave the batch). With the KV cache (default,
+ *      maxArTokens, per row (finished rows leave the batch). maxArTokens defaults to the
+ *      longest span a valid chunk can have (H x valid channels + the end token: every
+ *      FAST token stands for at least one coefficient), not to config.fastTokens, which
+ *      only sizes estimates: a cap below a real chunk's length cuts valid decodes. With the KV cache (default,
  *      option kvCache) the prompt runs through the backbone once, every layer keeping its
  *      K (after RoPE) and V in a cache sized for prompt + maxArTokens; each later step
  *      feeds only the previous token of every unfinished row and attends over the row's
@@ -35,8 +38,14 @@
  *      (quadratic; the reference path for tests and `npm run bench:decode`). Logits of
  *      the two agree to f32 rounding (summation order differs), so they pick the same
  *      tokens unless two candidates tie within that rounding.
- *      fast.decode turns the tokens into a chunk; an invalid span (wrong coefficient
- *      count, no end token) gives a zero chunk, counted in stats.arFailures.
+ *      fast.decode turns the tokens into a chunk. An invalid span (wrong coefficient
+ *      count, no end token) still gives fast.decode's lenient chunk: coefficients are
+ *      frequency-major, so a short span zero-pads the highest frequencies and a long one
+ *      drops them, a smooth approximation of what the model meant. A zero chunk would
+ *      freeze the robot, its observation would stop changing and every re-plan would fail
+ *      the same way (issue 10), so never that. Every failure is counted in stats
+ *      (arFailures, per env in arFailuresByEnv, the last reason) and the evaluation
+ *      reports them (policy diagnostics).
  * Actions are clamped to [-1, 1] (the simulator's action box).
  *
  * Runs in the browser and in Node: the checkpoint comes through a WritableDatasetIO.
@@ -76,7 +85,7 @@ export interface PrtsPolicyOptions {
   seed?: number;
   /** The GPU runtime; created (and destroyed by dispose()) when absent. */
   rt?: Runtime;
-  /** AR mode: most tokens generated per chunk, <|action_end_ar|> included (default config fastTokens + 1). */
+  /** AR mode: most tokens generated per chunk, <|action_end_ar|> included (default: H x valid channels + 1, the longest valid span). */
   maxArTokens?: number;
   /** AR mode: decode with a KV cache (default true); false re-runs the backbone over the whole span per token. */
   kvCache?: boolean;
@@ -112,8 +121,10 @@ export interface InferenceStats {
   /** act() calls and chunks produced. */
   calls: number;
   chunks: number;
-  /** AR chunks whose tokens did not decode (replaced by zero chunks), and the last reason. */
+  /** AR chunks whose tokens did not decode cleanly (executed as fast.decode's lenient chunk), and the last reason. */
   arFailures: number;
+  /** The same per environment slot (PolicyInput.envId) since the slot's last reset. */
+  arFailuresByEnv: Record<number, number>;
   lastFailure: string | null;
   /** AR tokens generated in total (forward passes = the longest span per call). */
   arTokens: number;
@@ -123,7 +134,7 @@ export interface InferenceStats {
 export class PrtsInference {
   readonly mode: PrtsPolicyMode;
   readonly horizon: number;
-  readonly stats: InferenceStats = { calls: 0, chunks: 0, arFailures: 0, lastFailure: null, arTokens: 0 };
+  readonly stats: InferenceStats = { calls: 0, chunks: 0, arFailures: 0, arFailuresByEnv: {}, lastFailure: null, arTokens: 0 };
   private readonly vision: VisionSpec;
   private readonly space: ActionSpace;
   private readonly rngs = new Map<number, Rng>();
@@ -143,7 +154,10 @@ export class PrtsInference {
   }
 
   reset(episodes: EpisodeStart[]): void {
-    for (const ep of episodes) this.rngs.set(ep.envId, new Rng(mixSeeds(this.opts.seed, ep.seed)));
+    for (const ep of episodes) {
+      this.rngs.set(ep.envId, new Rng(mixSeeds(this.opts.seed, ep.seed)));
+      delete this.stats.arFailuresByEnv[ep.envId];
+    }
   }
 
   /** The camera image of one observation as an ImageFrame (HWC uint8, square). */
@@ -257,7 +271,7 @@ export class PrtsInference {
     if (this.disposed) throw new InferenceError('predict(): the policy was disposed');
     if (inputs.length === 0) return [];
     const { prefixes, features } = this.prompts(inputs);
-    const chunks = this.mode === 'dit' ? await this.predictDit(inputs, prefixes, features) : await this.predictAr(prefixes, features);
+    const chunks = this.mode === 'dit' ? await this.predictDit(inputs, prefixes, features) : await this.predictAr(inputs, prefixes, features);
     this.stats.calls++;
     this.stats.chunks += chunks.length;
     return chunks;
@@ -296,7 +310,7 @@ export class PrtsInference {
     }
   }
 
-  private async predictAr(prefixes: DocumentPrefix[], features: Float32Array): Promise<Float32Array[]> {
+  private async predictAr(inputs: PolicyInput[], prefixes: DocumentPrefix[], features: Float32Array): Promise<Float32Array[]> {
     const { tokens } = await this.decodeTokens(prefixes, features, this.opts.kvCache, false);
     const vocab = this.bundle.vocab;
     const D = this.space.q01.length;
@@ -304,9 +318,11 @@ export class PrtsInference {
       const ended = g[g.length - 1] === SPECIAL.actionEndAr;
       const dec = this.bundle.fast.decode(vocab.fastLocalOf(g));
       if (!ended || !dec.valid) {
+        const env = inputs[b].envId;
         this.stats.arFailures++;
-        this.stats.lastFailure = `env row ${b}: ${ended ? dec.reason : `no <|action_end_ar|> within ${this.opts.maxArTokens} tokens`}`;
-        return new Float32Array(this.horizon * ACTION_DIM);
+        this.stats.arFailuresByEnv[env] = (this.stats.arFailuresByEnv[env] ?? 0) + 1;
+        const reasons = [ended ? null : `no <|action_end_ar|> within ${this.opts.maxArTokens} tokens`, dec.valid ? null : dec.reason].filter(Boolean);
+        this.stats.lastFailure = `env ${env}: ${reasons.join('; ')}; executed the lenient decode`;
       }
       return this.toSim(dec.actions.subarray(0, this.horizon * D));
     });
@@ -436,6 +452,11 @@ export class PrtsPolicy extends ModelPolicy {
       predict: (inputs) => inference.predict(inputs),
       onReset: (episodes) => inference.reset(episodes),
       dispose: () => inference.dispose(),
+      episodeIssues: (envId) => inference.stats.arFailuresByEnv[envId] ?? 0,
+      diagnostics: () => {
+        const { arFailuresByEnv: _perSlot, ...totals } = inference.stats;
+        return { mode: inference.mode, ...totals };
+      },
     });
   }
 }
@@ -450,8 +471,9 @@ export async function prtsPolicyFromCheckpoint(data: CheckpointData, opts: PrtsP
   const steps = opts.steps ?? 5;
   if (!Number.isInteger(steps) || steps < 1) throw new InferenceError(`steps must be a positive integer, got ${steps}`);
   const cfg = data.config;
-  const maxArTokens = opts.maxArTokens ?? cfg.model.fastTokens + 1;
-  if (!Number.isInteger(maxArTokens) || maxArTokens < 1) throw new InferenceError(`maxArTokens must be a positive integer, got ${maxArTokens}`);
+  if (opts.maxArTokens !== undefined && (!Number.isInteger(opts.maxArTokens) || opts.maxArTokens < 1)) {
+    throw new InferenceError(`maxArTokens must be a positive integer, got ${opts.maxArTokens}`);
+  }
   const kvCache = opts.kvCache ?? true;
   if (typeof kvCache !== 'boolean') throw new InferenceError(`kvCache must be true or false, got ${JSON.stringify(kvCache)}`);
   let bundle: TokenizerBundle;
@@ -464,6 +486,7 @@ export async function prtsPolicyFromCheckpoint(data: CheckpointData, opts: PrtsP
     throw new InferenceError(`the checkpoint's actions have ${bundle.fast.actionDim} channels, the simulation's ${ACTION_DIM} (6-D end-effector delta + gripper); it was trained on another embodiment`);
   }
   if (bundle.fast.horizon !== cfg.model.chunkLength) throw new InferenceError(`tokenizers.json FAST horizon ${bundle.fast.horizon} differs from config model.chunkLength ${cfg.model.chunkLength}`);
+  const maxArTokens = opts.maxArTokens ?? bundle.fast.maxTokens + 1;
   const rt = opts.rt ?? (await Runtime.create());
   let model: PrtsModel | null = null;
   let dit: { dit: Dit; store: ParamStore } | null = null;

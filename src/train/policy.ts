@@ -63,6 +63,14 @@ export interface Policy {
   act(inputs: PolicyInput[]): Promise<Float32Array[]>;
   /** Frees resources (GPU buffers, workers). */
   dispose?(): void;
+  /**
+   * Problems the policy hit in one slot's current episode (e.g. AR chunks whose tokens
+   * did not decode), read when the episode ends, so a failure shows in the results
+   * instead of passing silently. Counts restart when the slot is reset.
+   */
+  episodeIssues?(envId: number): number;
+  /** Run-wide diagnostics for the results file (counters and the last problem seen). */
+  diagnostics?(): Record<string, unknown>;
 }
 
 /** Checks a policy's output for a batch and names the policy, slot and problem. */
@@ -300,6 +308,8 @@ export interface ModelPolicyOptions {
   /** Called on new episodes (e.g. to reseed a sampler per episode). */
   onReset?: (episodes: EpisodeStart[]) => void | Promise<void>;
   dispose?: () => void;
+  episodeIssues?: (envId: number) => number;
+  diagnostics?: () => Record<string, unknown>;
 }
 
 export class ModelPolicy implements Policy {
@@ -328,6 +338,14 @@ export class ModelPolicy implements Policy {
 
   dispose(): void {
     this.o.dispose?.();
+  }
+
+  episodeIssues(envId: number): number {
+    return this.o.episodeIssues?.(envId) ?? 0;
+  }
+
+  diagnostics(): Record<string, unknown> {
+    return this.o.diagnostics?.() ?? {};
   }
 }
 

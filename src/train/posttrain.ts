@@ -253,9 +253,10 @@ export async function sampleActions(
 
 /**
  * The DiT's action space. The flow's noise is N(0, 1), so the DiT regresses actions in
- * FAST's quantile-normalised units ([-1, 1] spans q01..q99 per channel, clipped) rather
- * than raw dataset units; inference maps its samples back with the same stats.
- * RANGE_EPS is FastTokenizer's, so both normalisations are the same function.
+ * FAST's quantile-normalised units ([-1, 1] spans q01..q99 per channel, clipped to
+ * [-clip, clip] with the tokenizer's fitted clip, so no training target is cut; see
+ * fast.ts) rather than raw dataset units; inference maps its samples back with the same
+ * stats. RANGE_EPS is FastTokenizer's, so both normalisations are the same function.
  */
 const RANGE_EPS = 1e-6;
 
@@ -265,11 +266,13 @@ export interface ActionSpace {
   q99: ArrayLike<number>;
   /** 1 for channels that carry signal (length D); the others are masked and output 0. */
   channelMask: ArrayLike<number>;
+  /** Normalised values are clipped to [-clip, clip] (default 1: the reference FAST). */
+  clip?: number;
 }
 
 /** The action space of a checkpoint's FAST tokenizer. */
-export function actionSpaceOf(fast: { q01: ArrayLike<number>; q99: ArrayLike<number>; channelMask: ArrayLike<number> }): ActionSpace {
-  return { q01: fast.q01, q99: fast.q99, channelMask: fast.channelMask };
+export function actionSpaceOf(fast: { q01: ArrayLike<number>; q99: ArrayLike<number>; channelMask: ArrayLike<number>; clip?: number }): ActionSpace {
+  return { q01: fast.q01, q99: fast.q99, channelMask: fast.channelMask, clip: fast.clip ?? 1 };
 }
 
 /**
@@ -285,13 +288,14 @@ export function toDitActions(space: ActionSpace, chunks: ArrayLike<number>, B: n
   if (stepValid && stepValid.length !== B * H) throw new RangeError(`toDitActions: stepValid holds ${stepValid.length} values, expected B * H = ${B * H}`);
   const actions = new Float32Array(B * H * K);
   const mask = new Float32Array(B * H * K);
+  const clip = space.clip ?? 1;
   for (let bh = 0; bh < B * H; bh++) {
     if (stepValid && !stepValid[bh]) continue;
     for (let d = 0; d < D; d++) {
       if (!space.channelMask[d]) continue;
       const v = chunks[bh * D + d];
       const x = ((v - space.q01[d]) / (space.q99[d] - space.q01[d] + RANGE_EPS)) * 2 - 1;
-      actions[bh * K + d] = x < -1 ? -1 : x > 1 ? 1 : x;
+      actions[bh * K + d] = x < -clip ? -clip : x > clip ? clip : x;
       mask[bh * K + d] = 1;
     }
   }
@@ -310,11 +314,12 @@ export function fromDitActions(space: ActionSpace, out: ArrayLike<number>, B: nu
   const D = space.q01.length;
   if (out.length !== B * H * K) throw new RangeError(`fromDitActions: ${out.length} values, expected B * H * K = ${B} * ${H} * ${K}`);
   const res = new Float32Array(B * H * D);
+  const clip = space.clip ?? 1;
   for (let bh = 0; bh < B * H; bh++) {
     for (let d = 0; d < D; d++) {
       if (!space.channelMask[d]) continue;
-      // Clip like the training targets: the flow may overshoot [-1, 1] slightly.
-      const x = Math.max(-1, Math.min(1, out[bh * K + d]));
+      // Clip like the training targets: the flow may overshoot them slightly.
+      const x = Math.max(-clip, Math.min(clip, out[bh * K + d]));
       res[bh * D + d] = ((x + 1) / 2) * (space.q99[d] - space.q01[d] + RANGE_EPS) + space.q01[d];
     }
   }

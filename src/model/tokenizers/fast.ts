@@ -1,18 +1,28 @@
 /**
  * FAST action tokenizer (Pertsch et al. 2025), as used by PRTS for the AR action tokens.
  *
- *   chunk [H, K] -> quantile-normalize each channel to [-1, 1] with q01/q99 (clipped)
+ *   chunk [H, K] -> quantile-normalize each channel with q01/q99 ([-1, 1] spans q01..q99)
+ *                   and clip to [-clip, clip]
  *                -> DCT-II (orthonormal) along time, per channel
  *                -> multiply by `scale` (default 10) and round to integers
  *                -> flatten frequency-major (every channel's lowest frequency first)
  *                -> shift to non-negative symbols -> BPE (fitted on the dataset's chunks)
  *
  * Decoding inverts every step; the only loss is the rounding (and the clipping of values
- * outside [q01, q99]). Unlike the reference implementation, which sizes its alphabet by
+ * beyond `clip`). Unlike the reference implementation, which sizes its alphabet by
  * the coefficients seen during fitting, the alphabet here covers every coefficient a
  * clipped chunk can produce: the orthonormal DCT preserves the L2 norm, so
- * |X_k| <= ||x||_2 <= sqrt(H) and every rounded coefficient lies in
- * [-B, B] with B = ceil(scale * sqrt(H)). Encoding never meets an unknown symbol.
+ * |X_k| <= ||x||_2 <= clip sqrt(H) and every rounded coefficient lies in
+ * [-B, B] with B = ceil(scale * clip * sqrt(H)). Encoding never meets an unknown symbol.
+ *
+ * Why `clip` and not the reference's clip at 1: with few demonstrations q99 cuts real
+ * actions (64 frames: dy's q99 0.570 against a demo's first actions 0.68, 0.66, 0.62),
+ * so a policy trained on clipped targets can never reproduce the start of its own
+ * demonstration and undershoots (issue 10). fit() therefore sets `clip` to the largest
+ * normalised magnitude in the fitted chunks (rounded up to a quarter, at least 1, at
+ * most MAX_FIT_CLIP): q01/q99 still set the scale, robust to outliers, and no training
+ * value is clipped unless it lies beyond MAX_FIT_CLIP half-ranges. Version-1 JSON (before
+ * the field existed) loads with clip 1.
  *
  * Channels marked invalid in the validity mask (Qwen-VLA's zero-padded K channels) are
  * not encoded at all and decode to zero, so padding costs no tokens.
@@ -43,6 +53,11 @@ export interface FastFitOptions {
   /** q01/q99 per channel; computed from the chunks when omitted. */
   stats?: QuantileStats;
   /**
+   * Clip bound in normalised units (>= 1; 1 is the reference FAST). Default: the
+   * smallest quarter step covering every fitted value, capped at MAX_FIT_CLIP.
+   */
+  clip?: number;
+  /**
    * Which channels carry signal: a count c (the leading c channels, Qwen-VLA's layout)
    * or a 0/1 mask of length K. Default: all K channels.
    */
@@ -70,7 +85,7 @@ export interface FastRoundTripReport {
   /** Coefficients per chunk (H * valid channels) / mean tokens per chunk. */
   compressionRatio: number;
   /**
-   * Quantization error: decoded vs. the input clipped to [q01, q99], over valid
+   * Quantization error: decoded vs. the input clipped to [-clip, clip], over valid
    * channels. `Norm` is in normalized units ([-1, 1] spans q01..q99), `Action` in the
    * data's own units.
    */
@@ -81,7 +96,7 @@ export interface FastRoundTripReport {
   /** Decoded vs. the raw input (quantization plus clipping of outliers), action units. */
   meanAbsActionTotal: number;
   maxAbsActionTotal: number;
-  /** Fraction of valid values outside [q01, q99] (clipped before encoding). */
+  /** Fraction of valid values beyond the clip bound (clipped before encoding). */
   clippedFraction: number;
   /** Worst-case normalized error rounding alone can cause: 0.5 * sqrt(H) / scale. */
   boundNorm: number;
@@ -89,10 +104,12 @@ export interface FastRoundTripReport {
 
 export interface FastJSON {
   type: 'fast';
-  version: 1;
+  /** 2 added `clip`; version 1 files load with clip 1. */
+  version: 1 | 2;
   horizon: number;
   actionDim: number;
   scale: number;
+  clip?: number;
   channelMask: number[];
   q01: number[];
   q99: number[];
@@ -101,6 +118,28 @@ export interface FastJSON {
 
 // As in openpi's quantile normalization: keeps a constant channel (q01 == q99) finite.
 const RANGE_EPS = 1e-6;
+
+/** Largest clip bound fit() chooses: values beyond 4 half-ranges past q01/q99 are outliers. */
+export const MAX_FIT_CLIP = 4;
+
+/** The clip bound fit() picks: the largest |normalised value| rounded up to a quarter, in [1, MAX_FIT_CLIP]. */
+export function fitClip(chunks: readonly ArrayLike<number>[], K: number, stats: QuantileStats, channelMask: ArrayLike<number>): number {
+  let worst = 1;
+  for (const c of chunks) {
+    for (let i = 0; i < c.length; i++) {
+      const d = i % K;
+      if (!channelMask[d]) continue;
+      const x = Math.abs(((c[i] - stats.q01[d]) / (stats.q99[d] - stats.q01[d] + RANGE_EPS)) * 2 - 1);
+      if (x > worst) worst = x;
+    }
+  }
+  return Math.min(MAX_FIT_CLIP, Math.ceil(worst * 4 - 1e-9) / 4);
+}
+
+/** Coefficient alphabet half-width B = ceil(scale * clip * sqrt(H)) (see the module comment). */
+export function fastAlphabetBound(horizon: number, scale: number, clip = 1): number {
+  return Math.ceil(scale * clip * Math.sqrt(horizon));
+}
 
 /** Worst-case max abs error in normalized units from rounding the scaled DCT coefficients. */
 export function fastQuantizationBound(horizon: number, scale: number): number {
@@ -169,6 +208,8 @@ export class FastTokenizer {
   readonly channelMask: Uint8Array;
   readonly q01: Float64Array;
   readonly q99: Float64Array;
+  /** Normalised values are clipped to [-clip, clip] before the DCT. */
+  readonly clip: number;
   readonly bpe: Bpe;
   /** Coefficient c maps to base symbol c + bound. */
   readonly bound: number;
@@ -182,9 +223,13 @@ export class FastTokenizer {
     channelMask: ArrayLike<number>;
     q01: ArrayLike<number>;
     q99: ArrayLike<number>;
+    clip?: number;
     bpe: Bpe;
   }) {
     const { horizon: H, actionDim: K, scale } = init;
+    const clip = init.clip ?? 1;
+    if (!(Number.isFinite(clip) && clip >= 1)) throw new FastError(`clip must be a finite number >= 1, got ${clip}`);
+    this.clip = clip;
     if (!Number.isInteger(H) || H < 1) throw new FastError(`horizon must be a positive integer, got ${H}`);
     if (!Number.isInteger(K) || K < 1) throw new FastError(`actionDim must be a positive integer, got ${K}`);
     if (!(Number.isFinite(scale) && scale > 0)) throw new FastError(`scale must be a positive finite number, got ${scale}`);
@@ -209,10 +254,10 @@ export class FastTokenizer {
       }
     }
     this.channels = Int32Array.from(ch);
-    this.bound = Math.ceil(scale * Math.sqrt(H));
+    this.bound = fastAlphabetBound(H, scale, clip);
     if (init.bpe.baseSize !== 2 * this.bound + 1) {
       throw new FastError(
-        `bpe.baseSize ${init.bpe.baseSize} does not match the coefficient alphabet 2 * ceil(scale * sqrt(H)) + 1 = ${2 * this.bound + 1}`,
+        `bpe.baseSize ${init.bpe.baseSize} does not match the coefficient alphabet 2 * ceil(scale * clip * sqrt(H)) + 1 = ${2 * this.bound + 1}`,
       );
     }
     this.bpe = init.bpe;
@@ -230,26 +275,30 @@ export class FastTokenizer {
       if (c.length !== H * K) throw new FastError(`fit: chunk ${i} has ${c.length} values, expected horizon * actionDim = ${H * K}`);
     });
     const stats = options.stats ?? quantileStatsOf(chunks, K);
-    const bound = Math.ceil(scale * Math.sqrt(H));
+    const channelMask = resolveMask(options.validChannels, K);
+    const clip = options.clip ?? fitClip(chunks, K, stats, channelMask);
+    if (!(Number.isFinite(clip) && clip >= 1)) throw new FastError(`fit: clip must be a finite number >= 1, got ${clip}`);
+    const bound = fastAlphabetBound(H, scale, clip);
     // A BPE with no merges gives the encoder its alphabet; quantize with it, then train.
     const base = new FastTokenizer({
       horizon: H,
       actionDim: K,
       scale,
-      channelMask: resolveMask(options.validChannels, K),
+      channelMask,
       q01: stats.q01,
       q99: stats.q99,
+      clip,
       bpe: new Bpe(2 * bound + 1, []),
     });
     const symbols = chunks.map((c, i) => base.symbolsOf(c, `fit: chunk ${i}`));
     const vocabSize = options.vocabSize ?? 1024;
     if (!Number.isInteger(vocabSize) || vocabSize < 2 * bound + 1) {
       throw new FastError(
-        `fit: vocabSize must be an integer >= the coefficient alphabet 2 * ceil(scale * sqrt(H)) + 1 = ${2 * bound + 1}, got ${vocabSize}`,
+        `fit: vocabSize must be an integer >= the coefficient alphabet 2 * ceil(scale * clip * sqrt(H)) + 1 = ${2 * bound + 1}, got ${vocabSize}`,
       );
     }
     const bpe = Bpe.train(symbols, 2 * bound + 1, { vocabSize, minFrequency: options.minFrequency ?? 2 });
-    return new FastTokenizer({ horizon: H, actionDim: K, scale, channelMask: base.channelMask, q01: base.q01, q99: base.q99, bpe });
+    return new FastTokenizer({ horizon: H, actionDim: K, scale, channelMask: base.channelMask, q01: base.q01, q99: base.q99, clip, bpe });
   }
 
   /** FAST token ids, in [0, vocabSize). */
@@ -283,7 +332,12 @@ export class FastTokenizer {
   /** Normalized (clipped) value of channel d. */
   private normalize(v: number, d: number): number {
     const x = ((v - this.q01[d]) / (this.q99[d] - this.q01[d] + RANGE_EPS)) * 2 - 1;
-    return x < -1 ? -1 : x > 1 ? 1 : x;
+    return x < -this.clip ? -this.clip : x > this.clip ? this.clip : x;
+  }
+
+  /** Longest valid token span of one chunk: every token stands for at least one coefficient. */
+  get maxTokens(): number {
+    return this.horizon * this.channels.length;
   }
 
   private unnormalize(x: number, d: number): number {
@@ -381,9 +435,9 @@ export class FastTokenizer {
           const y = dec.actions[t * K + d];
           const half = (this.q99[d] - this.q01[d] + RANGE_EPS) / 2;
           const xr = (raw - this.q01[d]) / half - 1;
-          const isClipped = xr < -1 || xr > 1;
+          const isClipped = xr < -this.clip || xr > this.clip;
           // The quantization target is the value the encoder actually saw (clipped).
-          const target = isClipped ? this.unnormalize(xr < -1 ? -1 : 1, d) : raw;
+          const target = isClipped ? this.unnormalize(xr < 0 ? -this.clip : this.clip, d) : raw;
           const eAct = Math.abs(y - target);
           const eNorm = eAct / half;
           const eTot = Math.abs(y - raw);
@@ -418,10 +472,11 @@ export class FastTokenizer {
   toJSON(): FastJSON {
     return {
       type: 'fast',
-      version: 1,
+      version: 2,
       horizon: this.horizon,
       actionDim: this.actionDim,
       scale: this.scale,
+      clip: this.clip,
       channelMask: Array.from(this.channelMask),
       q01: Array.from(this.q01),
       q99: Array.from(this.q99),
@@ -433,7 +488,8 @@ export class FastTokenizer {
     const j = json as Partial<FastJSON> | null;
     if (!j || typeof j !== 'object') throw new FastError('FastTokenizer.fromJSON: expected an object');
     if (j.type !== 'fast') throw new FastError(`FastTokenizer.fromJSON: field "type" must be "fast", got ${JSON.stringify(j.type)}`);
-    if (j.version !== 1) throw new FastError(`FastTokenizer.fromJSON: unsupported "version" ${JSON.stringify(j.version)} (expected 1)`);
+    if (j.version !== 1 && j.version !== 2) throw new FastError(`FastTokenizer.fromJSON: unsupported "version" ${JSON.stringify(j.version)} (expected 1 or 2)`);
+    if (j.version === 2 && typeof j.clip !== 'number') throw new FastError('FastTokenizer.fromJSON: field "clip" must be a number (version 2)');
     for (const f of ['horizon', 'actionDim', 'scale'] as const) {
       if (typeof j[f] !== 'number') throw new FastError(`FastTokenizer.fromJSON: field "${f}" must be a number`);
     }
@@ -447,6 +503,7 @@ export class FastTokenizer {
       channelMask: j.channelMask!,
       q01: j.q01!,
       q99: j.q99!,
+      clip: j.version === 2 ? j.clip : 1,
       bpe: Bpe.fromJSON(j.bpe),
     });
   }

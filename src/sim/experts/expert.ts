@@ -7,7 +7,7 @@
 import { POS_SCALE, ROT_SCALE } from '../controller';
 import { DRAWER, drawerFrontX } from '../fixtures';
 import { matMul, matToAxisAngle, quatYaw, transpose, wrapAngle } from '../math';
-import { evalPredicate } from '../tasks/predicates';
+import { evalPredicate, FINGERTIP_OFFSET } from '../tasks/predicates';
 import { describe, objectHalfHeight, objectSize, type ObjectSpec, type Predicate, type Vec3 } from '../tasks/spec';
 import type { World } from '../world';
 
@@ -246,6 +246,51 @@ class PickPlace implements Skill {
   }
 }
 
+/**
+ * Touch: with the fingers closed, move above the object and lower the fingertips onto
+ * its top face. The tool keeps the yaw it starts with, so the rotation channels stay
+ * near zero and the motion is a straight line a small policy can learn.
+ */
+class TouchSkill implements Skill {
+  private phase: Phase = 'approach';
+  private yaw = 0;
+  private started = false;
+  private readonly obj: ObjectSpec;
+
+  constructor(
+    w: World,
+    private readonly pred: Predicate,
+  ) {
+    this.obj = w.task.objects.find((o) => o.name === pred.args[0])!;
+  }
+
+  next(w: World): ExpertAction | null {
+    if (!this.started) {
+      this.started = true;
+      this.yaw = toolYaw(w);
+    }
+    if (evalPredicate(w.task, w.physics, this.pred)) return null;
+    const o = this.obj;
+    const name = describe(o);
+    const po = w.objectPos(o.name);
+    const tcp = w.physics.tcpPos();
+    const top = po[2] + objectHalfHeight(o);
+    // Tool height with the fingertips 3 mm into the top face: a light press that the
+    // touch predicate accepts whatever the servo lag.
+    const touchZ = top + FINGERTIP_OFFSET - 0.003;
+    const act = (a: Float32Array, description: string): ExpertAction => ({ action: a, phase: this.phase, description });
+    if (this.phase === 'approach') {
+      const above: Vec3 = [po[0], po[1], top + FINGERTIP_OFFSET + 0.06];
+      if (Math.hypot(tcp[0] - po[0], tcp[1] - po[1]) < 0.01 && Math.abs(tcp[2] - above[2]) < 0.03) {
+        this.phase = 'descend';
+        return this.next(w);
+      }
+      return act(moveTo(w, above, this.yaw, CLOSE, 1), `move above ${name}`);
+    }
+    return act(moveTo(w, [po[0], po[1], touchZ], this.yaw, CLOSE, 0.6), `move down and touch ${name}`);
+  }
+}
+
 /** Hooks the closed fingers behind the handle bar and pulls (open) or pushes the bar (close). */
 class DrawerSkill implements Skill {
   private phase: Phase = 'approach';
@@ -338,7 +383,8 @@ export class Expert {
           this.stage++;
           continue;
         }
-        this.skill = g.pred === 'Open' || g.pred === 'Close' ? new DrawerSkill(w, g.args[0], g.pred === 'Open') : new PickPlace(w, g);
+        this.skill =
+          g.pred === 'Open' || g.pred === 'Close' ? new DrawerSkill(w, g.args[0], g.pred === 'Open') : g.pred === 'Touch' ? new TouchSkill(w, g) : new PickPlace(w, g);
       }
       const a = this.skill.next(w);
       if (a) return a;
@@ -346,9 +392,9 @@ export class Expert {
       this.stage++;
     }
     const tcp = w.physics.tcpPos();
-    const holdUp = goal.some((g) => g.pred === 'Up');
+    const closed = goal.some((g) => g.pred === 'Up' || g.pred === 'Touch');
     return {
-      action: moveTo(w, tcp, toolYaw(w), holdUp ? CLOSE : OPEN, 0.1),
+      action: moveTo(w, tcp, toolYaw(w), closed ? CLOSE : OPEN, 0.1),
       phase: 'done',
       description: 'stay still',
     };

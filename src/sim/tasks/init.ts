@@ -42,10 +42,19 @@ export function sampleInitState(task: TaskSpec, index: number, rng = new Rng(has
   const regions = new Map(task.regions.map((r) => [r.name, r]));
   // The cabinet's footprint is an obstacle for placement.
   for (const f of task.fixtures) placed.push({ c: [f.pos[0], f.pos[1]], h: [DRAWER.halfX, DRAWER.halfY] });
-  for (const p of task.init) {
-    if (p.pred !== 'On') continue;
-    const o = task.objects.find((x) => x.name === p.args[0])!;
-    const reg = regions.get(p.args[1])!;
+  const placements: Array<[string, string]> = task.init.filter((p) => p.pred === 'On').map((p) => [p.args[0], p.args[1]]);
+  if (task.shuffle) {
+    // Fisher-Yates over the regions: which object stands where is part of the state.
+    const order = [...task.shuffle.regions];
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      [order[i], order[j]] = [order[j], order[i]];
+    }
+    task.shuffle.objects.forEach((o, i) => placements.push([o, order[i]]));
+  }
+  for (const [name, region] of placements) {
+    const o = task.objects.find((x) => x.name === name)!;
+    const reg = regions.get(region)!;
     const [fx, fy] = objectFootprint(o);
     let ok = false;
     for (let attempt = 0; attempt < 200 && !ok; attempt++) {

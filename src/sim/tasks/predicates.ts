@@ -4,7 +4,8 @@
  * support when its centre lies over the support and its bottom rests within 1.5 cm of
  * the support's top; In when it rests inside a tray's walls or a drawer's interior;
  * a drawer is Open past 75% of its travel and Closed under 8%; Up means the object's
- * bottom is at least 5 cm above the table.
+ * bottom is at least 5 cm above the table; Touch means the fingertips are over the
+ * object's top face (5 mm margin) and at most 1 cm above it (or pressed up to 1 cm in).
  */
 import { DRAWER } from '../fixtures';
 import { quatYaw } from '../math';
@@ -15,12 +16,29 @@ export interface WorldState {
   objectPos(name: string): Vec3;
   objectQuat(name: string): [number, number, number, number];
   drawerOpening(name: string): number;
+  /** Tool-centre point and its rotation (row-major; the z column points toward the fingertips). */
+  tcpPos(): Vec3;
+  tcpMat(): number[];
+}
+
+/** Fingertips beyond the tool-centre point along the tool's z axis (m): src/sim/robot.ts's finger boxes. */
+export const FINGERTIP_OFFSET = 0.009;
+
+/** Where the closed fingertips are: the tool point moved FINGERTIP_OFFSET along the tool's z axis. */
+export function fingertipPos(w: Pick<WorldState, 'tcpPos' | 'tcpMat'>): Vec3 {
+  const p = w.tcpPos();
+  const m = w.tcpMat();
+  return [p[0] + FINGERTIP_OFFSET * m[2], p[1] + FINGERTIP_OFFSET * m[5], p[2] + FINGERTIP_OFFSET * m[8]];
 }
 
 export const THRESHOLDS = {
   onVertical: 0.015,
   inVertical: 0.03,
   upHeight: 0.05,
+  /** Touch: how far the fingertips may be above the top face, how far pressed into it, and the margin around the face (m). */
+  touchAbove: 0.01,
+  touchBelow: 0.01,
+  touchMargin: 0.005,
   /** A resting object's z axis stays within this angle of vertical (rad) for On/In. */
   tilt: 0.5,
 } as const;
@@ -49,6 +67,18 @@ export function evalPredicate(task: TaskSpec, w: WorldState, p: Predicate): bool
     case 'Up': {
       const a = obj(p.args[0]);
       return w.objectPos(a.name)[2] - objectHalfHeight(a) >= THRESHOLDS.upHeight;
+    }
+    case 'Touch': {
+      const a = obj(p.args[0]);
+      const pa = w.objectPos(a.name);
+      const tip = fingertipPos(w);
+      const [lx, ly] = localXY(tip, pa, quatYaw(w.objectQuat(a.name)));
+      const [fx, fy] = objectFootprint(a);
+      const round = a.kind === 'cylinder' || a.kind === 'plate';
+      const m = THRESHOLDS.touchMargin;
+      const over = round ? Math.hypot(lx, ly) <= fx + m : Math.abs(lx) <= fx + m && Math.abs(ly) <= fy + m;
+      const dz = tip[2] - (pa[2] + objectHalfHeight(a));
+      return over && dz <= THRESHOLDS.touchAbove && dz >= -THRESHOLDS.touchBelow;
     }
     case 'Open':
     case 'Close': {

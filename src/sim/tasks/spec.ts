@@ -7,8 +7,12 @@
 export type Vec2 = [number, number];
 export type Vec3 = [number, number, number];
 
-export type Suite = 'spatial' | 'object' | 'goal' | 'long';
-export const SUITES: readonly Suite[] = ['spatial', 'object', 'goal', 'long'];
+/**
+ * LIBERO-style suites for GPUs (spatial, object, goal, long) and `reach`, the suite sized
+ * for a CPU (DESIGN.md 9): short touch tasks that need language and vision but no grasp.
+ */
+export type Suite = 'spatial' | 'object' | 'goal' | 'long' | 'reach';
+export const SUITES: readonly Suite[] = ['spatial', 'object', 'goal', 'long', 'reach'];
 
 /** Object kinds. Blocks and cylinders are graspable; plates and trays are supports/containers. */
 export type ObjectKind = 'block' | 'cylinder' | 'plate' | 'tray';
@@ -43,11 +47,11 @@ export interface RegionSpec {
   yaw?: number;
 }
 
-export type PredicateName = 'On' | 'In' | 'Open' | 'Close' | 'Up';
+export type PredicateName = 'On' | 'In' | 'Open' | 'Close' | 'Up' | 'Touch';
 
 export interface Predicate {
   pred: PredicateName;
-  /** On/In: [object, support/container]; Open/Close: [fixture]; Up: [object]. */
+  /** On/In: [object, support/container]; Open/Close: [fixture]; Up, Touch: [object]. */
   args: string[];
 }
 
@@ -65,6 +69,12 @@ export interface TaskSpec {
   fixtures: FixtureSpec[];
   regions: RegionSpec[];
   init: InitPredicate[];
+  /**
+   * Objects placed one per region (uniformly inside it, like On) in an order drawn per
+   * initial state, so where a named object stands changes from state to state and must
+   * be seen. Listed objects need no On(object, region) in `init`.
+   */
+  shuffle?: { objects: string[]; regions: string[] };
   /** Conjunction; for long tasks the expert achieves them in order (two stages). */
   goal: Predicate[];
   maxSteps: number;
@@ -154,10 +164,22 @@ export function validateTask(t: TaskSpec): void {
     if (p.pred === 'On') {
       if (!obj.has(p.args[0])) fail(`init[${i}]`, `unknown object '${p.args[0]}'`);
       if (!regions.has(p.args[1])) fail(`init[${i}]`, `unknown region '${p.args[1]}'`);
+      if (placed.has(p.args[0])) fail(`init[${i}]`, `object '${p.args[0]}' is placed twice`);
       placed.add(p.args[0]);
     } else if (!fix.has(p.args[0])) fail(`init[${i}]`, `unknown fixture '${p.args[0]}'`);
   }
-  for (const o of t.objects) if (!placed.has(o.name)) fail('init', `object '${o.name}' has no On(object, region) placement`);
+  if (t.shuffle) {
+    const { objects, regions: rs } = t.shuffle;
+    if (objects.length === 0 || objects.length !== rs.length) fail('shuffle', `needs as many regions as objects (${objects.length} objects, ${rs.length} regions)`);
+    if (new Set(rs).size !== rs.length) fail('shuffle.regions', 'lists a region twice');
+    for (const r of rs) if (!regions.has(r)) fail('shuffle.regions', `unknown region '${r}'`);
+    for (const o of objects) {
+      if (!obj.has(o)) fail('shuffle.objects', `unknown object '${o}'`);
+      if (placed.has(o)) fail('shuffle.objects', `object '${o}' is placed twice (also by init or listed twice)`);
+      placed.add(o);
+    }
+  }
+  for (const o of t.objects) if (!placed.has(o.name)) fail('init', `object '${o.name}' has no On(object, region) placement (nor a shuffle slot)`);
   if (t.goal.length === 0) fail('goal', 'needs at least one predicate');
   for (const [i, g] of t.goal.entries()) {
     const f = `goal[${i}]`;
@@ -170,6 +192,8 @@ export function validateTask(t: TaskSpec): void {
     } else if (g.pred === 'Up') {
       const a = obj.get(g.args[0]);
       if (!a || !isGraspable(a)) fail(f, `'${g.args[0]}' is not a graspable object`);
+    } else if (g.pred === 'Touch') {
+      if (!obj.has(g.args[0])) fail(f, `unknown object '${g.args[0]}'`);
     } else if (g.pred === 'Open' || g.pred === 'Close') {
       if (!fix.has(g.args[0])) fail(f, `unknown fixture '${g.args[0]}'`);
     } else fail(f, `unknown predicate '${(g as Predicate).pred}'`);

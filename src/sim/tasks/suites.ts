@@ -2,9 +2,10 @@
  * The four LIBERO-style suites as data. spatial: the same objects in different layouts,
  * the target named by where it is; object: one scene, a different target object per
  * task; goal: one scene, different goals; long: two-stage tasks. Step limits follow
- * LIBERO's per-suite horizons (220 / 280 / 300 / 520 at 20 Hz).
+ * LIBERO's per-suite horizons (220 / 280 / 300 / 520 at 20 Hz). reach: the CPU-sized
+ * suite (touch one of six shuffled blocks; 60 steps).
  */
-import { validateTask, type FixtureSpec, type InitPredicate, type ObjectSpec, type Predicate, type RegionSpec, type Suite, type TaskSpec } from './spec';
+import { SUITES, validateTask, type FixtureSpec, type InitPredicate, type ObjectSpec, type Predicate, type RegionSpec, type Suite, type TaskSpec } from './spec';
 
 const r = (name: string, x: number, y: number, hx = 0.02, hy = 0.02, yaw = 0.25): RegionSpec => ({ name, center: [x, y], half: [hx, hy], yaw });
 const on = (o: string, region: string): InitPredicate => ({ pred: 'On', args: [o, region] });
@@ -123,6 +124,31 @@ function sceneTask(suite: Suite, id: string, instruction: string, goal: Predicat
 
 const YELLOW = { objects: [{ name: 'yellow_block', kind: 'block', color: 'yellow' } as ObjectSpec], regions: [r('yellow_block_region', 0.02, -0.1, 0.01, 0.01)] };
 
+// ---------------------------------------------------------------- reach
+// The suite sized for a CPU (DESIGN.md 9): six blocks of distinct colours shuffled over
+// a 2 x 3 grid of slots, so which block is where differs in every initial state; each
+// task names one block to touch with the closed fingertips. The instruction says which
+// block (language), the cameras where it stands (vision), and there is no grasp: an
+// episode is about 15-25 control steps. Blocks are 5 cm cubes so a 32 px camera sees them.
+const REACH_COLORS = ['red', 'green', 'blue', 'yellow', 'purple', 'white'] as const;
+const REACH_OBJECTS: ObjectSpec[] = REACH_COLORS.map((c) => ({ name: `${c}_block`, kind: 'block', color: c, size: [0.025, 0.025, 0.025] }));
+const REACH_SLOTS: RegionSpec[] = [-0.11, 0.07].flatMap((x, i) => [-0.17, 0, 0.17].map((y, j) => r(`slot_${i}${j}`, x, y, 0.025, 0.025, 0.3)));
+
+function reachTask(color: (typeof REACH_COLORS)[number]): TaskSpec {
+  return {
+    id: `reach/touch_${color}`,
+    suite: 'reach',
+    instruction: `touch the ${color} block`,
+    objects: REACH_OBJECTS,
+    fixtures: [],
+    regions: REACH_SLOTS,
+    init: [],
+    shuffle: { objects: REACH_OBJECTS.map((o) => o.name), regions: REACH_SLOTS.map((x) => x.name) },
+    goal: [P('Touch', `${color}_block`)],
+    maxSteps: 60,
+  };
+}
+
 const TASKS: TaskSpec[] = [
   ...SPATIAL_LAYOUTS.map(spatialTask),
   ...['red_block', 'blue_can', 'yellow_block', 'green_can', 'orange_block', 'purple_can'].map((t, i) => objectTask(t, i)),
@@ -139,6 +165,7 @@ const TASKS: TaskSpec[] = [
   sceneTask('long', 'red_drawer_close', 'put the red block in the drawer and close it', [P('In', 'red_block', 'drawer'), P('Close', 'drawer')], true, 520),
   sceneTask('long', 'yellow_tray_red_plate', 'put the yellow block in the tray and the red block on the plate', [P('In', 'yellow_block', 'tray'), P('On', 'red_block', 'plate')], false, 520, YELLOW),
   sceneTask('long', 'blue_plate_open', 'put the blue can on the plate and open the drawer', [P('On', 'blue_can', 'plate'), P('Open', 'drawer')], false, 520),
+  ...REACH_COLORS.map(reachTask),
 ];
 
 for (const t of TASKS) validateTask(t);
@@ -146,7 +173,7 @@ const BY_ID = new Map(TASKS.map((t) => [t.id, t]));
 
 /** Suite names with their task ids. */
 export function listSuites(): Array<{ suite: Suite; tasks: string[] }> {
-  return (['spatial', 'object', 'goal', 'long'] as Suite[]).map((suite) => ({ suite, tasks: TASKS.filter((t) => t.suite === suite).map((t) => t.id) }));
+  return SUITES.map((suite) => ({ suite, tasks: TASKS.filter((t) => t.suite === suite).map((t) => t.id) }));
 }
 
 export function listTasks(suite?: Suite): TaskSpec[] {

@@ -15,7 +15,7 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { defineCli } from '../../cli/args.ts';
 import { INIT_STATES_PER_TASK, SUITES } from '../../sim/index';
-import { compareResults, EVAL_AXES, evaluate, parseResults, renderComparisonMarkdown, renderMarkdown, type EvalAxis, type EvalOptions } from '../eval';
+import { compareResults, describeDiagnostics, EVAL_AXES, evaluate, parseResults, renderComparisonMarkdown, renderMarkdown, type EvalAxis, type EvalOptions } from '../eval';
 import { ExpertPolicy, RandomPolicy, ReplayPolicy, type Policy } from '../policy';
 
 const cli = defineCli({
@@ -162,6 +162,8 @@ async function main(): Promise<void> {
   }
   const md = renderMarkdown(res, { perTask: args['per-task'] });
   console.log(md);
+  const issues = res.episodes.reduce((a, e) => a + e.policyIssues, 0);
+  if (issues > 0) console.error(`eval: warning: the policy reported ${issues} problem(s) (${describeDiagnostics(res.policyDiagnostics)}); see policyIssues per episode in --out`);
   if (args.out) writeAtomic(args.out, JSON.stringify(res, null, 1));
   if (args.markdown) writeAtomic(args.markdown, md);
   const total = res.episodes.length;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Bpe, BpeError } from '../../../src/model/tokenizers/bpe.ts';
-import { FastError, FastTokenizer, fastQuantizationBound, quantileStatsOf } from '../../../src/model/tokenizers/fast.ts';
+import { FastError, FastTokenizer, MAX_FIT_CLIP, fastAlphabetBound, fastQuantizationBound, quantileStatsOf } from '../../../src/model/tokenizers/fast.ts';
 import { Rng } from '../../../src/engine/random.ts';
 import { chunksOf, SYN_DIM, syntheticEpisodes } from './tokenizers.synthetic.ts';
 
@@ -199,8 +199,8 @@ describe('FAST action tokenizer', () => {
     expect(r.compressionRatio).toBeGreaterThan(2);
   });
 
-  it('clips values outside [q01, q99] and reports them', () => {
-    const fitted = FastTokenizer.fit(chunks, { horizon: H, actionDim: K, vocabSize: 256 });
+  it('with clip 1 (the reference FAST) clips values outside [q01, q99] and reports them', () => {
+    const fitted = FastTokenizer.fit(chunks, { horizon: H, actionDim: K, vocabSize: 256, clip: 1 });
     const s = quantileStatsOf(chunks, K);
     expect(Array.from(fitted.q01)).toEqual(s.q01);
     const r = fitted.roundTripError(chunks);
@@ -209,6 +209,38 @@ describe('FAST action tokenizer', () => {
     // Quantization error is still bounded; the total error includes the clipping.
     expect(r.maxAbsNorm).toBeLessThanOrEqual(fitted.quantizationBound + 1e-5);
     expect(r.maxAbsActionTotal).toBeGreaterThan(r.maxAbsAction);
+  });
+
+  it('fit() picks a clip bound that covers every fitted value, so no training action is cut (issue 10)', () => {
+    const fitted = FastTokenizer.fit(chunks, { horizon: H, actionDim: K, vocabSize: 512 });
+    const s = quantileStatsOf(chunks, K);
+    let worst = 0;
+    for (const c of chunks) for (let i = 0; i < c.length; i++) {
+      const d = i % K;
+      worst = Math.max(worst, Math.abs(((c[i] - s.q01[d]) / (s.q99[d] - s.q01[d] + 1e-6)) * 2 - 1));
+    }
+    expect(fitted.clip).toBeGreaterThanOrEqual(Math.min(worst, MAX_FIT_CLIP));
+    expect(fitted.clip).toBeLessThan(Math.max(1, worst) + 0.25 + 1e-9);
+    expect((fitted.clip * 4) % 1).toBe(0);
+    expect(fitted.bound).toBe(fastAlphabetBound(H, fitted.scale, fitted.clip));
+    const r = fitted.roundTripError(chunks);
+    expect(r.clippedFraction).toBe(0);
+    expect(r.maxAbsNorm).toBeLessThanOrEqual(fitted.quantizationBound + 1e-5);
+    expect(r.maxAbsActionTotal).toBeCloseTo(r.maxAbsAction, 6);
+    // A chunk reaching past the fitted range is clipped at the bound, never an unknown symbol.
+    const far = chunks[0].slice();
+    far[2] = s.q99[2] + 100 * (s.q99[2] - s.q01[2]);
+    const back = fitted.decode(fitted.encode(far));
+    expect(back.valid).toBe(true);
+    const top = ((fitted.clip + 1) / 2) * (s.q99[2] - s.q01[2] + 1e-6) + s.q01[2];
+    expect(back.actions[2]).toBeLessThanOrEqual(top + 0.05 * (s.q99[2] - s.q01[2]));
+    // The clip travels with the tokenizer; a version-1 file (no clip field) means clip 1.
+    expect(FastTokenizer.fromJSON(JSON.parse(JSON.stringify(fitted.toJSON()))).clip).toBe(fitted.clip);
+    const v1 = FastTokenizer.fit(chunks, { horizon: H, actionDim: K, vocabSize: 256, clip: 1 }).toJSON();
+    const { clip: _clip, ...rest } = v1;
+    expect(FastTokenizer.fromJSON({ ...rest, version: 1 }).clip).toBe(1);
+    expect(() => FastTokenizer.fromJSON({ ...fitted.toJSON(), clip: undefined })).toThrow(/field "clip" must be a number/);
+    expect(() => FastTokenizer.fit(chunks, { horizon: H, actionDim: K, clip: 0.5 })).toThrow(/clip must be a finite number >= 1/);
   });
 
   it('decodes any id sequence without throwing and flags malformed ones', () => {
@@ -278,7 +310,7 @@ describe('FAST action tokenizer', () => {
     nan[3 * K + 2] = NaN;
     expect(() => tok.encode(nan)).toThrow(/step 3, channel 2 is NaN/);
     expect(() => FastTokenizer.fit([], { horizon: H, actionDim: K })).toThrow(FastError);
-    expect(() => FastTokenizer.fit(chunks, { horizon: H, actionDim: K, vocabSize: 40 })).toThrow(/vocabSize must be an integer >= the coefficient alphabet .* = 59, got 40/);
+    expect(() => FastTokenizer.fit(chunks, { horizon: H, actionDim: K, vocabSize: 40, clip: 1 })).toThrow(/vocabSize must be an integer >= the coefficient alphabet .* = 59, got 40/);
     expect(() => FastTokenizer.fit(chunks, { horizon: H, actionDim: K, validChannels: 8 })).toThrow(/validChannels: a channel count must be an integer in \[1, actionDim = 7\]/);
     expect(() => FastTokenizer.fit(chunks, { horizon: H, actionDim: K, stats: { q01: [0], q99: [1] } })).toThrow(/stats.q01 has length 1, expected actionDim = 7/);
     expect(() => FastTokenizer.fit(chunks, { horizon: H, actionDim: K, stats: { q01: [1, 0, 0, 0, 0, 0, 0], q99: [0, 1, 1, 1, 1, 1, 1] } })).toThrow(/channel 0: q99 \(0\) is below q01 \(1\)/);

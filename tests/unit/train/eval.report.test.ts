@@ -33,6 +33,7 @@ function results(policy: string, wins: Record<string, Partial<Record<EvalAxis, n
           steps: 100,
           maxSteps: 300,
           finalStateHash: '0',
+          policyIssues: 0,
         });
       }
     }
@@ -43,6 +44,7 @@ function results(policy: string, wins: Record<string, Partial<Record<EvalAxis, n
     policy,
     chunkSize: 8,
     executeSteps: 4,
+    policyDiagnostics: {},
     config: { suites: ['spatial', 'goal'], tasks: Object.keys(wins), initStates: Array.from({ length: n }, (_, i) => i), perturbations: [...axes], seed: 0, envsPerBatch: 16, maxSteps: null, camera: null, level: 0.95 },
     cells,
     aggregates,
