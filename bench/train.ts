@@ -14,10 +14,17 @@
  * crl_step_time_ratio = median CRL step / median BC-only step (PRTS: near BC cost; aim
  * <= 1.1), the real and packed token counts of both layouts, the per-token ratio, and
  * crl_every_goal_copy_step_time_ratio (the same ratio without goal-block sharing).
+ *
+ * Where the CRL step's time goes (src/engine/trace.ts): steps_per_s, dispatches_per_step
+ * and encode_ms (CPU time recording and submitting the step, median) come from the timed
+ * CRL steps; gpu_ms_by_family from --profile-steps extra CRL steps run with GPU
+ * timestamps after the timed ones (profiling splits every dispatch into its own pass, so
+ * those steps are not timed). --trace also prints the per-family and per-kernel table.
  */
 import { defineCli } from '../src/cli/args.ts';
 import { memoryIO, LeRobotReader } from '../src/data/index.ts';
 import { Runtime } from '../src/engine/runtime.ts';
+import { formatTrace, gpuByFamily, meanTrace, traceCall, type StepTrace } from '../src/engine/trace.ts';
 import type { WorkbenchConfig } from '../src/model/config.ts';
 import { Pretrainer } from '../src/train/pretrain.ts';
 import { writeSyntheticDataset } from '../src/train/synthetic-dataset.ts';
@@ -36,9 +43,11 @@ const cli = defineCli({
     image: { type: 'int', min: 1, default: 32, help: 'camera image size' },
     patch: { type: 'int', min: 1, default: 8, help: 'image patch size' },
     tasks: { type: 'int', min: 1, default: 4, help: 'tasks in the synthetic dataset and per batch' },
+    'profile-steps': { type: 'int', min: 1, default: 2, help: 'extra CRL steps run with GPU timestamps (gpu_ms_by_family)' },
+    trace: { type: 'boolean', help: 'print GPU time per kernel family and per kernel of a CRL step' },
   },
 });
-const { steps, warmup, d, layers, batch, image, patch, tasks } = cli.parse();
+const { steps, warmup, d, layers, batch, image, patch, tasks, 'profile-steps': profileSteps, trace: printTrace } = cli.parse();
 // Annotated so that TypeScript knows a call does not return.
 const fail: (message: string) => never = cli.fail;
 const samplesPerTask = batch / tasks;
@@ -73,7 +82,7 @@ const config: WorkbenchConfig = {
     samplesPerTask,
     lr: 1e-3,
     warmupSteps: 1,
-    steps: 3 * (steps + warmup) + 1,
+    steps: 3 * (steps + warmup) + profileSteps + 1,
     weightDecay: 0.01,
     gradClip: 1,
     gamma: 0.99,
@@ -99,6 +108,7 @@ const bcMs: number[] = [];
 // The third arm lays out every sample's CRL_goal copy (as before goal blocks were
 // shared per goal): what sharing saves, measured on the same samples and weights.
 const copiesMs: number[] = [];
+const crlTraces: StepTrace[] = [];
 let tokens = { crl: 0, bc: 0, copies: 0, crlPacked: 0, bcPacked: 0, visitedCrl: 0, visitedBc: 0 };
 for (let it = 0; it < warmup + steps; it++) {
   const drawn = tr.sampler.next();
@@ -112,8 +122,9 @@ for (let it = 0; it < warmup + steps; it++) {
   for (const kind of order) {
     const b = kind === 'crl' ? crlBatch : kind === 'bc' ? bcBatch : copiesBatch;
     const t0 = performance.now();
-    await tr.stepOn(b, t0);
+    const { trace } = await traceCall(rt, () => tr.stepOn(b, t0));
     times[kind] = performance.now() - t0;
+    if (kind === 'crl' && it >= warmup) crlTraces.push(trace);
   }
   const timed = it >= warmup;
   if (timed) {
@@ -134,6 +145,20 @@ for (let it = 0; it < warmup + steps; it++) {
     `${timed ? 'step' : 'warmup'} ${it}: CRL ${times.crl.toFixed(0)} ms (${tokens.crl} tokens), BC-only ${times.bc.toFixed(0)} ms (${tokens.bc} tokens), CRL with every goal copy ${times.copies.toFixed(0)} ms (${tokens.copies} tokens)`,
   );
 }
+// GPU time per kernel family of a CRL step, on further batches of the same stream.
+const profiled: StepTrace[] = [];
+for (let i = 0; i < profileSteps; i++) {
+  const drawn = tr.sampler.next();
+  const b = await tr.assemble(Array.from(drawn.ids, (id) => tr.index.sample(id)), true);
+  profiled.push((await traceCall(rt, () => tr.stepOn(b), { profile: true })).trace);
+}
+const gpuTrace = meanTrace(profiled);
+const byFamily = gpuTrace.gpu ? gpuByFamily(gpuTrace.gpu) : null;
+if (printTrace) {
+  const timedTrace = meanTrace(crlTraces);
+  console.log(`CRL step, mean of ${crlTraces.length} timed steps: ${formatTrace({ ...timedTrace, gpu: null }).split('\n')[0]}`);
+  console.log(`CRL step with GPU timestamps, mean of ${profiled.length}:\n${formatTrace(gpuTrace)}`);
+}
 tr.dispose();
 rt.destroy();
 const crl = median(crlMs);
@@ -147,6 +172,11 @@ console.log(
     steps,
     warmup,
     crl_step_ms: Number(crl.toFixed(1)),
+    steps_per_s: Number((1000 / crl).toFixed(3)),
+    dispatches_per_step: Math.round(median(crlTraces.map((t) => t.dispatches))),
+    encode_ms: Number(median(crlTraces.map((t) => t.encodeMs)).toFixed(1)),
+    gpu_ms: gpuTrace.gpu ? Number(gpuTrace.gpu.reduce((s, k) => s + k.ms, 0).toFixed(1)) : null,
+    gpu_ms_by_family: byFamily ? Object.fromEntries(byFamily.map((f) => [f.family, Number(f.ms.toFixed(1))])) : null,
     bc_step_ms: Number(bc.toFixed(1)),
     crl_step_time_ratio: Number((crl / bc).toFixed(3)),
     tokens_per_s: Math.round(tokens.crl / (crl / 1000)),
