@@ -40,3 +40,11 @@ fn mayAttend(rule: u32, n: u32, qTok: u32, kTok: u32, qi: u32, kj: u32) -> bool 
 fn rowBase(t: u32, h: u32, heads: u32) -> u32 {
   return (t * heads + h) * (HEAD_DIM / 4u);
 }
+
+// mayAttend for four (query, key) pairs at once, with no control flow: the direct kernels
+// evaluate it next to many live registers, where the branches of a short-circuit && cost
+// SwiftShader's compiler more than the arithmetic.
+fn allowed4(rule: u32, n: u32, qTok: vec4u, kTok: vec4u, qi: vec4u, kj: vec4u) -> vec4<bool> {
+  let roleBit = (vec4u(rule) >> ((qTok & vec4u(7u)) * 5u + (kTok & vec4u(7u)))) & vec4u(1u);
+  return (kj <= qi) & (qi < vec4u(n)) & ((qTok >> vec4u(3u)) == (kTok >> vec4u(3u))) & (roleBit == vec4u(1u));
+}

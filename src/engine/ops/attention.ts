@@ -4,14 +4,24 @@
  * tokens, D = 32 or 64); the block map (uploaded once per batch) carries the per-token
  * doc/role ids, the rule and the tile lists. A map from denseBlockMap runs the very same
  * kernels over every tile with the per-element rule: the dense reference path.
+ *
+ * Two kernel families with the same semantics and bindings (attentionKernels): 'tiled'
+ * stages K/V (or Q/dO) tiles in workgroup memory behind barriers, which is what a GPU
+ * wants; 'direct' has no workgroup memory and no barriers, each invocation owning a few
+ * query rows (forward, dQ) or key rows (dK/dV) and reading the other side straight from
+ * the storage buffers, which is what SwiftShader wants.
  */
 import common from '../../../shaders/attention_common.wgsl?raw';
 import fwdSrc from '../../../shaders/attention_fwd.wgsl?raw';
 import deltaSrc from '../../../shaders/attention_bwd_delta.wgsl?raw';
 import dqSrc from '../../../shaders/attention_bwd_dq.wgsl?raw';
 import dkdvSrc from '../../../shaders/attention_bwd_dkdv.wgsl?raw';
+import fwdDirectSrc from '../../../shaders/attention_fwd_direct.wgsl?raw';
+import dqDirectSrc from '../../../shaders/attention_bwd_dq_direct.wgsl?raw';
+import dkdvDirectSrc from '../../../shaders/attention_bwd_dkdv_direct.wgsl?raw';
 import { record } from '../autograd';
 import type { GpuBlockMap, GpuListLayout } from '../blockmap';
+import type { Runtime } from '../runtime';
 import { Tensor, shapeStr } from '../tensor';
 
 const FWD = common + fwdSrc;
@@ -20,6 +30,75 @@ const DQ = common + dqSrc;
 const DKDV = common + dkdvSrc;
 
 export const SUPPORTED_HEAD_DIMS: readonly number[] = [32, 64];
+
+/**
+ * Kernel family. 'tiled': attention_fwd / _bwd_dq / _bwd_dkdv.wgsl, one workgroup per
+ * (tile, head) staging the other side's tile in workgroup memory behind barriers.
+ * 'direct': the *_direct.wgsl kernels, no workgroup memory and no barriers. 'auto' picks
+ * 'direct' on software adapters: SwiftShader runs a workgroup's invocations as
+ * coroutines and every barrier suspends and resumes all of them, and it turns the tiled
+ * kernels' loop-indexed private arrays (score rows, head-dim vectors) into per-lane
+ * memory; at training sizes (tile 32, head dim 32) the three tiled kernels took ~300 ms
+ * of an ~850 ms step. Tests force each family (same role as matmulKernels).
+ */
+export const attentionKernels: { variant: 'auto' | 'tiled' | 'direct' } = { variant: 'auto' };
+
+function useDirect(rt: Runtime): boolean {
+  const v = attentionKernels.variant;
+  return v === 'direct' || (v === 'auto' && rt.info.software);
+}
+
+/**
+ * Query (forward, dQ) or key (dK/dV) rows per invocation of the direct kernels, by head
+ * dim. Every K/V (or Q/dO) vec4 an invocation loads serves all its rows, and on
+ * SwiftShader those loads are per-lane gathers that cost far more than the arithmetic;
+ * more rows mean more live registers (spilled to the stack, cheap next to a gather) and
+ * more code, which SwiftShader compiles slowly. Measured on SwiftShader at training
+ * shapes (~600 tokens, tile 32; fwd / dQ / dK,dV GPU ms; compile time of the three):
+ * head dim 32: 2 rows 15.8 / 13.2 / 16.0 (4 s), 4 rows 8.0 / 7.9 / 9.2 (12 s), 8 rows
+ * 8.3 / 9.2 / 16.6 (30 s); head dim 64: 1 row 66 / 48 / 44 (10 s), 2 rows 23 / 31 / 39
+ * (16 s), 4 rows 23 / 16 / 28 (34 s). Head dim 64 is the GPU presets' width, met on a
+ * software adapter mostly in tests, so it takes the cheaper compile. A divisor of every
+ * tile size (32, 64).
+ */
+export const directRows: Record<'fwd' | 'dq' | 'dkdv', Record<number, number>> = {
+  fwd: { 32: 4, 64: 2 },
+  dq: { 32: 4, 64: 2 },
+  dkdv: { 32: 4, 64: 2 },
+};
+
+/**
+ * Expands the template of the direct kernels: WGSL has no macros, and on SwiftShader a
+ * private array indexed by a loop variable lives in per-lane memory, so head-dim vectors
+ * are named vec4 registers (q0_0, q0_1, ...). Every line that holds `$c` is repeated
+ * once per vec4 of the head dim, every line that holds `$r` once per row of the
+ * invocation, c outer and r inner (so each loaded vec4 is used by every row right
+ * away), with the index in place of the placeholder; `const ROWS` is prepended.
+ */
+export function unrollRows(src: string, headDim: number, rows: number): string {
+  const expand = (lines: string[], key: string, count: number) =>
+    lines.flatMap((l) => (l.includes(key) ? Array.from({ length: count }, (_, i) => l.replaceAll(key, String(i))) : [l]));
+  const body = src.split('\n').flatMap((line) => expand(expand([line], '$c', headDim / 4), '$r', rows));
+  return [`const ROWS: u32 = ${rows}u;`, ...body].join('\n');
+}
+
+const directSources = new Map<string, string>();
+function directCode(src: string, name: string, which: 'fwd' | 'dq' | 'dkdv', headDim: number): { kernel: string; code: string } {
+  const rows = directRows[which][headDim];
+  // The runtime caches shader modules by kernel name, so the name carries the expansion.
+  const kernel = `${name}.d${headDim}r${rows}`;
+  let code = directSources.get(kernel);
+  if (code === undefined) directSources.set(kernel, (code = common + unrollRows(src, headDim, rows)));
+  return { kernel, code };
+}
+
+/** Kernel name and source of one attention pass in the family the runtime should use. */
+function pass(rt: Runtime, which: 'fwd' | 'dq' | 'dkdv', headDim: number): { kernel: string; code: string } {
+  const tiled = { fwd: ['attention.fwd', FWD], dq: ['attention.bwd.dq', DQ], dkdv: ['attention.bwd.dkdv', DKDV] }[which];
+  if (!useDirect(rt)) return { kernel: tiled[0], code: tiled[1] };
+  const direct = { fwd: fwdDirectSrc, dq: dqDirectSrc, dkdv: dkdvDirectSrc }[which];
+  return directCode(direct, `${tiled[0]}.direct`, which, headDim);
+}
 
 interface Dims {
   n: number;
@@ -78,8 +157,7 @@ export function attentionForward(q: Tensor, k: Tensor, v: Tensor, map: GpuBlockM
   const o = new Tensor(rt, q.shape, 'f32');
   const lse = new Tensor(rt, [dims.heads, dims.n], 'f32');
   rt.dispatch({
-    kernel: 'attention.fwd',
-    code: FWD,
+    ...pass(rt, 'fwd', dims.headDim),
     constants: constants(map, dims),
     buffers: [q.buffer, k.buffer, v.buffer, map.buffer, o.buffer, lse.buffer],
     uniform: params(map, dims, map.layout.byQuery),
@@ -124,16 +202,14 @@ export function attentionBackward(
   const dk = new Tensor(rt, q.shape, 'f32');
   const dv = new Tensor(rt, q.shape, 'f32');
   rt.dispatch({
-    kernel: 'attention.bwd.dq',
-    code: DQ,
+    ...pass(rt, 'dq', dims.headDim),
     constants: constants(map, dims),
     buffers: [q.buffer, k.buffer, v.buffer, dO.buffer, stats.buffer, map.buffer, dq.buffer],
     uniform: params(map, dims, map.layout.byQuery),
     workgroups: [map.map.numTiles, dims.heads],
   });
   rt.dispatch({
-    kernel: 'attention.bwd.dkdv',
-    code: DKDV,
+    ...pass(rt, 'dkdv', dims.headDim),
     constants: constants(map, dims),
     buffers: [q.buffer, k.buffer, v.buffer, dO.buffer, stats.buffer, map.buffer, dk.buffer, dv.buffer],
     uniform: params(map, dims, map.layout.byKey),

@@ -8,7 +8,7 @@ import { buildBlockMap, denseBlockMap, uploadBlockMap } from '../../../src/engin
 import { attention } from '../../../src/engine/ops/attention';
 import { attentionBackwardRef, attentionForwardRef } from '../../../src/engine/reference/attention';
 import { expectClose, numericGrad, randn } from './check';
-import { layoutOf, randomDocs, randomQkv, type Layout } from './attention-fixtures';
+import { ATTENTION_FAMILIES, forceAttentionKernels, layoutOf, randomDocs, randomQkv, type Layout } from './attention-fixtures';
 
 let rt: Runtime;
 beforeAll(async () => {
@@ -35,7 +35,7 @@ async function gpuGrads(layout: Layout, qkv: Float32Array[], gOut: Float32Array,
   return grads;
 }
 
-describe('attention backward', () => {
+describe('attention backward reference', () => {
   test('the float64 reference backward equals finite differences of the reference forward', () => {
     const rng = new Rng(11);
     const layout = layoutOf([
@@ -54,6 +54,10 @@ describe('attention backward', () => {
     expectClose(ana.dk, num[1], { atol: 1e-7, rtol: 1e-6, what: 'ref dK' });
     expectClose(ana.dv, num[2], { atol: 1e-7, rtol: 1e-6, what: 'ref dV' });
   });
+});
+
+describe.each(ATTENTION_FAMILIES)('attention backward (%s kernels)', (family) => {
+  forceAttentionKernels(family);
 
   test('GPU dQ, dK, dV equal finite differences of the reference (two tiles, odd length)', async () => {
     const rng = new Rng(12);

@@ -3,8 +3,24 @@
  * role runs in the PRTS order, CRL_action as long as the AR action span plus its end
  * token, CRL_goal as long as the instruction plus its end token.
  */
+import { afterAll, beforeAll } from 'vitest';
+import { attentionKernels } from '../../../src/engine/ops/attention';
 import { Rng } from '../../../src/engine/random';
 import { Role } from '../../../src/engine/roles';
+
+/** Both kernel families; every GPU attention test runs under each (describe.each). */
+export const ATTENTION_FAMILIES = ['tiled', 'direct'] as const;
+
+/** Forces the attention kernel family for the enclosing describe block (the default picks
+ * by adapter, so this is how each family gets tested on every adapter). */
+export function forceAttentionKernels(variant: (typeof ATTENTION_FAMILIES)[number]): void {
+  beforeAll(() => {
+    attentionKernels.variant = variant;
+  });
+  afterAll(() => {
+    attentionKernels.variant = 'auto';
+  });
+}
 
 export interface Layout {
   doc: Int32Array;

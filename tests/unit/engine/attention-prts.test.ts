@@ -9,7 +9,7 @@ import { Rng } from '../../../src/engine/random';
 import { Role } from '../../../src/engine/roles';
 import { buildBlockMap, uploadBlockMap } from '../../../src/engine/blockmap';
 import { attentionForward } from '../../../src/engine/ops/attention';
-import { layoutOf, randomQkv, type DocSpec, type Layout } from './attention-fixtures';
+import { ATTENTION_FAMILIES, forceAttentionKernels, layoutOf, randomQkv, type DocSpec, type Layout } from './attention-fixtures';
 
 const H = 2;
 const D = 32;
@@ -62,7 +62,8 @@ const DOCS: DocSpec[] = [
   { vision: 61, instruction: 14, action: 8, crl: true },
 ];
 
-describe('PRTS properties of role-aware attention', () => {
+describe.each(ATTENTION_FAMILIES)('PRTS properties of role-aware attention (%s kernels)', (family) => {
+  forceAttentionKernels(family);
   test('VISION_STATE, INSTRUCTION and AR_ACTION outputs are identical with and without the CRL blocks', async () => {
     const rng = new Rng(31);
     const withCrl = layoutOf(DOCS);

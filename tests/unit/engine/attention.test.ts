@@ -7,7 +7,7 @@ import { buildBlockMap, denseBlockMap, uploadBlockMap } from '../../../src/engin
 import { attentionForward } from '../../../src/engine/ops/attention';
 import { attentionForwardRef } from '../../../src/engine/reference/attention';
 import { expectClose } from './check';
-import { layoutOf, randomDocs, randomQkv, type Layout } from './attention-fixtures';
+import { ATTENTION_FAMILIES, forceAttentionKernels, layoutOf, randomDocs, randomQkv, type Layout } from './attention-fixtures';
 
 let rt: Runtime;
 beforeAll(async () => {
@@ -31,7 +31,8 @@ async function runForward(layout: Layout, qkv: Float32Array[], heads: number, d:
   return out;
 }
 
-describe('attention forward', () => {
+describe.each(ATTENTION_FAMILIES)('attention forward (%s kernels)', (family) => {
+  forceAttentionKernels(family);
   const cases: { heads: number; d: number; tile: number; rule: MaskRule; seed: number }[] = [
     { heads: 1, d: 32, tile: 32, rule: PRTS_RULE, seed: 1 },
     { heads: 2, d: 64, tile: 32, rule: PRTS_RULE, seed: 2 },
