@@ -13,11 +13,11 @@
 // vec4, so the mask, the exponentials and the online-softmax rescale are vector
 // operations, once per four keys.
 //
-// Template (expanded by ops/attention.ts, unrollRows): WGSL has no macros, and a private
-// array indexed by a loop variable is per-lane memory on SwiftShader, so the head-dim
-// vectors are named vec4 registers. A line holding `$c` is repeated once per vec4 of the
-// head dim, a line holding `$r` once per row (c outer, r inner, so a K or V vec4 is
-// used by every row right after it is loaded); ROWS is prepended as a const.
+// Template (expanded by ops/attention.ts with ops/unroll.ts): WGSL has no macros, and a
+// private array indexed by a loop variable is per-lane memory on SwiftShader, so the
+// head-dim vectors are named vec4 registers. A line holding `$c` is repeated once per
+// vec4 of the head dim, a line holding `$r` once per row (c outer, r inner, so a K or V
+// vec4 is used by every row right after it is loaded); ROWS is prepended as a const.
 //
 // The mask is branch-free (allowed4): short-circuit && in the per-element rule turned
 // into control flow across all these live registers, which SwiftShader's compiler did

@@ -23,6 +23,7 @@ import { record } from '../autograd';
 import type { GpuBlockMap, GpuListLayout } from '../blockmap';
 import type { Runtime } from '../runtime';
 import { Tensor, shapeStr } from '../tensor';
+import { unroll } from './unroll';
 
 const FWD = common + fwdSrc;
 const DELTA = common + deltaSrc;
@@ -67,28 +68,18 @@ export const directRows: Record<'fwd' | 'dq' | 'dkdv', Record<number, number>> =
   dkdv: { 32: 4, 64: 2 },
 };
 
-/**
- * Expands the template of the direct kernels: WGSL has no macros, and on SwiftShader a
- * private array indexed by a loop variable lives in per-lane memory, so head-dim vectors
- * are named vec4 registers (q0_0, q0_1, ...). Every line that holds `$c` is repeated
- * once per vec4 of the head dim, every line that holds `$r` once per row of the
- * invocation, c outer and r inner (so each loaded vec4 is used by every row right
- * away), with the index in place of the placeholder; `const ROWS` is prepended.
- */
-export function unrollRows(src: string, headDim: number, rows: number): string {
-  const expand = (lines: string[], key: string, count: number) =>
-    lines.flatMap((l) => (l.includes(key) ? Array.from({ length: count }, (_, i) => l.replaceAll(key, String(i))) : [l]));
-  const body = src.split('\n').flatMap((line) => expand(expand([line], '$c', headDim / 4), '$r', rows));
-  return [`const ROWS: u32 = ${rows}u;`, ...body].join('\n');
-}
-
 const directSources = new Map<string, string>();
 function directCode(src: string, name: string, which: 'fwd' | 'dq' | 'dkdv', headDim: number): { kernel: string; code: string } {
   const rows = directRows[which][headDim];
   // The runtime caches shader modules by kernel name, so the name carries the expansion.
   const kernel = `${name}.d${headDim}r${rows}`;
   let code = directSources.get(kernel);
-  if (code === undefined) directSources.set(kernel, (code = common + unrollRows(src, headDim, rows)));
+  if (code === undefined) {
+    // `$c`: one copy per vec4 of the head dim; `$r`: one per row of the invocation, inner,
+    // so that each loaded vec4 is used by every row right after it is loaded.
+    code = `${common}\nconst ROWS: u32 = ${rows}u;\n${unroll(src, { c: headDim / 4, r: rows })}`;
+    directSources.set(kernel, code);
+  }
   return { kernel, code };
 }
 

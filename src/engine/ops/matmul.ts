@@ -10,11 +10,29 @@
 import vec4Code from '../../../shaders/matmul.wgsl?raw';
 import scalarCode from '../../../shaders/matmul_scalar.wgsl?raw';
 import directCode from '../../../shaders/matmul_direct.wgsl?raw';
+import directVec4Src from '../../../shaders/matmul_direct_vec4.wgsl?raw';
 import { record } from '../autograd';
 import { Tensor, shapeStr } from '../tensor';
 import { assertDType, assertRank, uniform } from './common';
 import { add } from './elementwise';
 import { sumTo } from './reduce';
+import { unroll } from './unroll';
+
+// The template's vec4 columns, rows and vec4s of rows per thread (see the shader).
+let directVec4Code: string | null = null;
+const directVec4 = () => (directVec4Code ??= unroll(directVec4Src, { c: 4, r: 8, a: 2 }));
+
+/**
+ * Whether the direct family can run a product with vec4 loads and stores
+ * (matmul_direct_vec4.wgsl): every row it reads or writes as vec4 must be a multiple of
+ * 4 long, i.e. N (rows of C and of an untransposed B), K (rows of an untransposed A and
+ * of a transposed B) and M (rows of a transposed A); both transposed is not supported.
+ * Otherwise the scalar direct kernel runs.
+ */
+export function directVec4Fits(M: number, N: number, K: number, transA: boolean, transB: boolean): boolean {
+  if (N % 4 !== 0 || (transA && transB)) return false;
+  return transA ? M % 4 === 0 : K % 4 === 0;
+}
 
 export interface MatmulOptions {
   /** a is stored [..., K, M] and used transposed. */
@@ -52,7 +70,9 @@ export const matmulTiles = {
  * adapters: SwiftShader runs a workgroup's threads as coroutines on the CPU and every
  * barrier suspends and resumes all of them, so at training sizes ([464, 64] x [64, 64])
  * the tiled kernels spent ~15-35 ms a call (the scalar one ~240 ms) on what the direct
- * one does in a few; the CPU's caches stand in for the tiles. An explicit `tile`
+ * one does in a few; the CPU's caches stand in for the tiles. The direct family reads
+ * vec4s (matmul_direct_vec4.wgsl) where the shape allows (directVec4Fits), scalars
+ * otherwise (matmul_direct.wgsl). An explicit `tile`
  * argument to matmul() always selects the tiled kernels (tests force each family).
  */
 export const matmulKernels: { variant: 'auto' | 'tiled' | 'direct' } = { variant: 'auto' };
@@ -84,7 +104,22 @@ function dispatchMatmul(a: Tensor, b: Tensor, c: Tensor, p: Problem, tile?: Matm
     return;
   }
   const v = matmulKernels.variant;
-  if (!tile && (v === 'direct' || (v === 'auto' && c.rt.info.software))) {
+  const direct = !tile && (v === 'direct' || (v === 'auto' && c.rt.info.software));
+  if (direct && directVec4Fits(M, N, K, transA, transB)) {
+    // 64 threads, each 8 x 16 of C: a 64 x 128 block, or 128 x 64 when N is that narrow.
+    const wgX = Math.min(8, Math.ceil(N / 16));
+    const wgY = Math.floor(64 / wgX);
+    c.rt.dispatch({
+      kernel: 'matmul.direct4',
+      code: directVec4(),
+      constants: { WG_X: wgX, WG_Y: wgY, TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 },
+      buffers: [a.buffer, b.buffer, c.buffer],
+      uniform: uniform(M, N, K, p.strideA / 4, p.strideB / 4, (M * N) / 4),
+      workgroups: [Math.ceil(N / (16 * wgX)), Math.ceil(M / (8 * wgY)), batch],
+    });
+    return;
+  }
+  if (direct) {
     // 64 threads, each 4x8 of C: a 32 x 64 block, or 64 x 32 when N is that narrow
     // (attention heads) so that half the threads are not idle.
     const wgX = N <= 32 ? 4 : 8;

@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
 import { Runtime } from '../../../src/engine/runtime';
 import { fromArray, parameter, tidy, type Tensor } from '../../../src/engine/tensor';
 import { backward } from '../../../src/engine/autograd';
 import { Rng } from '../../../src/engine/random';
-import { linear, matmul, matmulKernels, type MatmulTile } from '../../../src/engine/ops/matmul';
+import { directVec4Fits, linear, matmul, matmulKernels, type MatmulTile } from '../../../src/engine/ops/matmul';
 import { refMatmul } from '../../../src/engine/reference/matmul';
 import { expectClose, numericGrad, randn } from './check';
 
@@ -55,6 +55,14 @@ const CASES: Case[] = [
   { a: [2, 3, 5, 7], b: [2, 3, 7, 4] },
   { a: [1, 1], b: [1, 1] },
   { a: [130, 4], b: [4, 3] },
+  // The direct family's vec4 kernel: partial 8-row and 16-column blocks, K not a multiple
+  // of 4 in the transposed-A layout, batch strides on either side.
+  { a: [13, 8], b: [8, 20] },
+  { a: [9, 12], b: [20, 12], transB: true },
+  { a: [13, 12], b: [13, 8], transA: true },
+  { a: [3, 12, 8], b: [3, 8, 20] },
+  { a: [2, 7, 12], b: [2, 7, 20], transA: true },
+  { a: [2, 5, 12], b: [2, 20, 12], transB: true },
 ];
 
 function label(c: Case): string {
@@ -74,8 +82,15 @@ describe('matmul forward matches the float64 reference', () => {
         const got = await tidy(() => matmul(fromArray(rt, av, c.a), fromArray(rt, bv, c.b), c, tile)).read();
         expectClose(got, ref.out, { atol: 1e-4, rtol: 1e-4, what: `${label(c)} with tile ${name}` });
       }
+      const spy = vi.spyOn(rt, 'dispatch');
       const direct = await withVariant('direct', () => tidy(() => matmul(fromArray(rt, av, c.a), fromArray(rt, bv, c.b), c)).read());
+      const kernels = spy.mock.calls.map(([spec]) => spec.kernel);
+      spy.mockRestore();
       expectClose(direct, ref.out, { atol: 1e-4, rtol: 1e-4, what: `${label(c)} with the direct kernel` });
+      // vec4 where every vec4 row is a multiple of 4 long, the scalar kernel otherwise.
+      const [M, K] = c.transA ? c.a.slice(-2).reverse() : c.a.slice(-2);
+      const N = c.transB ? c.b[c.b.length - 2] : c.b[c.b.length - 1];
+      expect(kernels).toEqual([directVec4Fits(M, N, K, !!c.transA, !!c.transB) ? 'matmul.direct4' : 'matmul.direct']);
       const y = matmul(fromArray(rt, av, c.a), fromArray(rt, bv, c.b), c);
       expect(y.shape).toEqual(ref.shape);
       y.dispose();
@@ -89,6 +104,7 @@ describe('matmul forward matches the float64 reference', () => {
         [97, 130, 66],
         [464, 64, 64],
         [130, 33, 31],
+        [260, 36, 136],
       ]) {
         const av = randn(rng, M * K);
         const bv = randn(rng, K * N);
@@ -136,6 +152,8 @@ describe.each(['tiled', 'direct'] as const)('matmul backward matches finite diff
     { a: [2, 8, 3], b: [8, 4], transA: true },
     { a: [3, 5], b: [2, 5, 4] },
     { a: [5, 3], b: [2, 4, 5], transA: true, transB: true },
+    // Forward NN, dA NT and dB TN all on the direct family's vec4 kernel.
+    { a: [6, 12], b: [12, 20] },
   ];
   for (const c of GRAD_CASES) {
     test(label(c), async () => {
@@ -162,6 +180,17 @@ describe.each(['tiled', 'direct'] as const)('matmul backward matches finite diff
       }
     });
   }
+});
+
+test('the direct family reads vec4s only where every vec4 row is a multiple of 4 long', () => {
+  expect(directVec4Fits(5, 8, 12, false, false)).toBe(true);
+  expect(directVec4Fits(5, 8, 13, false, false)).toBe(false);
+  expect(directVec4Fits(5, 6, 12, false, false)).toBe(false);
+  expect(directVec4Fits(5, 8, 12, false, true)).toBe(true);
+  expect(directVec4Fits(5, 8, 13, false, true)).toBe(false);
+  expect(directVec4Fits(8, 8, 13, true, false)).toBe(true);
+  expect(directVec4Fits(5, 8, 12, true, false)).toBe(false);
+  expect(directVec4Fits(8, 8, 8, true, true)).toBe(false);
 });
 
 describe('linear', () => {
