@@ -95,6 +95,16 @@ function copyBlock(src: Tensor, dst: Tensor, b: Block): void {
   });
 }
 
+/**
+ * Raw (unrecorded) row resize: views src as [outer, srcRow] and dst as [outer, dstRow]
+ * and writes dst[o, j] = src[o, j] for j < min(srcRow, dstRow), 0 beyond: pads rows
+ * with zeros when dstRow > srcRow, crops them when it is smaller. A whole [K, N] block
+ * counts as one row, so the same call pads or crops rows of a matrix too.
+ */
+export function copyRows(src: Tensor, dst: Tensor, outer: number, srcRow: number, dstRow: number): void {
+  copyBlock(src, dst, { outer, c0: 0, cw: dstRow, w: Math.min(srcRow, dstRow), srcRow, srcOff: 0, dstRow, dstOff: 0 });
+}
+
 /** Concatenates along `axis` (default 0); all other dimensions must agree. */
 export function concat(xs: Tensor[], axis = 0): Tensor {
   if (!xs.length) throw new RangeError('concat: no tensors given');

@@ -15,6 +15,7 @@ import { record } from '../autograd';
 import { Tensor, shapeStr } from '../tensor';
 import { assertDType, assertRank, uniform } from './common';
 import { add } from './elementwise';
+import { copyRows } from './layout';
 import { sumTo } from './reduce';
 import { unroll } from './unroll';
 
@@ -94,6 +95,90 @@ interface Problem {
   transB: boolean;
 }
 
+/** matmul_direct_vec4.wgsl on a shape directVec4Fits accepts. */
+function dispatchDirectVec4(a: Tensor, b: Tensor, c: Tensor, p: Problem): void {
+  const { batch, M, N, K, transA, transB } = p;
+  // Each thread owns 8 x 16 of C. Workgroups of 64 threads, fewer when that leaves under
+  // 8 workgroups: SwiftShader runs a workgroup on one CPU thread, so the weight-gradient
+  // products ([64, 64] of C over 700 tokens) would otherwise keep one core busy and
+  // leave the others idle.
+  const tx = Math.ceil(N / 16);
+  const ty = Math.ceil(M / 8);
+  let wgX = 8;
+  let wgY = 8;
+  const groups = () => Math.ceil(tx / wgX) * Math.ceil(ty / wgY) * batch;
+  while (wgX > 1 && wgX >= 2 * tx) [wgX, wgY] = [wgX / 2, wgY * 2];
+  while (wgX * wgY > 4 && groups() < 8) {
+    if (wgY >= wgX || wgX === 1) wgY /= 2;
+    else wgX /= 2;
+  }
+  c.rt.dispatch({
+    kernel: 'matmul.direct4',
+    code: directVec4(),
+    constants: { WG_X: wgX, WG_Y: wgY, TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 },
+    buffers: [a.buffer, b.buffer, c.buffer],
+    uniform: uniform(M, N, K, p.strideA / 4, p.strideB / 4, (M * N) / 4),
+    workgroups: [Math.ceil(tx / wgX), Math.ceil(ty / wgY), batch],
+  });
+}
+
+/**
+ * The direct family on a shape with a dimension the vec4 kernel cannot read (the patch
+ * stem's 193 inputs, the vocabulary): zero-pad the rows it reads as vec4 to a multiple
+ * of 4 (zero columns of A meet zero rows of B, so the padding adds nothing), run the vec4
+ * kernel, crop C. On SwiftShader the scalar kernel ran [736, 193] x [193, 64] at ~0.15
+ * GFLOP/s, ~10% of a training step; the copies cost a few percent of that.
+ */
+function dispatchDirectPadded(a: Tensor, b: Tensor, c: Tensor, p: Problem): void {
+  const { batch, M, N, K, transA, transB } = p;
+  const rt = c.rt;
+  const up = (x: number) => Math.ceil(x / 4) * 4;
+  const temps: Tensor[] = [];
+  // [outer, srcRow] -> [outer, dstRow] (a fresh tensor unless nothing changes).
+  const resized = (src: Tensor, outer: number, srcRow: number, dstRow: number): Tensor => {
+    if (srcRow === dstRow) return src;
+    const out = new Tensor(rt, [outer * dstRow], 'f32');
+    copyRows(src, out, outer, srcRow, dstRow);
+    temps.push(out);
+    return out;
+  };
+  const batchA = p.strideA ? batch : 1;
+  const batchB = p.strideB ? batch : 1;
+  const Np = up(N);
+  // Padded sizes: TN reads A's rows (length M) as vec4, NN and NT its rows of length K.
+  const Mp = transA ? up(M) : M;
+  const Kp = transA ? K : up(K);
+  let a4: Tensor;
+  let b4: Tensor;
+  if (transA) {
+    a4 = resized(a, batchA * K, M, Mp); // [K, M] -> [K, Mp]
+    b4 = resized(b, batchB * K, N, Np); // [K, N] -> [K, Np]
+  } else {
+    a4 = resized(a, batchA * M, K, Kp); // [M, K] -> [M, Kp]
+    b4 = transB
+      ? resized(resized(b, batchB * N, K, Kp), batchB, N * Kp, Np * Kp) // [N, K] -> [Np, Kp]
+      : resized(resized(b, batchB * K, N, Np), batchB, K * Np, Kp * Np); // [K, N] -> [Kp, Np]
+  }
+  const c4 = Mp === M && Np === N ? c : new Tensor(rt, [batch * Mp * Np], 'f32');
+  if (c4 !== c) temps.push(c4);
+  dispatchDirectVec4(a4, b4, c4, {
+    batch,
+    M: Mp,
+    N: Np,
+    K: Kp,
+    strideA: p.strideA ? Mp * Kp : 0,
+    strideB: p.strideB ? Kp * Np : 0,
+    transA,
+    transB,
+  });
+  if (c4 !== c) {
+    // [batch, Mp, Np] -> [batch, M, N]: columns first, then whole [., N] blocks.
+    if (Mp === M) copyRows(c4, c, batch * M, Np, N);
+    else copyRows(resized(c4, batch * Mp, Np, N), c, batch, Mp * N, M * N);
+  }
+  for (const t of temps) t.dispose();
+}
+
 /** Records one kernel dispatch computing C (preallocated, [batch, M, N]). */
 function dispatchMatmul(a: Tensor, b: Tensor, c: Tensor, p: Problem, tile?: MatmulTile): void {
   const { batch, M, N, K, transA, transB } = p;
@@ -106,17 +191,11 @@ function dispatchMatmul(a: Tensor, b: Tensor, c: Tensor, p: Problem, tile?: Matm
   const v = matmulKernels.variant;
   const direct = !tile && (v === 'direct' || (v === 'auto' && c.rt.info.software));
   if (direct && directVec4Fits(M, N, K, transA, transB)) {
-    // 64 threads, each 8 x 16 of C: a 64 x 128 block, or 128 x 64 when N is that narrow.
-    const wgX = Math.min(8, Math.ceil(N / 16));
-    const wgY = Math.floor(64 / wgX);
-    c.rt.dispatch({
-      kernel: 'matmul.direct4',
-      code: directVec4(),
-      constants: { WG_X: wgX, WG_Y: wgY, TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 },
-      buffers: [a.buffer, b.buffer, c.buffer],
-      uniform: uniform(M, N, K, p.strideA / 4, p.strideB / 4, (M * N) / 4),
-      workgroups: [Math.ceil(N / (16 * wgX)), Math.ceil(M / (8 * wgY)), batch],
-    });
+    dispatchDirectVec4(a, b, c, p);
+    return;
+  }
+  if (direct && !(transA && transB)) {
+    dispatchDirectPadded(a, b, c, p);
     return;
   }
   if (direct) {
