@@ -9,9 +9,10 @@
 import unaryCode from '../../../shaders/elementwise_unary.wgsl?raw';
 import unaryGradCode from '../../../shaders/elementwise_unary_grad.wgsl?raw';
 import binaryCode from '../../../shaders/elementwise_binary.wgsl?raw';
+import binaryVec4Code from '../../../shaders/elementwise_binary_vec4.wgsl?raw';
 import swigluCode from '../../../shaders/elementwise_swiglu.wgsl?raw';
 import swigluGradCode from '../../../shaders/elementwise_swiglu_grad.wgsl?raw';
-import { record } from '../autograd';
+import { elementAlias, elementWidth, record } from '../autograd';
 import { Tensor, shapeStr } from '../tensor';
 import { assertDType, assertSameShape, collapseDims, dims8, f32, grid1d, uniform } from './common';
 import { sumTo } from './reduce';
@@ -107,6 +108,22 @@ function broadcastStrides(shape: readonly number[], out: readonly number[]): num
   return strides;
 }
 
+/**
+ * The layouts elementwise_binary_vec4.wgsl runs (collapsed dims and strides in, null
+ * for any other): both operands the full [n] (same shape), or [R, C] with one operand
+ * full and the other a [C] row repeated over R (bias), C a multiple of 4.
+ */
+function vec4Layout(c: { shape: number[]; strides: number[][] }): { row: number; rowA: boolean; rowB: boolean } | null {
+  const [sa, sb] = c.strides;
+  const C = c.shape[c.shape.length - 1];
+  if (C % 4 !== 0) return null;
+  if (c.shape.length === 1) return sa[0] === 1 && sb[0] === 1 ? { row: C, rowA: false, rowB: false } : null;
+  if (c.shape.length !== 2 || sa[1] !== 1 || sb[1] !== 1) return null;
+  if (sa[0] === C && sb[0] === 0) return { row: C, rowA: false, rowB: true };
+  if (sa[0] === 0 && sb[0] === C) return { row: C, rowA: true, rowB: false };
+  return null;
+}
+
 const BINARY = { add: 0, sub: 1, mul: 2, div: 3 } as const;
 type BinaryOp = keyof typeof BINARY;
 
@@ -117,6 +134,18 @@ function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   const out = new Tensor(a.rt, shape, 'f32');
   if (out.size === 0) return out;
   const c = collapseDims(shape, [broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape)]);
+  const v4 = vec4Layout(c);
+  if (v4) {
+    a.rt.dispatch({
+      kernel: 'elementwise.binary4',
+      code: binaryVec4Code,
+      constants: { OP: BINARY[op], ROW_A: v4.rowA ? 1 : 0, ROW_B: v4.rowB ? 1 : 0 },
+      buffers: [a.buffer, b.buffer, out.buffer],
+      uniform: uniform(out.size / 4, v4.row / 4),
+      workgroups: grid1d(out.size / 4, 64),
+    });
+    return out;
+  }
   a.rt.dispatch({
     kernel: 'elementwise.binary',
     code: binaryCode,
@@ -161,22 +190,23 @@ export function swiglu(a: Tensor, b: Tensor): Tensor {
   assertDType('swiglu', 'b', b, 'f32');
   assertSameShape('swiglu', ['a', 'b'], a, b);
   const out = new Tensor(a.rt, a.shape, 'f32');
+  const w = elementWidth(a.size);
   a.rt.dispatch({
-    kernel: 'elementwise.swiglu',
-    code: swigluCode,
+    kernel: `elementwise.swiglu${w === 4 ? '4' : ''}`,
+    code: elementAlias(w) + swigluCode,
     buffers: [a.buffer, b.buffer, out.buffer],
-    uniform: uniform(a.size),
-    workgroups: grid1d(a.size),
+    uniform: uniform(a.size / w),
+    workgroups: grid1d(a.size / w, 64),
   });
   return record('swiglu', out, [a, b], (g) => {
     const da = new Tensor(a.rt, a.shape, 'f32');
     const db = new Tensor(a.rt, a.shape, 'f32');
     a.rt.dispatch({
-      kernel: 'elementwise.swiglu_grad',
-      code: swigluGradCode,
+      kernel: `elementwise.swiglu_grad${w === 4 ? '4' : ''}`,
+      code: elementAlias(w) + swigluGradCode,
       buffers: [a.buffer, b.buffer, g.buffer, da.buffer, db.buffer],
-      uniform: uniform(a.size),
-      workgroups: grid1d(a.size),
+      uniform: uniform(a.size / w),
+      workgroups: grid1d(a.size / w, 64),
     });
     return [da, db];
   });

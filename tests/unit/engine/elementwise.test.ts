@@ -89,6 +89,10 @@ describe('binary ops with broadcasting', () => {
     [[3, 1], [1, 6]],
     [[6], [1]],
     [[2, 1, 3, 1, 2], [1, 4, 1, 5, 2]],
+    // The vec4 kernel's layouts: same shape, a row broadcast on either side.
+    [[6, 8], [6, 8]],
+    [[3, 2, 12], [12]],
+    [[8], [5, 8]],
   ];
   for (const [op, fn] of Object.entries(OPS) as [keyof typeof OPS, (x: number, y: number) => number][]) {
     for (const [as, bs] of SHAPES) {
@@ -131,5 +135,22 @@ describe('swiglu', () => {
     expectClose(r.out, refSwiglu(a, b), { atol: 1e-5, rtol: 1e-4 });
     expectClose(r.grads[0], da, { atol: 1e-4, rtol: 1e-3, what: 'da' });
     expectClose(r.grads[1], db, { atol: 1e-4, rtol: 1e-3, what: 'db' });
+  });
+
+  test('the vec4 kernels (size a multiple of 4): forward and both gradients, finite for large |a|', async () => {
+    const rng = new Rng(10);
+    const n = 4 * 13;
+    const [a, b, g] = [randn(rng, n, 2), randn(rng, n), randn(rng, n)];
+    const f = ([x, y]: Float64Array[]) => refSwiglu(x, y);
+    const [da, db] = numericGrad(f, [a, b], g);
+    const r = await runWithGrad((x, y) => ew.swiglu(x, y), [{ data: a, shape: [4, 13] }, { data: b, shape: [4, 13] }], g);
+    expectClose(r.out, refSwiglu(a, b), { atol: 1e-5, rtol: 1e-4 });
+    expectClose(r.grads[0], da, { atol: 1e-4, rtol: 1e-3, what: 'da' });
+    expectClose(r.grads[1], db, { atol: 1e-4, rtol: 1e-3, what: 'db' });
+    const big = new Float32Array([-1000, -100, -30, 30, 100, 1000, 0, 1]);
+    const gBig = new Float32Array(8).fill(1);
+    const rb = await runWithGrad((x, y) => ew.swiglu(x, y), [{ data: big, shape: [8] }, { data: gBig, shape: [8] }], gBig);
+    expectClose(rb.out, refSwiglu(big, gBig), { atol: 1e-5, rtol: 1e-5, what: 'large |a|' });
+    expect([...rb.grads[0], ...rb.grads[1]].every(Number.isFinite)).toBe(true);
   });
 });

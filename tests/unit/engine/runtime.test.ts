@@ -67,6 +67,26 @@ describe('runtime', () => {
     scope.dispose();
   });
 
+  for (const n of [5, 8]) {
+    test(`gradient sums and leaf accumulation over ${n} elements (${n % 4 ? 'scalar' : 'vec4'} kernels)`, async () => {
+      const g = Array.from({ length: n }, (_, i) => i - 2);
+      const p = parameter(rt, new Array(n).fill(1), [n]);
+      for (let pass = 0; pass < 2; pass++) {
+        tidy(() => {
+          // p feeds two nodes (their gradients are summed), and the second pass adds to p.grad.
+          const y = scaled(p, 3);
+          const z = scaled(p, 5);
+          const s = new Tensor(rt, [n], 'f32');
+          rt.copy(y.buffer, 0, s.buffer, 0, 4 * n);
+          backward(record('pair', s, [y, z], (gg) => [gg, gg]), fromArray(rt, g, [n]));
+        });
+      }
+      expect(Array.from(await p.grad!.read())).toEqual(g.map((v) => 16 * v));
+      p.grad!.dispose();
+      p.dispose();
+    });
+  }
+
   test('profiling reports per-kernel GPU time', async () => {
     if (!rt.hasTimestamps) return;
     rt.startProfiling();
