@@ -6,12 +6,23 @@
  * the backward is one fused kernel from the saved logsumexp. The normaliser stays on
  * the GPU, so nothing is read back.
  */
+import commonCode from '../../../shaders/xent_common.wgsl?raw';
 import fwdCode from '../../../shaders/xent_fwd.wgsl?raw';
+import fwdRowsCode from '../../../shaders/xent_fwd_rows.wgsl?raw';
 import reduceCode from '../../../shaders/xent_reduce.wgsl?raw';
 import gradCode from '../../../shaders/xent_grad.wgsl?raw';
 import { record } from '../autograd';
 import { Tensor, fromArray, shapeStr } from '../tensor';
 import { assertDType, assertRank, grid1d, gridRows, rowsOf, sameShape, uniform } from './common';
+
+/**
+ * Kernel family of the forward pass. 'workgroup': one workgroup per row with a tree
+ * reduction behind barriers (xent_fwd.wgsl), for GPUs. 'rows': one thread per row, no
+ * barriers (xent_fwd_rows.wgsl), which 'auto' picks on software adapters, where every
+ * barrier suspends and resumes all of a workgroup's threads (same reasoning as
+ * normKernels). Tests force each.
+ */
+export const xentKernels: { variant: 'auto' | 'rows' | 'workgroup' } = { variant: 'auto' };
 
 export interface CrossEntropyOptions {
   /** Per-row weights, shaped like the targets (e.g. 0/1 loss masks or importance weights). */
@@ -56,13 +67,15 @@ export function crossEntropy(logits: Tensor, targets: Tensor | Int32Array, opts:
   const loss = new Tensor(rt, [], 'f32');
   const invCount = new Tensor(rt, [1], 'f32');
   if (rows > 0) {
+    const v = xentKernels.variant;
+    const perRow = v === 'rows' || (v === 'auto' && rt.info.software);
     rt.dispatch({
-      kernel: 'xent.fwd',
-      code: fwdCode,
+      kernel: perRow ? 'xent.fwd.rows' : 'xent.fwd',
+      code: commonCode + (perRow ? fwdRowsCode : fwdCode),
       constants: { HAS_W: hasW },
       buffers: [logits.buffer, t.buffer, wBuf, lse.buffer, rowLoss.buffer],
       uniform: uniform(rows, V),
-      workgroups: gridRows(rows),
+      workgroups: perRow ? grid1d(rows, 64) : gridRows(rows),
     });
   }
   rt.dispatch({

@@ -3,7 +3,7 @@ import { Runtime } from '../../../src/engine/runtime';
 import { fromArray, parameter, tidy } from '../../../src/engine/tensor';
 import { backward } from '../../../src/engine/autograd';
 import { Rng } from '../../../src/engine/random';
-import { crossEntropy } from '../../../src/engine/ops/xent';
+import { crossEntropy, xentKernels } from '../../../src/engine/ops/xent';
 import { refCrossEntropy } from '../../../src/engine/reference/xent';
 import { expectClose, numericGrad, randInt, randn } from './check';
 
@@ -29,7 +29,14 @@ async function lossAndGrad(logits: Float32Array, shape: number[], targets: Int32
   return { value, grad };
 }
 
-describe('crossEntropy', () => {
+describe.each(['rows', 'workgroup'] as const)('crossEntropy (%s forward kernel)', (variant) => {
+  beforeAll(() => {
+    xentKernels.variant = variant;
+  });
+  afterAll(() => {
+    xentKernels.variant = 'auto';
+  });
+
   for (const [N, V] of [
     [7, 5],
     [33, 67],
