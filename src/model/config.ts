@@ -59,6 +59,17 @@ export const ModelConfigSchema = z
     crlDim: pos('CRL dim').max(4096, 'CRL dim is at most 4096'),
     /** Q/K tile of the block-sparse attention kernels. */
     attnTile: z.union([z.literal(32), z.literal(64)], { error: 'attention tile must be 32 or 64' }),
+    /**
+     * Embodiment prompt before the instruction (Qwen-VLA Sec. 2.3): 'compact' (default),
+     * 'qwen' (the paper's sentence) or 'none' (single-embodiment data, where it is the same
+     * ~30 tokens in every sample).
+     */
+    embodimentPrompt: z.enum(['compact', 'qwen', 'none'], { error: "embodiment prompt must be 'compact', 'qwen' or 'none'" }).optional(),
+    /**
+     * Actions the policy executes from each predicted chunk before it re-plans (receding
+     * horizon). Default: the whole chunk. Evaluation and rollouts use it unless told otherwise.
+     */
+    executeSteps: pos('execute steps').max(256, 'execute steps is at most 256').optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -75,6 +86,9 @@ export const ModelConfigSchema = z
         path: ['patchSize'],
         message: `patch size must divide image size (${c.imageSize} / ${c.patchSize} is not whole)`,
       });
+    }
+    if (c.executeSteps !== undefined && c.executeSteps > c.chunkLength) {
+      ctx.addIssue({ code: 'custom', path: ['executeSteps'], message: `execute steps (${c.executeSteps}) cannot exceed the chunk length H (${c.chunkLength})` });
     }
     if (new Set(c.cameras).size !== c.cameras.length) {
       ctx.addIssue({ code: 'custom', path: ['cameras'], message: 'camera names must be unique' });
@@ -111,6 +125,14 @@ export const TrainConfigSchema = z
     sampleStride: pos('sample stride').max(10_000, 'sample stride is at most 10000').optional(),
     /** Checkpoint every this many steps (0: only at the end). Default 100. */
     checkpointEvery: int('checkpoint every').min(0, 'checkpoint every must be >= 0').optional(),
+    /**
+     * Gaussian noise added to each training sample's state before it is tokenized, in
+     * proprio bins (std = stateNoise x the dimension's bin width). Default 0. Discretized
+     * state tokens make a policy trained on few demonstrations hypersensitive: a rollout
+     * that strays 1 mm or 1 mrad from its demonstration lands in bins the model never saw
+     * (issue 10, docs/results.md round 3); the noise trains the neighbouring bins too.
+     */
+    stateNoise: z.number({ error: 'state noise must be a number' }).min(0, 'state noise must be >= 0').max(100, 'state noise is at most 100 bins').optional(),
   })
   .strict()
   .superRefine((t, ctx) => {

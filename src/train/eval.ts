@@ -71,7 +71,7 @@ export interface EvalOptions {
   envsPerBatch?: number;
   /** Evaluation seed (default 0). */
   seed?: number;
-  /** Actions executed per chunk before re-planning (default: the policy's chunkSize). */
+  /** Actions executed per chunk before re-planning (default: the policy's executeSteps, else its chunkSize). */
   executeSteps?: number;
   /** Overrides every task's step limit (default: the task spec's maxSteps). */
   maxSteps?: number;
@@ -395,7 +395,7 @@ async function runBatch(plans: EpisodePlan[], ctx: BatchContext): Promise<Episod
 }
 
 export interface SingleRolloutOptions {
-  /** Actions executed per chunk before re-planning (default: the policy's chunkSize). */
+  /** Actions executed per chunk before re-planning (default: the policy's executeSteps, else its chunkSize). */
   executeSteps?: number;
   /** Overrides the task's step limit. */
   maxSteps?: number;

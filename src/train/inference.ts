@@ -449,6 +449,7 @@ export class PrtsPolicy extends ModelPolicy {
     super({
       name,
       chunkSize: inference.horizon,
+      executeSteps: inference.data.config.model.executeSteps,
       predict: (inputs) => inference.predict(inputs),
       onReset: (episodes) => inference.reset(episodes),
       dispose: () => inference.dispose(),

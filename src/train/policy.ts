@@ -53,6 +53,8 @@ export interface Policy {
   readonly name: string;
   /** Actions per chunk (H). */
   readonly chunkSize: number;
+  /** Actions to execute per chunk before re-planning, when the caller does not say (default chunkSize). */
+  readonly executeSteps?: number;
   /** Whether act() needs camera images (the harness turns the cameras off otherwise). */
   readonly needsImages?: boolean;
   /** Whether the policy reads the simulator state (PolicyInput.world). */
@@ -95,7 +97,7 @@ export function validateChunks(policy: Pick<Policy, 'name' | 'chunkSize'>, input
 // ------------------------------------------------------------------ executor
 
 export interface ExecutorOptions {
-  /** Actions executed from each chunk before re-planning (1..chunkSize; default chunkSize). */
+  /** Actions executed from each chunk before re-planning (1..chunkSize; default policy.executeSteps, else chunkSize). */
   executeSteps?: number;
 }
 
@@ -115,7 +117,7 @@ export class RecedingHorizonExecutor {
     readonly policy: Policy,
     opts: ExecutorOptions = {},
   ) {
-    const e = opts.executeSteps ?? policy.chunkSize;
+    const e = opts.executeSteps ?? policy.executeSteps ?? policy.chunkSize;
     if (!Number.isInteger(policy.chunkSize) || policy.chunkSize < 1) throw new Error(`policy '${policy.name}': chunkSize must be a positive integer, got ${policy.chunkSize}`);
     if (!Number.isInteger(e) || e < 1 || e > policy.chunkSize) {
       throw new Error(`executeSteps must be an integer in [1, chunkSize = ${policy.chunkSize}] for policy '${policy.name}', got ${e}`);
@@ -302,6 +304,8 @@ export type ChunkFn = (inputs: PolicyInput[]) => Promise<Float32Array[]>;
 export interface ModelPolicyOptions {
   name: string;
   chunkSize: number;
+  /** The policy's re-planning interval (Policy.executeSteps). */
+  executeSteps?: number;
   predict: ChunkFn;
   /** Default true: learned policies look at the cameras. */
   needsImages?: boolean;
@@ -315,6 +319,7 @@ export interface ModelPolicyOptions {
 export class ModelPolicy implements Policy {
   readonly name: string;
   readonly chunkSize: number;
+  readonly executeSteps?: number;
   readonly needsImages: boolean;
 
   constructor(private readonly o: ModelPolicyOptions) {
@@ -323,6 +328,10 @@ export class ModelPolicy implements Policy {
     if (typeof o.predict !== 'function') throw new Error(`ModelPolicy '${o.name}': predict must be a function (inputs) => Promise<Float32Array[]>`);
     this.name = o.name;
     this.chunkSize = o.chunkSize;
+    if (o.executeSteps !== undefined && (!Number.isInteger(o.executeSteps) || o.executeSteps < 1 || o.executeSteps > o.chunkSize)) {
+      throw new Error(`ModelPolicy '${o.name}': executeSteps must be an integer in [1, chunkSize = ${o.chunkSize}], got ${o.executeSteps}`);
+    }
+    this.executeSteps = o.executeSteps;
     this.needsImages = o.needsImages ?? true;
   }
 

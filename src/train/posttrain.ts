@@ -24,6 +24,7 @@ import { buildBatch, decodeFrames, SampleIndex, TaskBalancedSampler, type Layout
 import type { WorkbenchConfig } from '../model/config';
 import { PrtsModel, type ModelBatch } from '../model/prts';
 import { IGNORE_TARGET, TokenizerBundle } from '../model/tokenizers/index';
+import { augmentRng, jitterStates } from './augment';
 import { applyOptimizer, applyParams, optimizerTensors, type CheckpointData } from './checkpoint';
 import { ThroughputMeter } from './metrics';
 import { prtsConfigOf, resolveTrainOptions, visionSpec, type TrainerState } from './pretrain';
@@ -608,7 +609,11 @@ export class PostTrainRun {
     if (this.done) throw new PostTrainError(`step(): the run is complete (${this.stateBase.steps} steps)`);
     const t0 = performance.now();
     const drawn = this.sampler.next();
-    const { packed, batch } = await this.assemble(Array.from(drawn.ids, (id) => this.index.sample(id)));
+    const samples = Array.from(drawn.ids, (id) => this.index.sample(id));
+    const noise = this.config.train.stateNoise ?? 0;
+    // Offset from pre-training's stream: the two runs draw different jitter for the same batch index.
+    const jittered = noise > 0 ? jitterStates(samples, this.bundle.proprio, noise, augmentRng(this.stateBase.seed ^ 0x9057, drawn.step)) : samples;
+    const { packed, batch } = await this.assemble(jittered);
     const step = this.stepIndex;
     const lr = lrAt(step, this.schedule);
     const loss = await this.trainer.step(batch, lr, new Rng(stepSeed(this.stateBase.seed, step)));

@@ -30,6 +30,7 @@ import { buildBatch, decodeFrames, SampleIndex, shareGoals, TaskBalancedSampler,
 import { proprioBins, type WorkbenchConfig } from '../model/config.ts';
 import { PrtsModel, type PrtsConfig } from '../model/prts.ts';
 import { TokenizerBundle, type DocumentLayout, type EmbodimentDescriptor } from '../model/tokenizers/index.ts';
+import { augmentRng, jitterStates } from './augment.ts';
 import { applyOptimizer, applyParams, optimizerTensors, type CheckpointData } from './checkpoint.ts';
 import { lSaFloor, ThroughputMeter, type PretrainStepMetrics } from './metrics.ts';
 import type { NamedTensor } from './safetensors.ts';
@@ -123,7 +124,7 @@ export function fitTokenizers(cfg: WorkbenchConfig, reader: LeRobotReader, index
   return TokenizerBundle.fit(
     { instructions: reader.tasks, chunks: index.chunks(), stateStats: { q01: st.q01, q99: st.q99 }, embodiment },
     {
-      instruction: { mode: 'word', maxWords: cfg.model.textVocab },
+      instruction: { mode: 'word', maxWords: cfg.model.textVocab, promptStyle: cfg.model.embodimentPrompt ?? 'compact' },
       fast: { horizon: cfg.model.chunkLength, actionDim: index.actionDim, scale: cfg.model.fastScale, vocabSize: cfg.model.actionVocab },
       proprioBins: proprioBins(cfg.model),
     },
@@ -299,10 +300,12 @@ export class Pretrainer {
     return batch;
   }
 
-  /** The next batch of the seeded stream (advances the sampler). */
+  /** The next batch of the seeded stream (advances the sampler); train.stateNoise jitters its states (augment.ts). */
   async nextBatch(): Promise<PackedBatch> {
     const drawn = this.sampler.next();
-    return this.assemble(Array.from(drawn.ids, (id) => this.index.sample(id)));
+    const samples = Array.from(drawn.ids, (id) => this.index.sample(id));
+    const noise = this.config.train.stateNoise ?? 0;
+    return this.assemble(noise > 0 ? jitterStates(samples, this.bundle.proprio, noise, augmentRng(this.options.samplerSeed, drawn.step)) : samples);
   }
 
   /** One optimizer step; returns its metrics (also appended to `history`). */

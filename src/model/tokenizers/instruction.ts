@@ -43,7 +43,8 @@ export interface EmbodimentDescriptor {
   modifiers?: string[];
 }
 
-export type PromptStyle = 'compact' | 'qwen';
+/** 'none': no prompt, for single-embodiment data where it says the same thing in every sample and only costs tokens. */
+export type PromptStyle = 'compact' | 'qwen' | 'none';
 
 function checkEmbodiment(e: EmbodimentDescriptor): void {
   if (typeof e.robot !== 'string' || e.robot.trim() === '') throw new InstructionError('embodiment.robot must be a non-empty string');
@@ -57,10 +58,11 @@ function checkEmbodiment(e: EmbodimentDescriptor): void {
 /**
  * The embodiment prompt prepended to the instruction. 'compact' (default) keeps it short
  * for a small model: "robot: panda; arms: 1; control: ee-delta 20 hz; chunk: 8; action
- * dims: 7; task:". 'qwen' is Qwen-VLA's template sentence.
+ * dims: 7; task:". 'qwen' is Qwen-VLA's template sentence. 'none' is empty.
  */
 export function embodimentPrompt(e: EmbodimentDescriptor, style: PromptStyle = 'compact'): string {
   checkEmbodiment(e);
+  if (style === 'none') return '';
   const mods = e.modifiers ?? [];
   if (style === 'qwen') {
     const arms = e.arms === 1 ? 'single arm' : e.arms === 2 ? 'dual arms' : `${e.arms} arms`;
@@ -225,8 +227,8 @@ export class InstructionTokenizer {
     if (j.type !== 'instruction') throw new InstructionError(`InstructionTokenizer.fromJSON: field "type" must be "instruction", got ${JSON.stringify(j.type)}`);
     if (j.version !== 1) throw new InstructionError(`InstructionTokenizer.fromJSON: unsupported "version" ${JSON.stringify(j.version)} (expected 1)`);
     if (j.mode !== 'word' && j.mode !== 'bpe') throw new InstructionError(`InstructionTokenizer.fromJSON: field "mode" must be "word" or "bpe", got ${JSON.stringify(j.mode)}`);
-    if (j.promptStyle !== 'compact' && j.promptStyle !== 'qwen') {
-      throw new InstructionError(`InstructionTokenizer.fromJSON: field "promptStyle" must be "compact" or "qwen", got ${JSON.stringify(j.promptStyle)}`);
+    if (j.promptStyle !== 'compact' && j.promptStyle !== 'qwen' && j.promptStyle !== 'none') {
+      throw new InstructionError(`InstructionTokenizer.fromJSON: field "promptStyle" must be "compact", "qwen" or "none", got ${JSON.stringify(j.promptStyle)}`);
     }
     if (!Array.isArray(j.pieces) || j.pieces.some((p) => typeof p !== 'string')) {
       throw new InstructionError('InstructionTokenizer.fromJSON: field "pieces" must be an array of strings');

@@ -34,7 +34,7 @@ function parts(c: EpisodeConfig): Record<Part, string> {
 }
 
 describe('perturbations', () => {
-  for (const id of ['goal/red_on_plate', 'spatial/left', 'long/yellow_tray_red_plate']) {
+  for (const id of ['goal/red_on_plate', 'spatial/left', 'long/yellow_tray_red_plate', 'reach/touch_blue']) {
     test(`each axis changes what it claims and nothing else (${id})`, () => {
       const task = getTask(id);
       const init = getInitState(task, 7);
@@ -75,6 +75,22 @@ describe('perturbations', () => {
     expect(cfg.goal[0].args[0]).not.toBe(task.goal[0].args[0]);
     expect(cfg.goal[0].args[1]).toBe(task.goal[0].args[1]);
     expect(cfg.instruction).toContain('blue can');
+  });
+
+  test('reach suite: novel task touches another block and says so; a paraphrase keeps the block', () => {
+    const task = getTask('reach/touch_red');
+    for (let seed = 0; seed < 20; seed++) {
+      const init = getInitState(task, seed % 10);
+      const p = samplePerturbation(task, init, ['novel_task', 'paraphrase'], seed);
+      const cfg = applyPerturbation(task, init, p);
+      expect(cfg.goal).toHaveLength(1);
+      expect(cfg.goal[0].pred).toBe('Touch');
+      expect(cfg.goal[0].args[0]).not.toBe('red_block');
+      const color = cfg.goal[0].args[0].replace('_block', '');
+      expect(p.novelTask!.instruction).toBe(`touch the ${color} block`);
+      expect(cfg.instruction).not.toBe(p.novelTask!.instruction);
+      expect(cfg.instruction).toContain(`the ${color} block`);
+    }
   });
 
   test('bad input names the problem', () => {

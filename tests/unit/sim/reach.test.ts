@@ -1,0 +1,131 @@
+/**
+ * The CPU-sized reach suite (DESIGN.md 9): shuffled layouts, the Touch predicate, and the
+ * policy state's rotation part (relative to tool-down, continuous along an episode).
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { World, TOOL_DOWN, toolRotationVector } from '../../../src/sim/world';
+import { evalPredicate, getInitState, getTask, listTasks, runExpert, validateTask, type TaskSpec } from '../../../src/sim';
+import { FINGERTIP_OFFSET, THRESHOLDS } from '../../../src/sim/tasks/predicates';
+import { matMul, axisAngleToMat } from '../../../src/sim/math';
+
+const slotOf = (task: TaskSpec, index: number, name: string): string => {
+  const pos = getInitState(task, index).objects[name].pos;
+  const slot = task.regions.find((r) => Math.abs(pos[0] - r.center[0]) <= r.half[0] + 1e-9 && Math.abs(pos[1] - r.center[1]) <= r.half[1] + 1e-9);
+  if (!slot) throw new Error(`${name} of state ${index} is in no slot`);
+  return slot.name;
+};
+
+describe('reach suite', () => {
+  test('six touch tasks share one scene; every block is in one slot, and the layout changes between initial states', () => {
+    const tasks = listTasks('reach');
+    expect(tasks.map((t) => t.id)).toEqual(['reach/touch_red', 'reach/touch_green', 'reach/touch_blue', 'reach/touch_yellow', 'reach/touch_purple', 'reach/touch_white']);
+    for (const t of tasks) {
+      expect(t.goal).toEqual([{ pred: 'Touch', args: [t.id.replace('reach/touch_', '') + '_block'] }]);
+      expect(t.instruction).toBe(`touch the ${t.id.replace('reach/touch_', '')} block`);
+    }
+    const task = tasks[0];
+    const layouts = new Set<string>();
+    for (let i = 0; i < 50; i++) {
+      const slots = task.objects.map((o) => slotOf(task, i, o.name));
+      expect(new Set(slots).size).toBe(task.objects.length);
+      layouts.add(slots.join(','));
+      // The red block (the target) visits every slot across the 50 states.
+    }
+    expect(layouts.size).toBeGreaterThan(40);
+    const redSlots = new Set(Array.from({ length: 50 }, (_, i) => slotOf(task, i, 'red_block')));
+    expect(redSlots.size).toBe(6);
+    // A state is a pure function of (task, index).
+    expect(getInitState(task, 7)).toEqual(getInitState(task, 7));
+  });
+
+  test('shuffle specs are validated with the field named', () => {
+    const t = getTask('reach/touch_red');
+    expect(() => validateTask({ ...t, shuffle: { objects: t.shuffle!.objects, regions: t.shuffle!.regions.slice(1) } })).toThrow(/shuffle: needs as many regions as objects/);
+    expect(() => validateTask({ ...t, shuffle: { objects: t.shuffle!.objects, regions: [...t.shuffle!.regions.slice(1), 'nowhere'] } })).toThrow(/shuffle.regions: unknown region 'nowhere'/);
+    expect(() => validateTask({ ...t, shuffle: { objects: [...t.shuffle!.objects.slice(1), 'green_block'], regions: t.shuffle!.regions } })).toThrow(/shuffle.objects: object 'green_block' is placed twice/);
+    expect(() => validateTask({ ...t, shuffle: undefined })).toThrow(/object 'red_block' has no On\(object, region\) placement/);
+    expect(() => validateTask({ ...t, goal: [{ pred: 'Touch', args: ['ghost'] }] })).toThrow(/goal\[0\]: unknown object 'ghost'/);
+  });
+});
+
+describe('Touch predicate and the expert', () => {
+  let task: TaskSpec;
+  let w: World;
+  beforeAll(async () => {
+    task = getTask('reach/touch_red');
+    w = await World.create(task, { objects: task.objects, fixtures: task.fixtures });
+  });
+  afterAll(() => w?.delete());
+
+  test('the expert touches the named block within the step limit, and only then does Touch hold', () => {
+    for (const i of [0, 1, 2]) {
+      const init = getInitState(task, i);
+      w.reset(init);
+      expect(w.success()).toBe(false);
+      const r = runExpert(w, init);
+      expect(r.success).toBe(true);
+      expect(r.steps).toBeLessThan(40);
+      expect(r.successTrace.slice(0, -1).every((x) => !x)).toBe(true);
+      expect(new Set(r.phases)).toEqual(new Set(['approach', 'descend']));
+      // Touching, not pushing: the block stays in its place.
+      const start = init.objects.red_block.pos;
+      const now = w.objectPos('red_block');
+      expect(Math.hypot(now[0] - start[0], now[1] - start[1])).toBeLessThan(0.01);
+      // Fingertips on the top face: within the predicate's band.
+      const tip = w.physics.tcpPos()[2] - FINGERTIP_OFFSET;
+      const top = now[2] + 0.025;
+      expect(tip - top).toBeLessThanOrEqual(THRESHOLDS.touchAbove);
+      expect(tip - top).toBeGreaterThanOrEqual(-THRESHOLDS.touchBelow);
+      // Another block is not being touched.
+      expect(evalPredicate(task, w.physics, { pred: 'Touch', args: ['blue_block'] })).toBe(false);
+    }
+  });
+
+  test('hovering 2 cm above the block, or beside it at table height, is not a touch', () => {
+    const init = getInitState(task, 0);
+    w.reset(init);
+    const r = runExpert(w, init);
+    expect(r.success).toBe(true);
+    // Lift 2.5 cm straight up with the controller: the predicate must let go.
+    for (let k = 0; k < 4; k++) w.step([0, 0, 0.125, 0, 0, 0, 1]);
+    expect(evalPredicate(task, w.physics, { pred: 'Touch', args: ['red_block'] })).toBe(false);
+  });
+});
+
+describe('policy state rotation', () => {
+  test('tool-down with yaw psi is the rotation vector (0, 0, psi)', () => {
+    for (const psi of [-1.2, -0.3, 0, 0.5, 1.4]) {
+      const m = matMul(axisAngleToMat([0, 0, psi]), TOOL_DOWN);
+      const r = toolRotationVector(m);
+      expect(r[0]).toBeCloseTo(0, 9);
+      expect(r[1]).toBeCloseTo(0, 9);
+      expect(r[2]).toBeCloseTo(psi, 9);
+    }
+  });
+
+  test('stays small and continuous along expert episodes (no +-pi jump)', async () => {
+    for (const id of ['spatial/left', 'reach/touch_green', 'goal/open_drawer']) {
+      const t = getTask(id);
+      const world = await World.create(t, { objects: t.objects, fixtures: t.fixtures });
+      try {
+        const init = getInitState(t, 0);
+        world.reset(init);
+        const expert = new (await import('../../../src/sim/experts/expert')).Expert(world);
+        let prev = world.proprio().state;
+        for (let s = 0; s < t.maxSteps; s++) {
+          const a = expert.nextAction();
+          if (a.phase === 'done') break;
+          world.step(a.action);
+          const cur = world.proprio().state;
+          for (let d = 3; d < 6; d++) {
+            expect(Math.abs(cur[d]), `${id} step ${s} rot ${d}`).toBeLessThan(Math.PI / 2);
+            expect(Math.abs(cur[d] - prev[d]), `${id} step ${s} rot ${d}`).toBeLessThan(0.35);
+          }
+          prev = cur;
+        }
+      } finally {
+        world.delete();
+      }
+    }
+  });
+});
