@@ -39,13 +39,11 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
     let full = vec4<bool>(e - first < nFull);
     let kEnd = min(k0 + TILE, p.n);
     for (var j = k0; j < kEnd; j += 4u) {
-      let kj = vec4u(j, j + 1u, j + 2u, j + 3u);
-      let jc = min(kj, vec4u(last));
-      let kTok = vec4u(bmap[p.tokens + jc.x], bmap[p.tokens + jc.y], bmap[p.tokens + jc.z], bmap[p.tokens + jc.w]);
-      let r0 = rowBase(jc.x, h, p.heads);
-      let r1 = rowBase(jc.y, h, p.heads);
-      let r2 = rowBase(jc.z, h, p.heads);
-      let r3 = rowBase(jc.w, h, p.heads);
+      let kq = quad(j, h);
+      let r0 = kq.base.x;
+      let r1 = kq.base.y;
+      let r2 = kq.base.z;
+      let r3 = kq.base.w;
       var s$r = vec4f(0.0);
       var dp$r = vec4f(0.0);
       let x0_$c = k[r0 + $cu];
@@ -58,7 +56,7 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
       let y2_$c = v[r2 + $cu];
       let y3_$c = v[r3 + $cu];
       dp$r += vec4f(dot(g$r_$c, y0_$c), dot(g$r_$c, y1_$c), dot(g$r_$c, y2_$c), dot(g$r_$c, y3_$c));
-      let p$r = select(vec4f(0.0), exp2(s$r - l2$r), full | allowed4(p.rule, p.n, tok$r, kTok, vec4u(qi$r), kj));
+      let p$r = select(vec4f(0.0), exp2(s$r - l2$r), full | allowed4(p.rule, p.n, tok$r, kq.tok, vec4u(qi$r), kq.idx));
       let ds$r = p$r * (dp$r - delta$r);
       let z0_$c = k[r0 + $cu];
       let z1_$c = k[r1 + $cu];

@@ -55,20 +55,18 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(local_invocation_index) lid: 
     let full = vec4<bool>(e - first < nFull);
     let kEnd = min(k0 + TILE, p.n);
     for (var j = k0; j < kEnd; j += 4u) {
-      let kj = vec4u(j, j + 1u, j + 2u, j + 3u);
-      let jc = min(kj, vec4u(last));
-      let kTok = vec4u(bmap[p.tokens + jc.x], bmap[p.tokens + jc.y], bmap[p.tokens + jc.z], bmap[p.tokens + jc.w]);
-      let r0 = rowBase(jc.x, h, p.heads);
-      let r1 = rowBase(jc.y, h, p.heads);
-      let r2 = rowBase(jc.z, h, p.heads);
-      let r3 = rowBase(jc.w, h, p.heads);
+      let kq = quad(j, h);
+      let r0 = kq.base.x;
+      let r1 = kq.base.y;
+      let r2 = kq.base.z;
+      let r3 = kq.base.w;
       var s$r = vec4f(0.0);
       let x0_$c = k[r0 + $cu];
       let x1_$c = k[r1 + $cu];
       let x2_$c = k[r2 + $cu];
       let x3_$c = k[r3 + $cu];
       s$r += vec4f(dot(q$r_$c, x0_$c), dot(q$r_$c, x1_$c), dot(q$r_$c, x2_$c), dot(q$r_$c, x3_$c));
-      s$r = select(vec4f(NEG), s$r, full | allowed4(p.rule, p.n, tok$r, kTok, vec4u(qi$r), kj));
+      s$r = select(vec4f(NEG), s$r, full | allowed4(p.rule, p.n, tok$r, kq.tok, vec4u(qi$r), kq.idx));
       let mNew$r = max(m$r, max(max(s$r.x, s$r.y), max(s$r.z, s$r.w)));
       // While every key so far is masked, mNew is NEG and exp2(s - mNew) would be 1;
       // subtracting a bound above NEG instead keeps those terms exactly 0 with no branch.

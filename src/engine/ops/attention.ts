@@ -19,6 +19,7 @@ import dkdvSrc from '../../../shaders/attention_bwd_dkdv.wgsl?raw';
 import fwdDirectSrc from '../../../shaders/attention_fwd_direct.wgsl?raw';
 import dqDirectSrc from '../../../shaders/attention_bwd_dq_direct.wgsl?raw';
 import dkdvDirectSrc from '../../../shaders/attention_bwd_dkdv_direct.wgsl?raw';
+import directCommon from '../../../shaders/attention_direct.wgsl?raw';
 import { record } from '../autograd';
 import type { GpuBlockMap, GpuListLayout } from '../blockmap';
 import type { Runtime } from '../runtime';
@@ -77,7 +78,7 @@ function directCode(src: string, name: string, which: 'fwd' | 'dq' | 'dkdv', hea
   if (code === undefined) {
     // `$c`: one copy per vec4 of the head dim; `$r`: one per row of the invocation, inner,
     // so that each loaded vec4 is used by every row right after it is loaded.
-    code = `${common}\nconst ROWS: u32 = ${rows}u;\n${unroll(src, { c: headDim / 4, r: rows })}`;
+    code = `${common}\n${directCommon}\nconst ROWS: u32 = ${rows}u;\n${unroll(src, { c: headDim / 4, r: rows })}`;
     directSources.set(kernel, code);
   }
   return { kernel, code };
