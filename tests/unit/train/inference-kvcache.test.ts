@@ -103,7 +103,8 @@ describe('AR decoding with a KV cache', () => {
       kernels = new Set();
       const b = await uncachedPolicy.inference.predict(inputs);
       expect(kernels.has('attention.decode')).toBe(false);
-      expect(kernels.has('attention.fwd')).toBe(true);
+      // Either attention kernel family ('attention.fwd', or 'attention.fwd.direct...' on a software adapter).
+      expect([...kernels].some((k) => k.startsWith('attention.fwd'))).toBe(true);
       expect(a.map((c) => Array.from(c))).toEqual(b.map((c) => Array.from(c)));
     } finally {
       rt.dispatch = dispatch;
