@@ -1,7 +1,7 @@
 // o = a (op) b with numpy broadcasting. The TS side merges adjacent dimensions that
 // broadcast alike, so same-shape operands arrive as rank 1 and a bias add as rank 2;
 // a broadcast operand has stride 0 along the dimensions it lacks.
-override OP: u32 = 0u;   // 0 add, 1 sub, 2 mul, 3 div
+// OP and applyOp: elementwise_binary_op.wgsl.
 
 struct P {
   n: u32, rank: u32,
@@ -29,14 +29,5 @@ fn main(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) nw: v
     ia += c * p.strideA[dim / 4u][dim % 4u];
     ib += c * p.strideB[dim / 4u][dim % 4u];
   }
-  let x = a[ia];
-  let y = b[ib];
-  var r: f32;
-  switch OP {
-    case 0u: { r = x + y; }
-    case 1u: { r = x - y; }
-    case 2u: { r = x * y; }
-    default: { r = x / y; }
-  }
-  o[i] = r;
+  o[i] = applyOp(a[ia], b[ib]);
 }

@@ -4,7 +4,7 @@
 // walks up to 8 broadcast dimensions per element with integer divisions and reads its
 // shape from the uniform at run-time indices; on SwiftShader that cost ~150-240 ns per
 // element, ~6x a plain copy, and vec4 accesses halve a copy's cost again.
-override OP: u32 = 0u;      // 0 add, 1 sub, 2 mul, 3 div
+// OP and applyOp: elementwise_binary_op.wgsl.
 override ROW_A: bool = false; // a is one row of p.row vec4s, repeated
 override ROW_B: bool = false;
 
@@ -22,14 +22,5 @@ fn main(@builtin(global_invocation_id) id: vec3u, @builtin(num_workgroups) nw: v
   var ib = i;
   if (ROW_A) { ia = i % p.row; }
   if (ROW_B) { ib = i % p.row; }
-  let x = a[ia];
-  let y = b[ib];
-  var r: vec4f;
-  switch OP {
-    case 0u: { r = x + y; }
-    case 1u: { r = x - y; }
-    case 2u: { r = x * y; }
-    default: { r = x / y; }
-  }
-  o[i] = r;
+  o[i] = applyOp(a[ia], b[ib]);
 }

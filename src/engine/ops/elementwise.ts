@@ -10,6 +10,7 @@ import unaryCode from '../../../shaders/elementwise_unary.wgsl?raw';
 import unaryGradCode from '../../../shaders/elementwise_unary_grad.wgsl?raw';
 import binaryCode from '../../../shaders/elementwise_binary.wgsl?raw';
 import binaryVec4Code from '../../../shaders/elementwise_binary_vec4.wgsl?raw';
+import binaryOpCode from '../../../shaders/elementwise_binary_op.wgsl?raw';
 import swigluCode from '../../../shaders/elementwise_swiglu.wgsl?raw';
 import swigluGradCode from '../../../shaders/elementwise_swiglu_grad.wgsl?raw';
 import { elementAlias, elementWidth, record } from '../autograd';
@@ -138,7 +139,7 @@ function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   if (v4) {
     a.rt.dispatch({
       kernel: 'elementwise.binary4',
-      code: binaryVec4Code,
+      code: elementAlias(4) + binaryOpCode + binaryVec4Code,
       constants: { OP: BINARY[op], ROW_A: v4.rowA ? 1 : 0, ROW_B: v4.rowB ? 1 : 0 },
       buffers: [a.buffer, b.buffer, out.buffer],
       uniform: uniform(out.size / 4, v4.row / 4),
@@ -148,7 +149,7 @@ function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   }
   a.rt.dispatch({
     kernel: 'elementwise.binary',
-    code: binaryCode,
+    code: elementAlias(1) + binaryOpCode + binaryCode,
     constants: { OP: BINARY[op] },
     buffers: [a.buffer, b.buffer, out.buffer],
     uniform: uniform(out.size, c.shape.length, 0, 0, ...dims8(op, c.shape), ...dims8(op, c.strides[0]), ...dims8(op, c.strides[1])),
