@@ -3,13 +3,14 @@
  * path behind `npm run gen` (src/sim/cli/gen.ts) and the Sim tab's "Generate dataset"
  * (worker/jobs/gen.ts), so both produce the same features and episode metadata.
  */
-import type { Features, JsonValue, LeRobotWriter } from '../data/index.ts';
+import { LeRobotReader, LeRobotWriter, type Features, type JsonValue, type WritableDatasetIO } from '../data/index.ts';
 import { GpuCamera } from './camera/gpu';
 import { geomCount } from './camera/scene';
 import { SimEnv, createExpert } from './env';
 import { PHASES } from './experts/expert';
 import { samplePerturbation, type PerturbationKind } from './perturb';
-import { getInitState } from './tasks/init';
+import { CONTROL_HZ } from './scene';
+import { getInitState, INIT_STATES_PER_TASK } from './tasks/init';
 import type { TaskSpec } from './tasks/spec';
 import { World } from './world';
 
@@ -113,4 +114,60 @@ export async function recordDemo(writer: LeRobotWriter, spec: DemoEpisodeSpec): 
   } finally {
     run.dispose();
   }
+}
+
+export interface GenerateOptions {
+  tasks: readonly TaskSpec[];
+  /** Episodes per task; episode k of a task starts from initial state firstState + k. */
+  episodes: number;
+  firstState?: number;
+  size: number;
+  perturbKinds?: readonly PerturbationKind[];
+  /** Seed of the episodes' perturbations. */
+  seed?: number;
+  /** LeRobot repo id in meta/info.json. */
+  repoId: string;
+  device: GPUDevice;
+  onEpisode?: (e: { index: number; total: number; taskId: string; init: number; success: boolean; saved: number; failed: number }) => void;
+}
+
+/**
+ * Records a plan of expert demonstrations (every task x episodes) into the dataset at
+ * `io`, resuming after the last saved episode when the dataset exists (each episode
+ * records its plan index); the one loop behind `npm run gen` and `npm run demo:train`.
+ * Throws when `io` holds a dataset of another plan.
+ */
+export async function generateDemos(io: WritableDatasetIO, o: GenerateOptions): Promise<{ planned: number; saved: number; failed: number; total: number }> {
+  const first = o.firstState ?? 0;
+  if (!Number.isInteger(first) || first < 0 || first + o.episodes > INIT_STATES_PER_TASK) {
+    throw new Error(`firstState + episodes must stay within the ${INIT_STATES_PER_TASK} fixed initial states, got ${first} + ${o.episodes}`);
+  }
+  const plan = o.tasks.flatMap((task) => Array.from({ length: o.episodes }, (_, i) => ({ task, init: first + i })));
+  const writer = await LeRobotWriter.openOrCreate(io, { repoId: o.repoId, fps: CONTROL_HZ, robotType: 'panda_like', features: demoFeatures(o.size) });
+  let start = 0;
+  if (writer.totalEpisodes > 0) {
+    const r = await LeRobotReader.open(io);
+    const last = r.episodes[r.episodes.length - 1]?.meta;
+    const k = typeof last?.plan_index === 'number' ? last.plan_index : -1;
+    if (k < 0 || plan[k]?.task.id !== last?.task_id || plan[k]?.init !== last?.init_index) {
+      throw new Error(`the dataset holds episodes of a different plan (its last episode: task ${last?.task_id}, initial state ${last?.init_index}, plan index ${last?.plan_index})`);
+    }
+    start = k + 1;
+  }
+  const camera = await demoCamera(o.device, o.tasks, o.size);
+  let saved = 0;
+  let failed = 0;
+  try {
+    for (let k = start; k < plan.length; k++) {
+      const { task, init } = plan[k];
+      const { success } = await recordDemo(writer, { task, init, planIndex: k, perturbKinds: o.perturbKinds ?? [], seed: (o.seed ?? 0) * 100003 + k, size: o.size, camera });
+      if (success) saved++;
+      else failed++;
+      o.onEpisode?.({ index: k, total: plan.length, taskId: task.id, init, success, saved, failed });
+    }
+    await writer.finalize();
+  } finally {
+    camera.destroy();
+  }
+  return { planned: plan.length, saved, failed, total: writer.totalEpisodes };
 }

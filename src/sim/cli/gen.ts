@@ -12,13 +12,12 @@
  * atomic (src/data), so an interrupted run never leaves a dataset that reads as whole.
  */
 import { defineCli } from '../../cli/args.ts';
-import { LeRobotReader, LeRobotWriter } from '../../data/index.ts';
+import { LeRobotReader } from '../../data/index.ts';
 import { nodeIO } from '../../data/io-node.ts';
 import { acquireDevice } from '../../engine/device';
 import { MAX_IMAGE_SIZE } from '../camera/gpu';
-import { demoCamera, demoFeatures, recordDemo } from '../demos';
+import { generateDemos } from '../demos';
 import { PERTURBATION_KINDS, type PerturbationKind } from '../perturb';
-import { CONTROL_HZ } from '../scene';
 import { INIT_STATES_PER_TASK } from '../tasks/init';
 import { getTask, listTasks } from '../tasks/suites';
 import { SUITES, type TaskSpec } from '../tasks/spec';
@@ -57,38 +56,29 @@ try {
 } catch (e) {
   fail(`--task: ${(e as Error).message}`);
 }
-const plan = tasks.flatMap((task) => Array.from({ length: episodes }, (_, i) => ({ task, init: firstState + i })));
-
-const features = demoFeatures(size);
-
 const io = nodeIO(out);
-const writer = await LeRobotWriter.openOrCreate(io, { repoId: `prts/${suite ?? taskId!.replace('/', '_')}`, fps: CONTROL_HZ, robotType: 'panda_like', features });
-// Resume after the last plan index a saved episode records.
-let start = 0;
-if (writer.totalEpisodes > 0) {
+if (await io.exists('meta/info.json')) {
   const r = await LeRobotReader.open(io);
-  const last = r.episodes[r.episodes.length - 1]?.meta;
-  const k = typeof last?.plan_index === 'number' ? last.plan_index : -1;
-  if (k < 0 || plan[k]?.task.id !== last?.task_id || plan[k]?.init !== last?.init_index) fail(`${out} holds a dataset from a different plan (its last episode: task ${last?.task_id}, initial state ${last?.init_index}, plan index ${last?.plan_index}); use another --out or the same --suite/--task/--episodes/--first-state`);
-  start = k + 1;
-  console.log(`resuming: ${writer.totalEpisodes} episodes already written, continuing at ${start}/${plan.length}`);
+  console.log(`resuming: ${r.episodes.length} episodes already written`);
 }
-
 const { device } = await acquireDevice();
-const camera = await demoCamera(device, tasks, size);
 const t0 = performance.now();
-let saved = 0;
-let failed = 0;
-for (let k = start; k < plan.length; k++) {
-  const { task, init } = plan[k];
-  const { success } = await recordDemo(writer, { task, init, planIndex: k, perturbKinds, seed: seed * 100003 + k, size, camera });
-  if (success) saved++;
-  else failed++;
-  const done = k + 1 - start;
-  const eta = ((performance.now() - t0) / done) * (plan.length - k - 1);
-  console.log(`[${k + 1}/${plan.length}] ${task.id}#${init} ${success ? 'ok' : 'FAILED (not saved)'}  saved ${saved}  failed ${failed}  eta ${Math.round(eta / 1000)}s`);
-}
-await writer.finalize();
-camera.destroy();
+let startIndex = -1;
+const res = await generateDemos(io, {
+  tasks,
+  episodes,
+  firstState,
+  size,
+  perturbKinds,
+  seed,
+  repoId: `prts/${suite ?? taskId!.replace('/', '_')}`,
+  device,
+  onEpisode: (e) => {
+    if (startIndex < 0) startIndex = e.index;
+    const done = e.index + 1 - startIndex;
+    const eta = ((performance.now() - t0) / done) * (e.total - e.index - 1);
+    console.log(`[${e.index + 1}/${e.total}] ${e.taskId}#${e.init} ${e.success ? 'ok' : 'FAILED (not saved)'}  saved ${e.saved}  failed ${e.failed}  eta ${Math.round(eta / 1000)}s`);
+  },
+}).catch((e: Error) => fail(`${out}: ${e.message}; use another --out or the same --suite/--task/--episodes/--first-state`));
 device.destroy();
-console.log(JSON.stringify({ out, episodes_planned: plan.length, saved_this_run: saved, failed_this_run: failed, total_episodes: writer.totalEpisodes, seconds: Math.round((performance.now() - t0) / 1000) }));
+console.log(JSON.stringify({ out, episodes_planned: res.planned, saved_this_run: res.saved, failed_this_run: res.failed, total_episodes: res.total, seconds: Math.round((performance.now() - t0) / 1000) }));

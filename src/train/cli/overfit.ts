@@ -11,6 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { defineCli } from '../../cli/args.ts';
 import { Runtime } from '../../engine/runtime.ts';
 import { isPresetName, parseConfigJson, PRESETS, type WorkbenchConfig } from '../../model/config.ts';
+import { getTask } from '../../sim/tasks/suites.ts';
 import { formatDuration } from '../metrics.ts';
 import { runOverfitCheck, type OverfitModeResult } from '../overfit.ts';
 
@@ -52,6 +53,11 @@ const demos = args.demos.map((d) => {
   if (!Number.isInteger(n) || n < 1 || n > 50) fail(`--demos: '${d}' is not a demonstration count in [1, 50]`);
   return n;
 });
+try {
+  getTask(args.task);
+} catch (e) {
+  fail(`--task: ${(e as Error).message}`);
+}
 const base = readConfig(args.config);
 const config: WorkbenchConfig = { ...base, name: `${base.name}-overfit`, train: { ...base.train, lambdaCrl: args['lambda-crl'], seed: args.seed } };
 
@@ -76,7 +82,8 @@ try {
     onLog: (l) => console.error(l),
   });
 } catch (e) {
-  fail((e as Error).message);
+  console.error(`check:overfit: ${(e as Error).message}`);
+  process.exit(1);
 } finally {
   rt.destroy();
 }

@@ -15,7 +15,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('--help of every npm run entry', () => {
   it('covers the CLIs and benchmarks', () => {
     const names = ENTRIES.map(([n]) => n);
-    for (const n of ['train', 'post-train', 'eval', 'value', 'tsne', 'gen', 'sim:experts', 'check:e2e', 'serve', 'bench:attention', 'bench:decode', 'bench:matmul', 'bench:server', 'bench:sim', 'bench:train', 'bench:tsne', 'pack-run']) expect(names).toContain(n);
+    for (const n of ['train', 'post-train', 'eval', 'value', 'tsne', 'gen', 'sim:experts', 'check:e2e', 'check:overfit', 'serve', 'bench:attention', 'bench:decode', 'bench:matmul', 'bench:server', 'bench:sim', 'bench:train', 'bench:tsne', 'pack-run']) expect(names).toContain(n);
   });
 
   it('the runner refuses a script package.json does not have', () => {
@@ -43,7 +43,7 @@ describe('bad command lines exit 2 naming the option', () => {
     ['eval', ['--policy', 'expert', '--mode', 'ar'], /^eval: --mode applies to --checkpoint only/],
     ['eval', ['--checkpoint', 'runs/a', '--mode', 'fast'], /^eval: --mode must be one of dit, ar, got 'fast'/],
     ['eval', ['--policy', 'expert', '--states', '40-60'], /^eval: --states: '40-60' must lie in 0-49/],
-    ['eval', ['--policy', 'expert', '--suites', 'spatial,space'], /^eval: --suites must be one of spatial, object, goal, long, got 'space'/],
+    ['eval', ['--policy', 'expert', '--suites', 'spatial,space'], /^eval: --suites must be one of spatial, object, goal, long, reach, got 'space'/],
     ['eval', ['--policy', 'expert', '--perturbations', 'nominal,fog'], /^eval: --perturbations must be one of nominal, .*, all, got 'fog'/],
     ['eval', ['--compare', 'a.json'], /^eval: --compare needs two result files/],
     ['eval', ['--policy', 'alien'], /^eval: --policy must be expert, random\[:seed\], replay:<file> or checkpoint:<dir>\[:dit\|:ar\], got 'alien'/],
@@ -52,11 +52,14 @@ describe('bad command lines exit 2 naming the option', () => {
     ['value', ['--checkpoint', 'c', '--data', 'd', '--episodes', '3-1'], /^value: --episodes: range '3-1' is empty/],
     ['tsne', ['--checkpoint', 'a,b', '--data', 'd', '--out', 'o.json', '--rows', 'phase'], /^tsne: --rows must be one of 'task', 'task,phase', got 'phase'/],
     ['gen', ['--suite', 'goal'], /^gen: --out <dir> is required/],
-    ['gen', ['--out', 'o'], /^gen: give --suite \(spatial, object, goal, long\) or --task ID/],
+    ['gen', ['--out', 'o'], /^gen: give --suite \(spatial, object, goal, long, reach\) or --task ID/],
     ['gen', ['--out', 'o', '--suite', 'goal', '--episodes', '51'], /^gen: --episodes must be an integer in \[1, 50\], got '51'/],
     ['gen', ['--out', 'o', '--suite', 'goal', '--perturb', 'lighting,fog'], /^gen: --perturb must be one of position_swap, .*, got 'fog'/],
     ['sim:experts', ['--states', '0'], /^sim:experts: --states must be an integer in \[1, 50\], got '0'/],
     ['check:e2e', ['--steps=x'], /^check:e2e: --steps must be an integer >= 1, got 'x'/],
+    ['check:overfit', ['--demos', '1,0'], /^check:overfit: --demos: '0' is not a demonstration count in \[1, 50\]/],
+    ['check:overfit', ['--config', 'no-such.json'], /^check:overfit: cannot read --config no-such.json/],
+    ['check:overfit', ['--task', 'reach/touch_pink'], /^check:overfit: --task: unknown task 'reach\/touch_pink'/],
     ['bench:train', ['--batch', '6'], /^bench:train: --batch \(6\) must be a multiple of --tasks \(4\)/],
     ['bench:attention', ['--lengths', '512,-1'], /^bench:attention: --lengths must be an integer >= 1, got '-1'/],
     ['pack-run', ['--run', 'runs/tiny'], /^pack-run: --out <file\.prts\.zip> is required/],

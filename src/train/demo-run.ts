@@ -1,0 +1,127 @@
+/**
+ * The pre-trained demo run shipped with the app (issue 10 item 5, DESIGN.md 9): a PRTS
+ * policy trained on the CPU-sized reach suite with the `cpu` preset, made by one command
+ * (`npm run demo:train`, src/train/cli/demo-train.ts). On first open the Sim, Value and
+ * Embeddings tabs preselect it and its held-out dataset, so a newcomer sees a policy
+ * succeed, a rising value curve and separated t-SNE clusters without training anything.
+ *
+ * What ships (public/demo/, served by the app and the server):
+ *   reach-cpu.prts.zip      the post-trained checkpoint, weights only (no optimizer state)
+ *   reach-cpu.demo.json     DemoRecord: how it was made and its recorded evaluation
+ *   datasets/demo-reach/    held-out expert episodes (initial states 0-9, never trained on)
+ * A unit test re-runs the recorded evaluation on the shipped weights and requires the same
+ * success on every episode.
+ */
+import { memoryIO } from '../data/io.ts';
+import type { WorkbenchConfig } from '../model/config.ts';
+import { saveCheckpoint, type CheckpointData } from './checkpoint.ts';
+import { packCheckpoint } from './checkpoint-archive.ts';
+import type { EvalOptions, EvalResults } from './eval.ts';
+
+export const DEMO_NAME = 'reach-cpu';
+export const DEMO_ARCHIVE = `${DEMO_NAME}.prts.zip`;
+export const DEMO_RECORD = `${DEMO_NAME}.demo.json`;
+export const DEMO_DATASET = 'demo-reach';
+/** Where the shipped files live in the repository (and under the app's root URL as /demo/). */
+export const DEMO_DIR = 'public/demo';
+export const DEMO_RECORD_SCHEMA = 'prts-workbench/demo-run@1';
+
+/** The recorded evaluation: held-out initial states of every reach task, nominal. */
+export const DEMO_EVAL: Required<Pick<EvalOptions, 'suites' | 'initStates' | 'perturbations' | 'seed'>> = {
+  suites: ['reach'],
+  initStates: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+  perturbations: ['nominal'],
+  seed: 0,
+};
+
+export interface DemoEpisode {
+  taskId: string;
+  initState: number;
+  success: boolean;
+  steps: number;
+  finalStateHash: string;
+}
+
+export interface DemoRecord {
+  schema: typeof DEMO_RECORD_SCHEMA;
+  name: string;
+  archive: string;
+  dataset: string;
+  /** The command that remakes everything. */
+  command: string;
+  config: WorkbenchConfig;
+  training: {
+    pretrainSteps: number;
+    posttrainSteps: number;
+    freezeBackbone: boolean;
+    /** Wall seconds of pre- and post-training on the machine that made it. */
+    pretrainSeconds: number;
+    posttrainSeconds: number;
+    finalBc: number | null;
+    finalFlow: number | null;
+    adapter: string;
+  };
+  eval: {
+    options: typeof DEMO_EVAL & { executeSteps: number; maxSteps: number | null; camera: { width: number; height: number } | null };
+    policy: string;
+    successes: number;
+    n: number;
+    rate: number;
+    lo: number;
+    hi: number;
+    episodes: DemoEpisode[];
+  };
+}
+
+/** The evaluation part of a DemoRecord from the harness's results. */
+export function demoEvalOf(res: EvalResults): DemoRecord['eval'] {
+  const all = res.aggregates.find((a) => a.suite === 'reach' && a.perturbation === 'nominal');
+  if (!all) throw new Error('demo evaluation: the results have no reach/nominal aggregate');
+  return {
+    options: { ...DEMO_EVAL, executeSteps: res.executeSteps, maxSteps: res.config.maxSteps, camera: res.config.camera },
+    policy: res.policy,
+    successes: all.successes,
+    n: all.n,
+    rate: all.rate,
+    lo: all.lo,
+    hi: all.hi,
+    episodes: res.episodes.map((e) => ({ taskId: e.taskId, initState: e.initState, success: e.success, steps: e.steps, finalStateHash: e.finalStateHash })),
+  };
+}
+
+/** Checks a parsed DemoRecord and names the first bad field. */
+export function parseDemoRecord(json: unknown, source = DEMO_RECORD): DemoRecord {
+  const fail = (field: string, what: string): never => {
+    throw new Error(`${source}: field '${field}' ${what}`);
+  };
+  if (typeof json !== 'object' || json === null) fail('(root)', 'must be an object');
+  const r = json as Record<string, unknown>;
+  if (r.schema !== DEMO_RECORD_SCHEMA) fail('schema', `must be '${DEMO_RECORD_SCHEMA}', got ${JSON.stringify(r.schema)}`);
+  for (const f of ['name', 'archive', 'dataset', 'command'] as const) if (typeof r[f] !== 'string') fail(f, 'must be a string');
+  const ev = r.eval as Record<string, unknown> | undefined;
+  if (typeof ev !== 'object' || ev === null) fail('eval', 'must be an object');
+  if (!Array.isArray(ev!.episodes)) fail('eval.episodes', 'must be an array');
+  (ev!.episodes as unknown[]).forEach((e, i) => {
+    const x = e as Record<string, unknown>;
+    if (typeof x?.taskId !== 'string') fail(`eval.episodes[${i}].taskId`, 'must be a string');
+    if (typeof x.initState !== 'number') fail(`eval.episodes[${i}].initState`, 'must be a number');
+    if (typeof x.success !== 'boolean') fail(`eval.episodes[${i}].success`, 'must be true or false');
+  });
+  for (const f of ['successes', 'n', 'rate'] as const) if (typeof ev![f] !== 'number') fail(`eval.${f}`, 'must be a number');
+  return json as DemoRecord;
+}
+
+/**
+ * A checkpoint without its optimizer state: what ships. It loads everywhere a checkpoint
+ * loads (policy, Value, Embeddings), at about a third of the bytes; it cannot be resumed.
+ */
+export function weightsOnly(data: CheckpointData): CheckpointData {
+  return { ...data, optimizer: [], optimizerSteps: {} };
+}
+
+/** The `.prts.zip` archive of a checkpoint's weights (a run folder: latest.json + one step directory). */
+export async function packWeights(data: CheckpointData, mtime: Date | number = Date.now()): Promise<Uint8Array> {
+  const io = memoryIO();
+  await saveCheckpoint(io, weightsOnly(data));
+  return packCheckpoint(io.files, mtime);
+}
