@@ -15,7 +15,7 @@ import { parseConfig, type Config, type ConfigInput } from './config.ts';
 import { AuditLog } from './audit.ts';
 import { allowedOrigins, generateToken, httpToken, originAllowed, roleForToken, wsToken, type Tokens } from './auth.ts';
 import { HttpError, resolveForRead, sendFile } from './files.ts';
-import { registerDatasetRoutes } from './datasets.ts';
+import { builtinReadOnly, defaultBuiltinDir, isBuiltinDataset, registerDatasetRoutes, shadowedDatasets } from './datasets.ts';
 import { RobotBridge } from './robot/bridge.ts';
 import { SUBPROTOCOL } from './robot/protocol.ts';
 import type { TeleopRecorder } from './robot/recorder.ts';
@@ -41,6 +41,8 @@ export interface RunningServer {
   token: string;
   adminToken: string;
   config: Config;
+  /** Where the read-only built-in datasets are read from. */
+  builtinDir: string;
   bridge: RobotBridge;
   driver: RobotDriver;
   audit: AuditLog;
@@ -61,6 +63,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const config = parseConfig(opts.config ?? {});
   const dataDir = resolve(config.dataDir);
   const distDir = resolve(config.distDir);
+  const builtinDir = resolve(config.builtinDatasetsDir ?? defaultBuiltinDir(distDir));
   await fsp.mkdir(dataDir, { recursive: true });
   const tokens: Tokens = { token: config.token ?? generateToken(), adminToken: config.adminToken ?? generateToken() };
   if (tokens.token === tokens.adminToken) throw new Error('invalid config: token and adminToken must differ');
@@ -71,7 +74,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     if (opts.recorder) recorder = opts.recorder;
     else {
       const { LeRobotRecorder } = await import('./robot/lerobot-recorder.ts');
-      recorder = new LeRobotRecorder(dataDir, driver.info);
+      recorder = new LeRobotRecorder(dataDir, driver.info, { refuse: async (id) => ((await isBuiltinDataset(builtinDir, id)) ? builtinReadOnly(id) : null) });
     }
   }
   const bridge = new RobotBridge({ config, driver, audit, recorder, version: SERVER_VERSION });
@@ -131,8 +134,12 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     leaseHolder: bridge.leaseHolder,
   }));
 
+  for (const id of await shadowedDatasets(dataDir, builtinDir)) {
+    process.stderr.write(`warning: ${join(dataDir, id)} is hidden by the built-in dataset ${id} (${builtinDir}); rename it to use it\n`);
+  }
   registerDatasetRoutes(app, {
     dataDir,
+    builtinDir,
     maxUploadBytes: config.maxUploadBytes,
     requireWrite,
     onMutation: (event, fields) => audit.write(event, fields),
@@ -216,5 +223,5 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     return closing;
   };
 
-  return { url, wsUrl: `ws://${hostForUrl}:${port}/ws/robot`, port, token: tokens.token, adminToken: tokens.adminToken, config, bridge, driver, audit, app, close };
+  return { url, wsUrl: `ws://${hostForUrl}:${port}/ws/robot`, port, token: tokens.token, adminToken: tokens.adminToken, config, builtinDir, bridge, driver, audit, app, close };
 }

@@ -89,6 +89,11 @@ export const ConfigSchema = z
     port: z.number().int().min(0).max(65535).default(8787),
     dataDir: z.string().min(1).default('data'),
     distDir: z.string().min(1).default('dist'),
+    /**
+     * Read-only datasets that ship with the app (the demo run's); default: the demo folder
+     * of the app being served (defaultBuiltinDir in datasets.ts).
+     */
+    builtinDatasetsDir: z.string().min(1).optional(),
     robot: z.enum(['sim', 'rosbridge', 'kinematic']).default('sim'),
     /** Operator token; generated at start when absent. At least 16 characters so it cannot be guessed. */
     token: z.string().min(16).optional(),

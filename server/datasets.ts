@@ -2,13 +2,22 @@
  * Dataset HTTP API over the data directory. A dataset is a directory directly under the
  * data directory that holds meta/info.json (LeRobot v3.0 or v2.1). Files are served with
  * byte ranges so the browser reads parquet lazily; writes are token-protected and atomic.
+ *
+ * Built-in datasets (the ones that ship with the app, e.g. the demo run's held-out
+ * episodes) live in a second, read-only directory and are served by the same routes.
+ * A directory there claims its id: a data-dir dataset of the same id is hidden (and
+ * reported at start, shadowedDatasets), and uploads or deletes under it are refused.
+ * The built-in copy wins because the shipped demo run was evaluated on exactly those
+ * episodes; a local copy that silently replaced them would make the demo show something
+ * other than what it recorded.
  */
-import { promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, promises as fsp } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { asyncBufferFromFile, parquetReadObjects, toJson } from 'hyparquet';
+import { DEMO_DIR } from '../src/train/demo-run.ts';
 import { HttpError, checkSegments, fsyncDir, resolveForRead, resolveForWrite, sendFile, writeAtomic } from './files.ts';
 
 export const DATASET_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -20,8 +29,50 @@ export function checkDatasetId(id: string): string {
   return id;
 }
 
+/**
+ * Where the built-in datasets are when the config names no directory: under the demo
+ * folder of the app the server serves, so the datasets always match the demo archive the
+ * browser fetches from the same app. That is dist/demo/datasets once `vite build` has
+ * copied public/ into dist/ (what `npm start` serves), else public/demo/datasets in the
+ * repository (what Vite serves in development and the e2e tests).
+ */
+export function defaultBuiltinDir(distDir: string): string {
+  const appDemoDir = relative('public', DEMO_DIR);
+  return existsSync(join(distDir, 'index.html')) ? resolve(distDir, appDemoDir, 'datasets') : resolve(DEMO_DIR, 'datasets');
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  return (await fsp.stat(path).catch(() => null))?.isDirectory() ?? false;
+}
+
+/** Whether `id` is a built-in dataset: a directory of that name in the built-in directory. */
+export async function isBuiltinDataset(builtinDir: string | null, id: string): Promise<boolean> {
+  return builtinDir !== null && DATASET_ID.test(id) && (await isDirectory(join(builtinDir, id)));
+}
+
+/** Why a write to a built-in dataset is refused (uploads, deletes, teleop recordings). */
+export function builtinReadOnly(id: string): string {
+  return `dataset ${id} ships with the app and is read-only; use another dataset id`;
+}
+
+/** Directories (or links to one) under `root` whose names are dataset ids. */
+async function datasetDirs(root: string | null): Promise<string[]> {
+  if (root === null) return [];
+  const names = (await fsp.readdir(root).catch(() => [] as string[])).filter((n) => !n.startsWith('.') && DATASET_ID.test(n));
+  const dirs = await Promise.all(names.map(async (n) => ((await isDirectory(join(root, n))) ? n : null)));
+  return dirs.filter((n): n is string => n !== null);
+}
+
+/** Data-dir datasets hidden by a built-in dataset of the same id (the server warns about them at start). */
+export async function shadowedDatasets(dataDir: string, builtinDir: string | null): Promise<string[]> {
+  const builtin = new Set(await datasetDirs(builtinDir));
+  return (await datasetDirs(dataDir)).filter((id) => builtin.has(id)).sort();
+}
+
 export interface DatasetRouteOptions {
   dataDir: string;
+  /** Read-only datasets that ship with the app (null: none). */
+  builtinDir: string | null;
   maxUploadBytes: number;
   /** Throws HttpError(401/403) unless the request carries the token and an allowed origin. */
   requireWrite: (req: FastifyRequest) => void;
@@ -103,22 +154,24 @@ function intParam(v: unknown, name: string, def: number, max: number): number {
 }
 
 export function registerDatasetRoutes(app: FastifyInstance, o: DatasetRouteOptions): void {
-  const { dataDir } = o;
+  const { dataDir, builtinDir } = o;
+  /** The directory a (checked) dataset id is read from. */
+  const rootOf = async (id: string) => ((await isBuiltinDataset(builtinDir, id)) ? builtinDir! : dataDir);
+  const refuseBuiltin = async (id: string) => {
+    if (await isBuiltinDataset(builtinDir, id)) throw new HttpError(409, 'read_only', `id: ${builtinReadOnly(id)}`);
+  };
 
   app.get('/api/datasets', async () => {
-    let entries;
-    try {
-      entries = await fsp.readdir(dataDir, { withFileTypes: true });
-    } catch {
-      return { datasets: [] };
-    }
+    const builtin = await datasetDirs(builtinDir);
+    const own = (await datasetDirs(dataDir)).filter((id) => !builtin.includes(id));
+    const dirs = [...builtin.map((id) => ({ id, root: builtinDir!, builtin: true })), ...own.map((id) => ({ id, root: dataDir, builtin: false }))];
     const datasets = [];
-    for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
-      if (e.name.startsWith('.') || !DATASET_ID.test(e.name)) continue;
+    for (const { id, root, builtin: isBuiltin } of dirs.sort((a, b) => a.id.localeCompare(b.id))) {
       try {
-        const info = (await readJsonFile(dataDir, `${e.name}/meta/info.json`)) as Record<string, unknown>;
+        const info = (await readJsonFile(root, `${id}/meta/info.json`)) as Record<string, unknown>;
         datasets.push({
-          id: e.name,
+          id,
+          builtin: isBuiltin,
           codebase_version: info.codebase_version ?? null,
           robot_type: info.robot_type ?? null,
           fps: info.fps ?? null,
@@ -133,23 +186,30 @@ export function registerDatasetRoutes(app: FastifyInstance, o: DatasetRouteOptio
     return { datasets };
   });
 
-  app.get<{ Params: { id: string } }>('/api/datasets/:id/info', async (req) => readJsonFile(dataDir, `${checkDatasetId(req.params.id)}/meta/info.json`));
+  app.get<{ Params: { id: string } }>('/api/datasets/:id/info', async (req) => {
+    const id = checkDatasetId(req.params.id);
+    return readJsonFile(await rootOf(id), `${id}/meta/info.json`);
+  });
 
-  app.get<{ Params: { id: string } }>('/api/datasets/:id/stats', async (req) => readJsonFile(dataDir, `${checkDatasetId(req.params.id)}/meta/stats.json`));
+  app.get<{ Params: { id: string } }>('/api/datasets/:id/stats', async (req) => {
+    const id = checkDatasetId(req.params.id);
+    return readJsonFile(await rootOf(id), `${id}/meta/stats.json`);
+  });
 
   app.get<{ Params: { id: string }; Querystring: Record<string, unknown> }>('/api/datasets/:id/episodes', async (req) => {
     const id = checkDatasetId(req.params.id);
-    await resolveForRead(dataDir, `${id}/meta/info.json`);
+    const root = await rootOf(id);
+    await resolveForRead(root, `${id}/meta/info.json`);
     const offset = intParam(req.query.offset, 'offset', 0, 1e9);
     const limit = intParam(req.query.limit, 'limit', 1000, 10000);
-    return readEpisodes(dataDir, id, offset, limit);
+    return readEpisodes(root, id, offset, limit);
   });
 
   const serve = async (req: FastifyRequest<{ Params: { id: string; '*': string } }>, reply: FastifyReply) => {
     const id = checkDatasetId(req.params.id);
     const rel = req.params['*'];
     checkSegments(rel);
-    const f = await resolveForRead(dataDir, `${id}/${rel}`);
+    const f = await resolveForRead(await rootOf(id), `${id}/${rel}`);
     return sendFile(req, reply, f, { 'Cross-Origin-Resource-Policy': 'same-origin', 'Cache-Control': 'no-cache' });
   };
   // /data/... is the short form from DESIGN.md; /api/datasets/:id/files/ is what src/data's httpIO base URL points at.
@@ -159,6 +219,7 @@ export function registerDatasetRoutes(app: FastifyInstance, o: DatasetRouteOptio
   app.put<{ Params: { id: string; '*': string } }>('/api/datasets/:id/files/*', async (req, reply) => {
     o.requireWrite(req);
     const id = checkDatasetId(req.params.id);
+    await refuseBuiltin(id);
     const rel = req.params['*'];
     checkSegments(rel);
     const target = await resolveForWrite(dataDir, `${id}/${rel}`);
@@ -172,6 +233,7 @@ export function registerDatasetRoutes(app: FastifyInstance, o: DatasetRouteOptio
   app.delete<{ Params: { id: string } }>('/api/datasets/:id', async (req) => {
     o.requireWrite(req);
     const id = checkDatasetId(req.params.id);
+    await refuseBuiltin(id);
     const dir = join(dataDir, id);
     const st = await fsp.lstat(dir).catch(() => null);
     if (!st) throw new HttpError(404, 'not_found', `no dataset ${id}`);

@@ -33,7 +33,8 @@ async function main(): Promise<void> {
       `  open:        ${server.url}/#token=${server.token}\n` +
       `  token:       ${server.token}\n` +
       `  admin token: ${server.adminToken}\n` +
-      `  robot:       ${server.driver.info.name} (${server.driver.info.driver}), data: ${c.dataDir}\n`,
+      `  robot:       ${server.driver.info.name} (${server.driver.info.driver}), data: ${c.dataDir}\n` +
+      `  built-in datasets (read-only): ${server.builtinDir}\n`,
   );
   let stopping = false;
   const stop = (sig: string) => {

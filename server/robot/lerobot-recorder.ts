@@ -23,6 +23,8 @@ export interface LeRobotRecorderOptions {
   io?: (dir: string) => WritableDatasetIO;
   /** Longest episode in frames; a runaway recording stops growing memory here. */
   maxFrames?: number;
+  /** Why recording into a dataset is refused (a built-in one), or null when it may be written. */
+  refuse?: (dataset: string) => Promise<string | null>;
 }
 
 export class LeRobotRecorder implements TeleopRecorder {
@@ -63,6 +65,8 @@ export class LeRobotRecorder implements TeleopRecorder {
 
   async start(dataset: string, task: string): Promise<void> {
     if (this.current) throw new Error('a recording is already running');
+    const refused = await this.opts.refuse?.(dataset);
+    if (refused) throw new Error(refused);
     const writer = await this.writer(dataset);
     if (writer.pendingFrames > 0) writer.discardEpisode();
     this.current = { dataset, task, writer, frames: 0, error: null };

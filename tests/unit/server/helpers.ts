@@ -23,7 +23,11 @@ export async function startTestServer(
 ): Promise<TestServer> {
   const full: ConfigInput = { host: '127.0.0.1', port: 0, robot: 'kinematic', ...config };
   full.dataDir ??= mkdtempSync(join(tmpdir(), 'prts-server-test-'));
-  const dataDir = full.dataDir;
+  // Built-in datasets: an empty temp directory, not the repository's public/demo/datasets,
+  // so a test lists exactly the datasets it made.
+  const ownBuiltin = full.builtinDatasetsDir === undefined;
+  full.builtinDatasetsDir ??= mkdtempSync(join(tmpdir(), 'prts-server-builtin-'));
+  const { dataDir, builtinDatasetsDir: builtinDir } = full;
   const parsed = parseConfig(full);
   const kin = new KinematicDriver(parsed.safety, { trace: true, ...kinOpts });
   const srv = await startServer({ config: full, driver: kin, recorder });
@@ -34,6 +38,7 @@ export async function startTestServer(
     async cleanup() {
       await srv.close();
       rmSync(dataDir, { recursive: true, force: true });
+      if (ownBuiltin) rmSync(builtinDir, { recursive: true, force: true });
     },
   };
 }
