@@ -5,10 +5,14 @@
  * tests/unit/ui/sim-rollout.test.ts; a shared link reproduces the same rollout.
  */
 import type { RunSummary } from '../../../../worker/jobs/runs.ts';
+import { getTask } from '../../../sim/index.ts';
+import { DEMO_EVAL } from '../../../train/demo-run.ts';
+import { episodeSeed } from '../../../train/eval.ts';
+import type { DemoDefaults } from '../../lib/demoRun.ts';
 import { enumParam, intParam } from '../../lib/route.ts';
 import { rolloutProblems, type CheckpointPeek, type RolloutMode, type RolloutSpec } from '../../../train/rollout-record.ts';
 import { DROPPED_PREFIX } from '../value/checkpoints.ts';
-import type { SimSelection } from './simParams.ts';
+import { simParamUpdates, type SimSelection } from './simParams.ts';
 
 export interface PolicySelection {
   /** '' = the scripted expert; else a browser run's name or a dropped checkpoint's id. */
@@ -23,7 +27,8 @@ export interface PolicySelection {
   exec: number;
 }
 
-const MAX_SEED = 2 ** 31 - 1;
+/** The rollout spec's range: evaluation episode seeds are 32-bit hashes (episodeSeed). */
+const MAX_SEED = 0xffffffff;
 
 export function parsePolicyParams(params: Record<string, string>): PolicySelection {
   const mode = enumParam(params, 'mode', ['dit', 'ar', ''] as const, '');
@@ -102,4 +107,17 @@ export function rolloutMatches(r: { checkpoint: string; spec: RolloutSpec }, sel
     a.maxSteps === want.maxSteps &&
     a.executeSteps === want.executeSteps
   );
+}
+
+/**
+ * The Sim tab's URL for the shipped demo run: its recorded episode (task, initial state,
+ * nominal scene) and the recorded evaluation's seed for that episode, so "Roll out" runs
+ * the episode `npm run demo:train` scored (same harness loop, same DiT noise).
+ */
+export function demoSimParams(d: DemoDefaults): Record<string, string | number | null> {
+  const pseed = episodeSeed(DEMO_EVAL.seed, d.task, d.state, 'nominal');
+  return {
+    ...simParamUpdates({ suite: getTask(d.task).suite, task: d.task, state: d.state, perturb: [], seed: 0 }),
+    ...policyParamUpdates({ policy: d.run, mode: null, steps: 0, pseed, exec: 0 }),
+  };
 }

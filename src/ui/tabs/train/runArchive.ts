@@ -71,14 +71,16 @@ export function runFilesOf(files: Map<string, Uint8Array>, data: CheckpointData)
 /**
  * Stores an archive (a browser run's download, or a zipped Node run or step directory)
  * as a new browser run, named after run.json or the file (made unique among `runs`).
- * Throws the archive's or the checkpoint's error, naming the file.
+ * `as` overrides what run.json would say (the shipped demo run has none, and is stored
+ * under its own name with its dataset). Throws the archive's or the checkpoint's error,
+ * naming the file.
  */
-export async function importRunArchive(bytes: Uint8Array, fileName: string, runs: readonly RunSummary[]): Promise<RunSummary> {
+export async function importRunArchive(bytes: Uint8Array, fileName: string, runs: readonly RunSummary[], as: { name?: string; dataset?: string } = {}): Promise<RunSummary> {
   const files = await unpackCheckpoint(bytes, fileName);
   const data = await loadCheckpoint(memoryIO(new Map(files))).catch((e: Error) => {
     throw new Error(`${fileName}: ${e.message}`);
   });
-  const info = parseRunInfo(files.get(RUN_INFO_FILE));
+  const info = { ...parseRunInfo(files.get(RUN_INFO_FILE)), ...as };
   const now = Date.now();
   const post = data.trainer.kind === 'posttrain' ? (data.trainer as PostTrainerState) : null;
   return putRun({

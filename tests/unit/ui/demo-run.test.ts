@@ -1,0 +1,163 @@
+/**
+ * The shipped demo run on a profile's first open (src/ui/lib/demoRun.ts) with fake page
+ * dependencies: imported once, never twice (marker, run name, two tabs at once), a
+ * missing or broken file leaves the app as it was; which episode the Sim tab shows; the
+ * Sim tab's demo URL replays the recorded episode's seed. The e2e test
+ * (tests/e2e/app-demo.test.ts) runs the real files in the browser.
+ */
+import { describe, expect, test } from 'vitest';
+import { DEMO_ARCHIVE, DEMO_DATASET, DEMO_RECORD, DEMO_RECORD_SCHEMA, type DemoEpisode, type DemoRecord } from '../../../src/train/demo-run.ts';
+import { episodeSeed } from '../../../src/train/eval.ts';
+import { DEMO_RUN, DEMO_URL, demoEpisode, ensureDemoRun, parseMarker, type DemoDeps } from '../../../src/ui/lib/demoRun.ts';
+import { demoSimParams, parsePolicyParams } from '../../../src/ui/tabs/sim/policyParams.ts';
+import { parseSimParams } from '../../../src/ui/tabs/sim/simParams.ts';
+import { listSuites } from '../../../src/sim/index.ts';
+import type { RunSummary } from '../../../worker/jobs/runs.ts';
+
+const ZIP = Uint8Array.from([0x50, 0x4b, 3, 4, 1, 2, 3]);
+
+function record(episodes: Partial<DemoEpisode>[]): DemoRecord {
+  const eps = episodes.map((e) => ({ taskId: 'reach/touch_red', initState: 0, success: true, steps: 12, finalStateHash: 'h', ...e }));
+  return {
+    schema: DEMO_RECORD_SCHEMA,
+    name: 'reach-cpu',
+    archive: DEMO_ARCHIVE,
+    dataset: DEMO_DATASET,
+    command: 'npm run demo:train',
+    eval: { successes: eps.filter((e) => e.success).length, n: eps.length, rate: 0.5, episodes: eps },
+  } as unknown as DemoRecord;
+}
+
+/** A fake page: files by URL, a run list, localStorage, a lock shared by every "tab" made from the same world. */
+function world(files: Record<string, Response | Error | (() => Response)>) {
+  const runs: RunSummary[] = [];
+  const store = new Map<string, string>();
+  const imports: number[] = [];
+  const notes: string[] = [];
+  const fetched: string[] = [];
+  let lock: Promise<unknown> = Promise.resolve();
+  const deps: DemoDeps = {
+    async fetch(url) {
+      fetched.push(String(url));
+      const f = files[String(url)];
+      if (f instanceof Error) throw f;
+      return typeof f === 'function' ? f() : (f?.clone() ?? new Response('<!doctype html>', { status: 200, headers: { 'content-type': 'text/html' } }));
+    },
+    storage: { getItem: (k) => store.get(k) ?? null, setItem: (k, v) => void store.set(k, v) },
+    listRuns: async () => [...runs],
+    async importRun(bytes) {
+      imports.push(bytes.length);
+      // IndexedDB takes a while: a second tab without the lock would see no run yet.
+      await new Promise((r) => setTimeout(r, 5));
+      runs.push({ name: DEMO_RUN } as RunSummary);
+    },
+    exclusive(f) {
+      const next = lock.then(f);
+      lock = next.catch(() => {});
+      return next;
+    },
+    note: (m) => void notes.push(m),
+  };
+  return { deps, runs, store, imports, notes, fetched };
+}
+
+const archive = () => new Response(ZIP, { status: 200 });
+const json = (v: unknown) => () => new Response(JSON.stringify(v), { status: 200 });
+
+describe('demo run import', () => {
+  test('a fresh profile imports the archive once and preselects the recorded episode', async () => {
+    const w = world({ [DEMO_URL + DEMO_ARCHIVE]: archive, [DEMO_URL + DEMO_RECORD]: json(record([{ success: true }])) });
+    const st = await ensureDemoRun(w.deps);
+    expect(st).toEqual({ status: 'ready', defaults: { run: DEMO_RUN, dataset: DEMO_DATASET, task: 'reach/touch_red', state: 0 } });
+    expect(w.imports).toEqual([ZIP.length]);
+    expect(DEMO_RUN).toBe('reach-cpu-demo');
+    expect(DEMO_URL).toBe('demo/');
+    // The next open: the marker says it was done; nothing is fetched or imported.
+    w.fetched.length = 0;
+    expect(await ensureDemoRun(w.deps)).toEqual(st);
+    expect(w.fetched).toEqual([]);
+    expect(w.imports).toHaveLength(1);
+  });
+
+  test('a deleted demo run stays deleted in this profile', async () => {
+    const w = world({ [DEMO_URL + DEMO_ARCHIVE]: archive });
+    await ensureDemoRun(w.deps);
+    w.runs.length = 0;
+    expect((await ensureDemoRun(w.deps)).status).toBe('ready');
+    expect(w.imports).toHaveLength(1);
+  });
+
+  test('two tabs opened at once import it once', async () => {
+    const w = world({ [DEMO_URL + DEMO_ARCHIVE]: archive });
+    const [a, b] = await Promise.all([ensureDemoRun(w.deps), ensureDemoRun(w.deps)]);
+    expect(a).toEqual(b);
+    expect(w.imports).toHaveLength(1);
+  });
+
+  test('a lost marker with the run still there: no second copy, the marker comes back', async () => {
+    const w = world({ [DEMO_URL + DEMO_ARCHIVE]: archive });
+    w.runs.push({ name: DEMO_RUN } as RunSummary);
+    expect((await ensureDemoRun(w.deps)).status).toBe('ready');
+    expect(w.imports).toEqual([]);
+    expect(w.fetched).not.toContain(DEMO_URL + DEMO_ARCHIVE);
+    expect(parseMarker(w.store.get('prts.demoRun') ?? null)?.run).toBe(DEMO_RUN);
+  });
+
+  test.each([
+    ['a 404', new Response('{"error":"not_found"}', { status: 404 }), /reach-cpu\.prts\.zip is not served here \(HTTP 404\)/],
+    ['a host answering index.html', undefined, /reach-cpu\.prts\.zip is not served here \(not the file\)/],
+    ['offline', new TypeError('Failed to fetch'), /reach-cpu\.prts\.zip could not be fetched \(Failed to fetch\)/],
+  ])('%s: nothing imported, a quiet note, tried again on the next open', async (_what, answer, note) => {
+    const w = world(answer === undefined ? {} : { [DEMO_URL + DEMO_ARCHIVE]: answer });
+    const st = await ensureDemoRun(w.deps);
+    expect(st.status).toBe('absent');
+    expect(w.imports).toEqual([]);
+    expect(w.notes.join('\n')).toMatch(note);
+    expect(w.store.size).toBe(0);
+  });
+
+  test('an archive that does not import (corrupt) is noted, not thrown, and not marked done', async () => {
+    const w = world({ [DEMO_URL + DEMO_ARCHIVE]: archive });
+    w.deps.importRun = async () => {
+      throw new Error('reach-cpu.prts.zip: step-00000010/model.safetensors: sha256 mismatch');
+    };
+    const st = await ensureDemoRun(w.deps);
+    expect(st).toEqual({ status: 'absent', why: 'reach-cpu.prts.zip: step-00000010/model.safetensors: sha256 mismatch' });
+    expect(w.notes.join('\n')).toMatch(/demo run: not imported: .*sha256 mismatch/);
+    expect(w.store.size).toBe(0);
+  });
+
+  test('a broken record is noted and the preferred episode is used', async () => {
+    const w = world({ [DEMO_URL + DEMO_ARCHIVE]: archive, [DEMO_URL + DEMO_RECORD]: json({ schema: 'other' }) });
+    const st = await ensureDemoRun(w.deps);
+    expect(st).toMatchObject({ status: 'ready', defaults: { task: 'reach/touch_red', state: 0 } });
+    expect(w.notes.join('\n')).toMatch(/reach-cpu\.demo\.json: field 'schema' must be/);
+  });
+
+  test('a marker that does not parse counts as none', () => {
+    expect(parseMarker(null)).toBeNull();
+    expect(parseMarker('{oops')).toBeNull();
+    expect(parseMarker(JSON.stringify({ run: 'r', dataset: 'd', task: 't' }))).toBeNull();
+    expect(parseMarker(JSON.stringify({ run: 'r', dataset: 'd', task: 't', state: 2 }))).toEqual({ run: 'r', dataset: 'd', task: 't', state: 2 });
+  });
+});
+
+describe('the Sim tab shows an episode the demo succeeded on', () => {
+  test('reach/touch_red from state 0 unless the record says it failed', () => {
+    expect(demoEpisode(null)).toEqual({ task: 'reach/touch_red', state: 0 });
+    expect(demoEpisode(record([{ success: true }, { taskId: 'reach/touch_blue', success: true }]))).toEqual({ task: 'reach/touch_red', state: 0 });
+    const failedRed = record([{ success: false }, { taskId: 'reach/touch_red', initState: 1, success: false }, { taskId: 'reach/touch_blue', initState: 3, success: true }]);
+    expect(demoEpisode(failedRed)).toEqual({ task: 'reach/touch_blue', state: 3 });
+    expect(demoEpisode(record([{ success: false }, { taskId: 'reach/touch_blue', success: false }]))).toEqual({ task: 'reach/touch_red', state: 0 });
+  });
+
+  test("the demo URL selects the run, the scene and the recorded evaluation's episode seed", () => {
+    const p = demoSimParams({ run: DEMO_RUN, dataset: DEMO_DATASET, task: 'reach/touch_red', state: 0 });
+    const params = Object.fromEntries(Object.entries(p).filter(([, v]) => v !== null).map(([k, v]) => [k, String(v)]));
+    const seed = episodeSeed(0, 'reach/touch_red', 0, 'nominal');
+    expect(seed).toBeGreaterThan(2 ** 31); // past the old URL clamp: the full 32-bit range is kept
+    expect(params).toEqual({ suite: 'reach', task: 'reach/touch_red', policy: DEMO_RUN, pseed: String(seed) });
+    expect(parsePolicyParams(params)).toEqual({ policy: DEMO_RUN, mode: null, steps: 0, pseed: seed, exec: 0 });
+    expect(parseSimParams(params, listSuites())).toMatchObject({ suite: 'reach', task: 'reach/touch_red', state: 0, perturb: [] });
+  });
+});
