@@ -12,12 +12,11 @@
  * other than what it recorded.
  */
 import { existsSync, promises as fsp } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { asyncBufferFromFile, parquetReadObjects, toJson } from 'hyparquet';
-import { DEMO_DIR } from '../src/train/demo-run.ts';
 import { HttpError, checkSegments, fsyncDir, resolveForRead, resolveForWrite, sendFile, writeAtomic } from './files.ts';
 
 export const DATASET_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -30,15 +29,26 @@ export function checkDatasetId(id: string): string {
 }
 
 /**
- * Where the built-in datasets are when the config names no directory: under the demo
- * folder of the app the server serves, so the datasets always match the demo archive the
- * browser fetches from the same app. That is dist/demo/datasets once `vite build` has
- * copied public/ into dist/ (what `npm start` serves), else public/demo/datasets in the
- * repository (what Vite serves in development and the e2e tests).
+ * The built-in datasets' folder inside the app's root: the datasets of the demo folder
+ * (src/train/demo-run.ts's DEMO_DIR, public/demo; a server test keeps the two in step).
+ * Not imported from there: that module pulls in the model code, which the server and
+ * the tsx-run scripts do not need.
+ */
+export const BUILTIN_DATASETS_PATH = 'demo/datasets';
+
+/** The built-in datasets of an app root (public/ in the repository, dist/ once built). */
+export function builtinDirOf(appRoot: string): string {
+  return resolve(appRoot, BUILTIN_DATASETS_PATH);
+}
+
+/**
+ * Where the built-in datasets are when the config names no directory: in the app the
+ * server serves, so they always match the demo archive the browser fetches from the
+ * same app. That is dist/ once `vite build` has copied public/ into it (what `npm start`
+ * serves), else public/ in the repository (what Vite serves in development).
  */
 export function defaultBuiltinDir(distDir: string): string {
-  const appDemoDir = relative('public', DEMO_DIR);
-  return existsSync(join(distDir, 'index.html')) ? resolve(distDir, appDemoDir, 'datasets') : resolve(DEMO_DIR, 'datasets');
+  return builtinDirOf(existsSync(join(distDir, 'index.html')) ? distDir : 'public');
 }
 
 async function isDirectory(path: string): Promise<boolean> {
