@@ -42,10 +42,11 @@ describe('PRTS pre-training', () => {
       const head = ms.slice(0, 3);
       const tail = ms.slice(-3);
       expect(mean(tail, (m) => m.bc)).toBeLessThan(0.7 * mean(head, (m) => m.bc));
-      // 0.85, not 0.8: since FAST fits its clip bound to the data (issue 10) this fixture's
-      // alphabet is wider and 20 steps take L_sa->l from 1.14 to 0.91 (0.803 of the start).
+      // 0.85 and 0.9, not 0.8: since FAST fits its clip bound to the data (issue 10) this
+      // fixture's alphabet is wider; 20 steps take L_sa->l from 1.14 to 0.91 (0.80 of the start)
+      // and L_l->sa minus its floor from 1.17 to 0.97 (0.83).
       expect(mean(tail, (m) => m.saL!)).toBeLessThan(0.85 * mean(head, (m) => m.saL!));
-      expect(mean(tail, (m) => m.lSa! - m.lSaFloor!)).toBeLessThan(0.8 * mean(head, (m) => m.lSa! - m.lSaFloor!));
+      expect(mean(tail, (m) => m.lSa! - m.lSaFloor!)).toBeLessThan(0.9 * mean(head, (m) => m.lSa! - m.lSaFloor!));
       expect(tr.history.length).toBe(20);
       expect(tr.tokens).toBe(ms.reduce((a, m) => a + m.tokens, 0));
       await expect(tr.step()).rejects.toThrow(/the run is complete \(20 steps\)/);

@@ -89,9 +89,10 @@ describe('rollout', () => {
     expect(a.frames[0].agentview.length).toBe(8 * 8 * 3);
     expect(frameAtStep(a.frames, 3)?.step).toBe(0);
     expect(frameAtStep(a.frames, 5)?.step).toBe(4);
-    // Undecodable AR chunks (likely from a 2-step model) are counted and run as zeros.
+    // Undecodable AR chunks (likely from a 2-step model) are counted and run as fast.decode's
+    // lenient chunk (issue 10: never a silent zero chunk), so every action is still a number.
     expect(a.arFailures).toBeLessThanOrEqual(a.actCalls);
-    if (a.arFailures === a.actCalls) expect(a.actions.every((v) => v === 0)).toBe(true);
+    expect(a.actions.every((v) => Number.isFinite(v))).toBe(true);
 
     const b = await runRollout(rt, pre.data, spec(), { label: 'pre' });
     expect(b.finalStateHash).toBe(a.finalStateHash);
