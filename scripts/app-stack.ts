@@ -2,6 +2,7 @@
  * The whole app stack for e2e tests and screenshots: a real workbench server in-process
  * (kinematic robot driver, a small generated LeRobot dataset in a temp dir) and a Vite
  * dev server for the app that proxies /api, /data and /ws to it, plus Debian's Chromium.
+ * The server also serves the built-in datasets of public/demo (the shipped demo run's).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer as netServer } from 'node:net';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { createServer, type ViteDevServer } from 'vite';
 import { startServer, type RunningServer } from '../server/app.ts';
+import { builtinDirOf } from '../server/datasets.ts';
 import { LeRobotWriter } from '../src/data/index.ts';
 import { nodeIO } from '../src/data/io-node.ts';
 import { CHROMIUM, CHROMIUM_ARGS } from '../tests/e2e/harness.ts';
@@ -69,7 +71,10 @@ export async function startAppStack(): Promise<AppStack> {
   await writeDataset(dataDir);
   const [vitePort, serverPort] = [await freePort(), await freePort()];
   const base = `http://127.0.0.1:${vitePort}`;
-  const server = await startServer({ config: { port: serverPort, dataDir, robot: 'kinematic', token: TOKEN, allowedOrigins: [base] } });
+  // Vite serves public/ (the demo archive included), so the built-in datasets are public's
+  // too, even where an old dist/ would make the server's default pick dist/'s.
+  const builtinDatasetsDir = builtinDirOf('public');
+  const server = await startServer({ config: { port: serverPort, dataDir, builtinDatasetsDir, robot: 'kinematic', token: TOKEN, allowedOrigins: [base] } });
   const target = `http://127.0.0.1:${serverPort}`;
   const vite = await createServer({
     root: process.cwd(),

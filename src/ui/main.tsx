@@ -21,6 +21,8 @@ if (!('gpu' in navigator) || !navigator.gpu) {
 } else {
   void gpuClient.start();
   startServerPolling();
+  // The shipped demo run, imported on a profile's first open (its own chunk: the shell does not wait).
+  void import('./lib/demoRun.ts').then((m) => m.startDemoRun(), (e: Error) => console.info(`demo run: not loaded: ${e.message}`));
   root.render(
     <StrictMode>
       <App />

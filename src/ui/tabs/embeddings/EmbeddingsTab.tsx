@@ -12,6 +12,7 @@ import { FileButton } from '../../components/FileButton.tsx';
 import type { Data, Layout, PlotlyHTMLElement } from 'plotly.js-dist-min';
 import type { LazyImage, LeRobotReader } from '../../../data/index.ts';
 import { loadPlotly, BASE_LAYOUT } from '../../components/Plot.tsx';
+import { useDemoDefaults, type DemoDefaults } from '../../lib/demoRun.ts';
 import { enumParam, intParam } from '../../lib/route.ts';
 import { useTabParams } from '../../lib/useRoute.ts';
 import { JobBar } from '../sim/JobBar.tsx';
@@ -26,8 +27,12 @@ import { datasetMismatch, parseTsneJson, parseTsneResult, servedDataset, type Ts
 
 const PALETTE = ['#4c8bf5', '#2da44e', '#bf8700', '#cf4f9a', '#8250df', '#cf222e', '#1b7c83', '#6e7781', '#fb8500', '#023047'];
 
+/** Entered with no choices: the shipped demo run on its held-out dataset (all episodes: six task clusters). */
+const demoParams = (d: DemoDefaults) => ({ a: d.run, ds: d.dataset });
+
 export default function EmbeddingsTab() {
   const [params, setParams] = useTabParams();
+  useDemoDefaults(params, demoParams);
   const { ids, error: dsError } = useServerDatasets();
   const ds = params.ds ?? '';
   const { reader, error: readerError } = useDatasetReader(ds);

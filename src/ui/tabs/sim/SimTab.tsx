@@ -11,12 +11,13 @@ import { acquireDevice } from '../../../engine/device.ts';
 import { getTask, INIT_STATES_PER_TASK, listSuites, PERTURBATION_KINDS, type PerturbationKind } from '../../../sim/index.ts';
 import type { Predicate, TaskSpec } from '../../../sim/tasks/spec.ts';
 import { SimViewer } from '../../../sim/view/viewer.ts';
+import { useDemoDefaults } from '../../lib/demoRun.ts';
 import { useTabParams } from '../../lib/useRoute.ts';
 import { decodeRollout, type RolloutResult } from '../../../train/rollout-record.ts';
 import { GenPanel } from './GenPanel.tsx';
 import { LiveEpisode, ReplayEpisode, type PlayableEpisode, type SimFrame } from './episode.ts';
 import { PolicyPanel } from './PolicyPanel.tsx';
-import { parsePolicyParams, policyParamUpdates, rolloutMatches, type PolicySelection } from './policyParams.ts';
+import { demoSimParams, parsePolicyParams, policyParamUpdates, rolloutMatches, type PolicySelection } from './policyParams.ts';
 import { parseSimParams, simParamUpdates, type SimSelection } from './simParams.ts';
 import { useServiceJob, type ServiceJob } from './useJob.ts';
 
@@ -36,6 +37,8 @@ function cameraDevice(): Promise<GPUDevice> {
 
 export default function SimTab() {
   const [params, setParams] = useTabParams();
+  // Entered with no choices: the shipped demo run on an episode it succeeded on.
+  useDemoDefaults(params, demoSimParams);
   const suites = useMemo(() => listSuites(), []);
   const sel = parseSimParams(params, suites);
   const update = (s: Partial<SimSelection>) => setParams(simParamUpdates({ ...sel, ...s }));

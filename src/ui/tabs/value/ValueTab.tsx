@@ -10,6 +10,7 @@ import type { Data, Layout } from 'plotly.js-dist-min';
 import type { EpisodeData, LazyImage, LeRobotReader } from '../../../data/index.ts';
 import { httpIO } from '../../../data/index.ts';
 import { Plot } from '../../components/Plot.tsx';
+import { useDemoDefaults, type DemoDefaults } from '../../lib/demoRun.ts';
 import { intParam } from '../../lib/route.ts';
 import { useTabParams } from '../../lib/useRoute.ts';
 import { phasesOf } from '../data/EpisodePlayer.tsx';
@@ -39,8 +40,12 @@ export function useDatasetReader(ds: string): { reader: LeRobotReader | null; er
   return st;
 }
 
+/** Entered with no choices: the shipped demo run on its held-out dataset. */
+const demoParams = (d: DemoDefaults) => ({ ckpt: d.run, ds: d.dataset });
+
 export default function ValueTab() {
   const [params, setParams] = useTabParams();
+  useDemoDefaults(params, demoParams);
   const { ids, error: dsError } = useServerDatasets();
   const ds = params.ds ?? '';
   const ckpt = params.ckpt ?? '';
