@@ -63,6 +63,14 @@ export interface DemoRecord {
   };
   eval: {
     options: typeof DEMO_EVAL & { executeSteps: number; maxSteps: number | null; camera: { width: number; height: number } | null };
+    /**
+     * The head the demo acts with: demo:train evaluates the checkpoint in both modes and
+     * ships the one with more successes (the DiT on a tie, PRTS's deployed head).
+     * Absent in records made before the choice: 'dit'.
+     */
+    mode?: DemoMode;
+    /** Both modes' successes on the recorded episodes, so the choice is visible. */
+    compared?: Array<{ mode: DemoMode; successes: number; n: number }>;
     policy: string;
     successes: number;
     n: number;
@@ -71,6 +79,13 @@ export interface DemoRecord {
     hi: number;
     episodes: DemoEpisode[];
   };
+}
+
+export type DemoMode = 'dit' | 'ar';
+
+/** The mode a record's policy acts with ('dit' for records made before the field). */
+export function demoModeOf(record: Pick<DemoRecord, 'eval'>): DemoMode {
+  return record.eval.mode ?? 'dit';
 }
 
 /** The evaluation part of a DemoRecord from the harness's results. */
@@ -108,6 +123,7 @@ export function parseDemoRecord(json: unknown, source = DEMO_RECORD): DemoRecord
     if (typeof x.success !== 'boolean') fail(`eval.episodes[${i}].success`, 'must be true or false');
   });
   for (const f of ['successes', 'n', 'rate'] as const) if (typeof ev![f] !== 'number') fail(`eval.${f}`, 'must be a number');
+  if (ev!.mode !== undefined && ev!.mode !== 'dit' && ev!.mode !== 'ar') fail('eval.mode', `must be 'dit' or 'ar', got ${JSON.stringify(ev!.mode)}`);
   return json as DemoRecord;
 }
 

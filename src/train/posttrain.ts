@@ -14,7 +14,7 @@
  */
 import { AdamW, Rng, backward, decayGroups, fromArray, noGrad, tidy, zeroGrad, type Tensor } from '../engine/index';
 import { DEFAULT_DIT, Dit, validateDitConfig, type DitConfig, type DitContext, type PreparedContext } from '../model/dit';
-import { eulerSample, flowBatch, flowMatchingLoss, lossWeights, type LossNormalization, type TauSampling } from '../model/flow';
+import { eulerSample, flowBatch, flowMatchingLoss, lossWeights, sampleTau, type LossNormalization, type TauSampling } from '../model/flow';
 import { ParamStore } from '../model/params';
 import type { GpuBlockMap } from '../engine/blockmap';
 import { Role, ROLE_NAMES } from '../engine/roles';
@@ -416,6 +416,8 @@ export interface PostTrainerState extends Omit<TrainerState, 'kind'> {
   seed: number;
   /** The pre-training checkpoint it started from: its step and run length. */
   pretrainStep: number;
+  /** Overrides of DEFAULT_TAU the run draws tau with (absent in checkpoints written before the option: the defaults). */
+  tau?: Partial<TauSampling>;
 }
 
 export interface PostTrainStepMetrics {
@@ -441,6 +443,8 @@ export interface PostTrainRunOptions {
   seed?: number;
   /** Overrides of the DiT's DEFAULT_DIT sizes (horizon, K and contextDim come from the config). */
   dit?: Partial<DitConfig>;
+  /** Overrides of the flow-time sampling (src/model/flow.ts DEFAULT_TAU); kept in the checkpoint so a resumed run draws the same. */
+  tau?: Partial<TauSampling>;
   onProgress?: (message: string) => void;
 }
 
@@ -503,6 +507,11 @@ export class PostTrainRun {
       if (freeze !== resumed.freezeBackbone) throw new PostTrainError(`the checkpoint was post-trained with freezeBackbone = ${resumed.freezeBackbone}; resume it the same way`);
       if (seed !== resumed.seed) throw new PostTrainError(`the checkpoint's post-training seed is ${resumed.seed}, not ${seed}`);
     }
+    const tau = opts.tau ?? resumed?.tau;
+    if (resumed && opts.tau && JSON.stringify(opts.tau) !== JSON.stringify(resumed.tau ?? {})) {
+      throw new PostTrainError(`the checkpoint was post-trained with tau sampling ${JSON.stringify(resumed.tau ?? {})}; resume it the same way`);
+    }
+    if (tau) sampleTau(new Rng(0), 1, tau); // names a bad field before any GPU work
     const ditCfg = resumed ? source.dit! : ditConfigFor(cfg, opts.dit);
     if (resumed && opts.dit && JSON.stringify(ditConfigFor(cfg, opts.dit)) !== JSON.stringify(ditCfg)) {
       throw new PostTrainError('the DiT sizes differ from the checkpoint\'s dit.json; omit them to resume');
@@ -526,7 +535,7 @@ export class PostTrainRun {
     try {
       const ditNames = (t: { name: string }) => t.name.startsWith('dit.');
       applyParams(model.store, source.params.filter((t) => !ditNames(t)));
-      trainer = new PostTrainer(prtsBackbone(model), { dit: ditCfg, freezeBackbone: freeze, weightDecay: cfg.train.weightDecay, maxGradNorm: cfg.train.gradClip, seed });
+      trainer = new PostTrainer(prtsBackbone(model), { dit: ditCfg, freezeBackbone: freeze, weightDecay: cfg.train.weightDecay, maxGradNorm: cfg.train.gradClip, seed, ...(tau ? { tau } : {}) });
       const sampler = new TaskBalancedSampler(index.taskOfSample, {
         tasksPerBatch: train.tasksPerBatch,
         samplesPerTask: train.samplesPerTask,
@@ -553,6 +562,7 @@ export class PostTrainRun {
         warmup: Math.min(opts.warmup ?? resumed?.warmup ?? cfg.train.warmupSteps, steps),
         seed,
         pretrainStep: resumed ? resumed.pretrainStep : source.trainer.step,
+        ...(tau ? { tau } : {}),
       };
       log(
         `DiT: ${trainer.dit.params(trainer.store).reduce((a, p) => a + p.size, 0).toLocaleString('en-US')} parameters (d ${ditCfg.dModel}, ${ditCfg.layers} layers, H ${ditCfg.horizon}, K ${ditCfg.actionDim}); ` +

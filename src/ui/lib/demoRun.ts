@@ -15,7 +15,7 @@ import { useEffect, useRef } from 'react';
 import { create } from 'zustand';
 import { listRuns, type RunSummary } from '../../../worker/jobs/runs.ts';
 import { isZipBytes } from '../../train/checkpoint-archive.ts';
-import { DEMO_ARCHIVE, DEMO_DATASET, DEMO_DIR, DEMO_NAME, DEMO_RECORD, parseDemoRecord, type DemoRecord } from '../../train/demo-run.ts';
+import { DEMO_ARCHIVE, DEMO_DATASET, DEMO_DIR, DEMO_NAME, DEMO_RECORD, demoModeOf, parseDemoRecord, type DemoRecord } from '../../train/demo-run.ts';
 import { importRunArchive } from '../tabs/train/runArchive.ts';
 import { useCheckpoints } from '../tabs/value/checkpoints.ts';
 import { replaceParams } from './useRoute.ts';
@@ -35,6 +35,8 @@ export interface DemoDefaults {
   dataset: string;
   task: string;
   state: number;
+  /** The head the recorded evaluation used (absent: the checkpoint's default, the DiT). */
+  mode?: 'dit' | 'ar';
 }
 
 export type DemoStatus = { status: 'checking' } | { status: 'ready'; defaults: DemoDefaults } | { status: 'absent'; why: string };
@@ -59,7 +61,7 @@ export function parseMarker(text: string | null): DemoDefaults | null {
   if (!text) return null;
   try {
     const m = JSON.parse(text) as Partial<DemoDefaults>;
-    const ok = typeof m.run === 'string' && typeof m.dataset === 'string' && typeof m.task === 'string' && Number.isInteger(m.state);
+    const ok = typeof m.run === 'string' && typeof m.dataset === 'string' && typeof m.task === 'string' && Number.isInteger(m.state) && (m.mode === undefined || m.mode === 'dit' || m.mode === 'ar');
     return ok ? (m as DemoDefaults) : null;
   } catch {
     return null;
@@ -113,7 +115,8 @@ async function importOnce(deps: DemoDeps): Promise<DemoStatus> {
     if (!bytes) return { status: 'absent', why: `${DEMO_ARCHIVE} is not served` };
     await deps.importRun(bytes, runs);
   }
-  const defaults: DemoDefaults = { run: DEMO_RUN, dataset: DEMO_DATASET, ...demoEpisode(await fetchRecord(deps)) };
+  const record = await fetchRecord(deps);
+  const defaults: DemoDefaults = { run: DEMO_RUN, dataset: DEMO_DATASET, ...demoEpisode(record), ...(record ? { mode: demoModeOf(record) } : {}) };
   deps.storage.setItem(MARKER_KEY, JSON.stringify(defaults));
   return { status: 'ready', defaults };
 }

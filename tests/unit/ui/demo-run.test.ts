@@ -6,7 +6,7 @@
  * (tests/e2e/app-demo.test.ts) runs the real files in the browser.
  */
 import { describe, expect, test } from 'vitest';
-import { DEMO_ARCHIVE, DEMO_DATASET, DEMO_RECORD, DEMO_RECORD_SCHEMA, type DemoEpisode, type DemoRecord } from '../../../src/train/demo-run.ts';
+import { DEMO_ARCHIVE, DEMO_DATASET, DEMO_RECORD, DEMO_RECORD_SCHEMA, demoModeOf, parseDemoRecord, type DemoEpisode, type DemoRecord } from '../../../src/train/demo-run.ts';
 import { episodeSeed } from '../../../src/train/eval.ts';
 import { DEMO_RUN, DEMO_URL, demoEpisode, ensureDemoRun, parseMarker, type DemoDeps } from '../../../src/ui/lib/demoRun.ts';
 import { demoSimParams, parsePolicyParams } from '../../../src/ui/tabs/sim/policyParams.ts';
@@ -68,7 +68,7 @@ describe('demo run import', () => {
   test('a fresh profile imports the archive once and preselects the recorded episode', async () => {
     const w = world({ [DEMO_URL + DEMO_ARCHIVE]: archive, [DEMO_URL + DEMO_RECORD]: json(record([{ success: true }])) });
     const st = await ensureDemoRun(w.deps);
-    expect(st).toEqual({ status: 'ready', defaults: { run: DEMO_RUN, dataset: DEMO_DATASET, task: 'reach/touch_red', state: 0 } });
+    expect(st).toEqual({ status: 'ready', defaults: { run: DEMO_RUN, dataset: DEMO_DATASET, task: 'reach/touch_red', state: 0, mode: 'dit' } });
     expect(w.imports).toEqual([ZIP.length]);
     expect(DEMO_RUN).toBe('reach-cpu-demo');
     expect(DEMO_URL).toBe('demo/');
@@ -139,6 +139,8 @@ describe('demo run import', () => {
     expect(parseMarker('{oops')).toBeNull();
     expect(parseMarker(JSON.stringify({ run: 'r', dataset: 'd', task: 't' }))).toBeNull();
     expect(parseMarker(JSON.stringify({ run: 'r', dataset: 'd', task: 't', state: 2 }))).toEqual({ run: 'r', dataset: 'd', task: 't', state: 2 });
+    expect(parseMarker(JSON.stringify({ run: 'r', dataset: 'd', task: 't', state: 2, mode: 'ar' }))).toEqual({ run: 'r', dataset: 'd', task: 't', state: 2, mode: 'ar' });
+    expect(parseMarker(JSON.stringify({ run: 'r', dataset: 'd', task: 't', state: 2, mode: 'fast' }))).toBeNull();
   });
 });
 
@@ -159,5 +161,28 @@ describe('the Sim tab shows an episode the demo succeeded on', () => {
     expect(params).toEqual({ suite: 'reach', task: 'reach/touch_red', policy: DEMO_RUN, pseed: String(seed) });
     expect(parsePolicyParams(params)).toEqual({ policy: DEMO_RUN, mode: null, steps: 0, pseed: seed, exec: 0 });
     expect(parseSimParams(params, listSuites())).toMatchObject({ suite: 'reach', task: 'reach/touch_red', state: 0, perturb: [] });
+  });
+
+  test('the demo URL asks for the head the recorded evaluation used', () => {
+    const p = demoSimParams({ run: DEMO_RUN, dataset: DEMO_DATASET, task: 'reach/touch_red', state: 0, mode: 'ar' });
+    const params = Object.fromEntries(Object.entries(p).filter(([, v]) => v !== null).map(([k, v]) => [k, String(v)]));
+    expect(parsePolicyParams(params).mode).toBe('ar');
+  });
+});
+
+describe('the demo record names its head', () => {
+  test("'dit' when absent (records before the choice), the recorded one otherwise; anything else is refused by field", () => {
+    const r = record([{ success: true }]);
+    expect(demoModeOf(r)).toBe('dit');
+    expect(demoModeOf({ eval: { ...r.eval, mode: 'ar' } })).toBe('ar');
+    expect(parseDemoRecord(JSON.parse(JSON.stringify({ ...r, eval: { ...r.eval, mode: 'ar' } }))).eval.mode).toBe('ar');
+    expect(() => parseDemoRecord({ ...r, eval: { ...r.eval, mode: 'fast' } })).toThrow(/field 'eval.mode' must be 'dit' or 'ar', got "fast"/);
+  });
+
+  test('a first open with an AR record preselects the AR head', async () => {
+    const rec = { ...record([{ success: true }]), eval: { ...record([{ success: true }]).eval, mode: 'ar' as const } };
+    const w = world({ [DEMO_URL + DEMO_ARCHIVE]: archive, [DEMO_URL + DEMO_RECORD]: json(rec) });
+    const st = await ensureDemoRun(w.deps);
+    expect(st).toMatchObject({ status: 'ready', defaults: { run: DEMO_RUN, mode: 'ar' } });
   });
 });

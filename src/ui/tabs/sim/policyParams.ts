@@ -112,12 +112,12 @@ export function rolloutMatches(r: { checkpoint: string; spec: RolloutSpec }, sel
 /**
  * The Sim tab's URL for the shipped demo run: its recorded episode (task, initial state,
  * nominal scene) and the recorded evaluation's seed for that episode, so "Roll out" runs
- * the episode `npm run demo:train` scored (same harness loop, same DiT noise).
+ * the episode `npm run demo:train` scored (same harness loop, same head, same DiT noise).
  */
 export function demoSimParams(d: DemoDefaults): Record<string, string | number | null> {
   const pseed = episodeSeed(DEMO_EVAL.seed, d.task, d.state, 'nominal');
   return {
     ...simParamUpdates({ suite: getTask(d.task).suite, task: d.task, state: d.state, perturb: [], seed: 0 }),
-    ...policyParamUpdates({ policy: d.run, mode: null, steps: 0, pseed, exec: 0 }),
+    ...policyParamUpdates({ policy: d.run, mode: d.mode ?? null, steps: 0, pseed, exec: 0 }),
   };
 }
