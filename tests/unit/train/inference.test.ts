@@ -10,7 +10,7 @@ import { LeRobotReader, LeRobotWriter, memoryIO, type ImageFrame } from '../../.
 import { Rng } from '../../../src/engine/random.ts';
 import { Runtime } from '../../../src/engine/runtime.ts';
 import { ACTION_DIM, BatchEnv, getTask, type Observation } from '../../../src/sim/index.ts';
-import { loadCheckpoint, saveCheckpoint, type CheckpointIO } from '../../../src/train/checkpoint.ts';
+import { loadCheckpoint, saveCheckpoint, type CheckpointData, type CheckpointIO } from '../../../src/train/checkpoint.ts';
 import { evaluate } from '../../../src/train/eval.ts';
 import { loadPrtsPolicy } from '../../../src/train/inference.ts';
 import type { EpisodeStart, PolicyInput } from '../../../src/train/policy.ts';
@@ -54,6 +54,8 @@ async function simShapedDataset(instructions: string[]): Promise<LeRobotReader> 
 
 let rt: Runtime;
 let runIO: CheckpointIO;
+let preData: CheckpointData;
+let reader: LeRobotReader;
 let obs: Observation[];
 let instructions: string[];
 
@@ -64,14 +66,15 @@ const inputs = (): PolicyInput[] => obs.map((o, envId) => ({ envId, obs: o, inst
 beforeAll(async () => {
   rt = await Runtime.create();
   instructions = TASK_IDS.map((id) => getTask(id).instruction);
-  const reader = await simShapedDataset(instructions);
+  reader = await simShapedDataset(instructions);
   const base = tinyConfig({ steps: 3, batchSize: 4, samplesPerTask: 2, warmupSteps: 1 });
   const cfg = { ...base, model: { ...base.model, stateDim: 8, actionDim: ACTION_DIM, fastTokens: 64 } };
   const pre = await Pretrainer.create(rt, cfg, reader);
   try {
     while (!pre.done) await pre.step();
     runIO = memoryIO();
-    await saveCheckpoint(runIO, await pre.checkpoint());
+    preData = await pre.checkpoint();
+    await saveCheckpoint(runIO, preData);
   } finally {
     pre.dispose();
   }
@@ -117,6 +120,28 @@ describe('post-training checkpoints', () => {
     const r = contextRanges({ roles: layout.roles, docStart: [0], docLength: [layout.ids.length] });
     expect(r.end[0]).toBe(layout.ids.length - 1);
     expect(layout.ids[layout.ids.length - 1]).toBe(2); // <|action_start|>
+  });
+
+  test('tau-sampling overrides are kept in the checkpoint, resumed with it, and a different one is refused', async () => {
+    const tau = { emphasis: 'noise' as const, alpha: 1.2 };
+    const post = await PostTrainRun.create(rt, preData, reader, { steps: 2, dit: DIT, tau });
+    let data: CheckpointData;
+    try {
+      await post.step();
+      data = await post.checkpoint();
+    } finally {
+      post.dispose();
+    }
+    expect((data.trainer as { tau?: unknown }).tau).toEqual(tau);
+    const resumed = await PostTrainRun.create(rt, data, reader);
+    try {
+      expect(resumed.completedSteps).toBe(1);
+      expect((await resumed.checkpoint()).trainer).toMatchObject({ tau });
+    } finally {
+      resumed.dispose();
+    }
+    await expect(PostTrainRun.create(rt, data, reader, { tau: { emphasis: 'data' } })).rejects.toThrow(/post-trained with tau sampling \{"emphasis":"noise","alpha":1.2\}; resume it the same way/);
+    await expect(PostTrainRun.create(rt, preData, reader, { steps: 2, dit: DIT, tau: { alpha: -1 } })).rejects.toThrow(/tau sampling: alpha and beta must be > 0, got -1/);
   });
 });
 
