@@ -38,6 +38,10 @@
  *      (quadratic; the reference path for tests and `npm run bench:decode`). Logits of
  *      the two agree to f32 rounding (summation order differs), so they pick the same
  *      tokens unless two candidates tie within that rounding.
+ *      By default (constrainLength) the greedy pick is also kept to spans of exactly
+ *      horizon x channels coefficients: a FAST id that would overrun the count is
+ *      skipped and the end token comes exactly when the count is reached, so every
+ *      span decodes; chunks where that overrode the model are counted (arConstrained).
  *      fast.decode turns the tokens into a chunk. An invalid span (wrong coefficient
  *      count, no end token) still gives fast.decode's lenient chunk: coefficients are
  *      frequency-major, so a short span zero-pads the highest frequencies and a long one
@@ -89,6 +93,15 @@ export interface PrtsPolicyOptions {
   maxArTokens?: number;
   /** AR mode: decode with a KV cache (default true); false re-runs the backbone over the whole span per token. */
   kvCache?: boolean;
+  /**
+   * AR mode: keep every chunk's span at exactly horizon x channels coefficients (default
+   * true): a FAST id that would overrun the count is never picked, and <|action_end_ar|>
+   * only when the count is reached. Greedy decoding of a small model otherwise produces
+   * spans of the wrong length, which FAST's frequency-major order turns into coefficients
+   * in the wrong channels (issue 10: 100% of the chunks of a reach policy at step 3000).
+   * Chunks where the constraint overrode the model's own pick are counted (arConstrained).
+   */
+  constrainLength?: boolean;
   /** Policy name (default "prts-<mode>(step N)"). */
   name?: string;
 }
@@ -98,6 +111,8 @@ export interface ArDecodeOptions {
   kvCache?: boolean;
   /** Keep every step's logits row (for tests comparing the two paths). */
   keepLogits?: boolean;
+  /** Default: the policy's constrainLength option. */
+  constrainLength?: boolean;
 }
 
 export interface ArDecodeResult {
@@ -105,6 +120,8 @@ export interface ArDecodeResult {
   tokens: number[][];
   /** With keepLogits: per input row, the [vocab] logits each of its tokens was picked from. */
   logits?: Float32Array[][];
+  /** Per input row: whether the length constraint overrode one of the model's own picks. */
+  constrained: boolean[];
 }
 
 /** Runs `fn` without gradients in its own scope, reads the tensor it returns, frees everything it made. */
@@ -128,13 +145,17 @@ export interface InferenceStats {
   lastFailure: string | null;
   /** AR tokens generated in total (forward passes = the longest span per call). */
   arTokens: number;
+  /** AR chunks in which the length constraint (constrainLength) overrode at least one of the model's own picks. */
+  arConstrained: number;
+  /** The same per environment slot since the slot's last reset. */
+  arConstrainedByEnv: Record<number, number>;
 }
 
 /** The loaded model behind a PrtsPolicy; predict() is its ChunkFn. */
 export class PrtsInference {
   readonly mode: PrtsPolicyMode;
   readonly horizon: number;
-  readonly stats: InferenceStats = { calls: 0, chunks: 0, arFailures: 0, arFailuresByEnv: {}, lastFailure: null, arTokens: 0 };
+  readonly stats: InferenceStats = { calls: 0, chunks: 0, arFailures: 0, arFailuresByEnv: {}, lastFailure: null, arTokens: 0, arConstrained: 0, arConstrainedByEnv: {} };
   private readonly vision: VisionSpec;
   private readonly space: ActionSpace;
   private readonly rngs = new Map<number, Rng>();
@@ -145,7 +166,7 @@ export class PrtsInference {
     readonly bundle: TokenizerBundle,
     readonly model: PrtsModel,
     readonly dit: { dit: Dit; store: ParamStore } | null,
-    readonly opts: { mode: PrtsPolicyMode; steps: number; seed: number; maxArTokens: number; kvCache: boolean; ownRuntime: boolean },
+    readonly opts: { mode: PrtsPolicyMode; steps: number; seed: number; maxArTokens: number; kvCache: boolean; constrainLength: boolean; ownRuntime: boolean },
   ) {
     this.mode = opts.mode;
     this.horizon = data.config.model.chunkLength;
@@ -157,6 +178,7 @@ export class PrtsInference {
     for (const ep of episodes) {
       this.rngs.set(ep.envId, new Rng(mixSeeds(this.opts.seed, ep.seed)));
       delete this.stats.arFailuresByEnv[ep.envId];
+      delete this.stats.arConstrainedByEnv[ep.envId];
     }
   }
 
@@ -311,12 +333,17 @@ export class PrtsInference {
   }
 
   private async predictAr(inputs: PolicyInput[], prefixes: DocumentPrefix[], features: Float32Array): Promise<Float32Array[]> {
-    const { tokens } = await this.decodeTokens(prefixes, features, this.opts.kvCache, false);
+    const { tokens, constrained } = await this.decodeTokens(prefixes, features, this.opts.kvCache, false, this.opts.constrainLength);
     const vocab = this.bundle.vocab;
     const D = this.space.q01.length;
     return tokens.map((g, b) => {
       const ended = g[g.length - 1] === SPECIAL.actionEndAr;
       const dec = this.bundle.fast.decode(vocab.fastLocalOf(g));
+      if (constrained[b]) {
+        const env = inputs[b].envId;
+        this.stats.arConstrained++;
+        this.stats.arConstrainedByEnv[env] = (this.stats.arConstrainedByEnv[env] ?? 0) + 1;
+      }
       if (!ended || !dec.valid) {
         const env = inputs[b].envId;
         this.stats.arFailures++;
@@ -334,28 +361,35 @@ export class PrtsInference {
    */
   async decodeAr(inputs: PolicyInput[], opts: ArDecodeOptions = {}): Promise<ArDecodeResult> {
     if (this.disposed) throw new InferenceError('decodeAr(): the policy was disposed');
-    if (inputs.length === 0) return { tokens: [], logits: opts.keepLogits ? [] : undefined };
+    if (inputs.length === 0) return { tokens: [], logits: opts.keepLogits ? [] : undefined, constrained: [] };
     const { prefixes, features } = this.prompts(inputs);
-    return this.decodeTokens(prefixes, features, opts.kvCache ?? this.opts.kvCache, opts.keepLogits ?? false);
+    return this.decodeTokens(prefixes, features, opts.kvCache ?? this.opts.kvCache, opts.keepLogits ?? false, opts.constrainLength ?? this.opts.constrainLength);
   }
 
-  private async decodeTokens(prefixes: DocumentPrefix[], features: Float32Array, cached: boolean, keepLogits: boolean): Promise<ArDecodeResult> {
+  private async decodeTokens(prefixes: DocumentPrefix[], features: Float32Array, cached: boolean, keepLogits: boolean, constrainLength: boolean): Promise<ArDecodeResult> {
     const vocab = this.bundle.vocab;
     const V = vocab.size;
-    const res: ArDecodeResult = { tokens: prefixes.map(() => []), logits: keepLogits ? prefixes.map(() => []) : undefined };
+    const res: ArDecodeResult = { tokens: prefixes.map(() => []), logits: keepLogits ? prefixes.map(() => []) : undefined, constrained: prefixes.map(() => false) };
     const finished = new Array<boolean>(prefixes.length).fill(false);
-    // Constrained greedy step for the rows of `active` (in order): the best FAST id or <|action_end_ar|>.
+    // Coefficients still owed per row; each FAST id spends symbolCounts[id] of them.
+    const counts = this.bundle.fast.symbolCounts();
+    const owed = prefixes.map(() => this.bundle.fast.maxTokens);
+    // Greedy step for the rows of `active` (in order): the best FAST id or <|action_end_ar|>
+    // (the only targets BC ever trained), and with constrainLength only those that keep
+    // the span decodable: ids that fit in what is owed, the end exactly when nothing is.
     const pick = (active: number[], logits: Float32Array) => {
       active.forEach((b, r) => {
-        let best: number = SPECIAL.actionEndAr;
-        let bestV = logits[r * V + best];
+        const row = r * V;
+        let free: number = SPECIAL.actionEndAr;
+        let best: number = constrainLength && owed[b] > 0 ? -1 : SPECIAL.actionEndAr;
         for (let id = vocab.fastOffset; id < vocab.fastOffset + vocab.fastSize; id++) {
-          const v = logits[r * V + id];
-          if (v > bestV) {
-            bestV = v;
-            best = id;
-          }
+          const v = logits[row + id];
+          if (v > logits[row + free]) free = id;
+          if (constrainLength && (owed[b] === 0 || counts[id - vocab.fastOffset] > owed[b])) continue;
+          if (best < 0 || v > logits[row + best]) best = id;
         }
+        if (best !== free) res.constrained[b] = true;
+        if (best !== SPECIAL.actionEndAr) owed[b] -= counts[best - vocab.fastOffset];
         res.tokens[b].push(best);
         res.logits?.[b].push(logits.slice(r * V, (r + 1) * V));
         this.stats.arTokens++;
@@ -453,9 +487,11 @@ export class PrtsPolicy extends ModelPolicy {
       predict: (inputs) => inference.predict(inputs),
       onReset: (episodes) => inference.reset(episodes),
       dispose: () => inference.dispose(),
-      episodeIssues: (envId) => inference.stats.arFailuresByEnv[envId] ?? 0,
+      // A chunk the model could not decode alone is a problem of the episode, whether the
+      // decoder fell back to the lenient decode or the length constraint corrected it.
+      episodeIssues: (envId) => (inference.stats.arFailuresByEnv[envId] ?? 0) + (inference.stats.arConstrainedByEnv[envId] ?? 0),
       diagnostics: () => {
-        const { arFailuresByEnv: _perSlot, ...totals } = inference.stats;
+        const { arFailuresByEnv: _perSlot, arConstrainedByEnv: _constrainedPerSlot, ...totals } = inference.stats;
         return { mode: inference.mode, ...totals };
       },
     });
@@ -477,6 +513,8 @@ export async function prtsPolicyFromCheckpoint(data: CheckpointData, opts: PrtsP
   }
   const kvCache = opts.kvCache ?? true;
   if (typeof kvCache !== 'boolean') throw new InferenceError(`kvCache must be true or false, got ${JSON.stringify(kvCache)}`);
+  const constrainLength = opts.constrainLength ?? true;
+  if (typeof constrainLength !== 'boolean') throw new InferenceError(`constrainLength must be true or false, got ${JSON.stringify(constrainLength)}`);
   let bundle: TokenizerBundle;
   try {
     bundle = TokenizerBundle.fromJSON(data.tokenizers);
@@ -500,7 +538,7 @@ export async function prtsPolicyFromCheckpoint(data: CheckpointData, opts: PrtsP
       dit = { dit: new Dit(store, ditCfg), store };
       applyParams(store, data.params.filter((t) => t.name.startsWith('dit.')));
     }
-    const inference = new PrtsInference(data, bundle, model, dit, { mode, steps, seed: opts.seed ?? 0, maxArTokens, kvCache, ownRuntime: !opts.rt });
+    const inference = new PrtsInference(data, bundle, model, dit, { mode, steps, seed: opts.seed ?? 0, maxArTokens, kvCache, constrainLength, ownRuntime: !opts.rt });
     return new PrtsPolicy(inference, opts.name ?? `prts-${mode}(${data.trainer.kind} step ${data.trainer.step})`);
   } catch (e) {
     dit?.dit.dispose();

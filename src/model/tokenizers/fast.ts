@@ -335,6 +335,14 @@ export class FastTokenizer {
     return x < -this.clip ? -this.clip : x > this.clip ? this.clip : x;
   }
 
+  /**
+   * Coefficients each FAST id stands for (its BPE expansion's length), indexed by id: what
+   * a decoder needs to keep a generated span at exactly horizon x channels coefficients.
+   */
+  symbolCounts(): Int32Array {
+    return Int32Array.from({ length: this.vocabSize }, (_, id) => this.bpe.expand(id).length);
+  }
+
   /** Longest valid token span of one chunk: every token stands for at least one coefficient. */
   get maxTokens(): number {
     return this.horizon * this.channels.length;

@@ -16,6 +16,7 @@ import { loadPrtsPolicy } from '../../../src/train/inference.ts';
 import type { EpisodeStart, PolicyInput } from '../../../src/train/policy.ts';
 import { contextRanges, PostTrainRun, prefixLayout } from '../../../src/train/posttrain.ts';
 import { Pretrainer } from '../../../src/train/pretrain.ts';
+import { SPECIAL } from '../../../src/model/tokenizers/vocab.ts';
 import { tinyConfig } from './pretrain.helpers.ts';
 
 const TASK_IDS = ['goal/red_on_plate', 'spatial/left'];
@@ -178,7 +179,7 @@ describe('PRTS checkpoint policy', () => {
   });
 
   test('AR mode: greedy FAST decoding gives H x 7 chunks (lenient, never zero, and counted when undecodable), batched = one by one', async () => {
-    const policy = await loadPrtsPolicy(runIO, undefined, { mode: 'ar', rt, maxArTokens: 4 });
+    const policy = await loadPrtsPolicy(runIO, undefined, { mode: 'ar', rt, maxArTokens: 4, constrainLength: false });
     try {
       await policy.reset(episodes([1, 2]));
       const a = await policy.act(inputs());
@@ -203,6 +204,44 @@ describe('PRTS checkpoint policy', () => {
     } finally {
       policy.dispose();
     }
+  });
+
+  test('AR mode keeps every span at exactly H x channels coefficients; the corrections are counted, and an unconstrained pick is the same', async () => {
+    const policy = await loadPrtsPolicy(runIO, undefined, { mode: 'ar', rt });
+    try {
+      expect(policy.inference.opts.constrainLength).toBe(true);
+      const { fast, vocab } = policy.inference.bundle;
+      const free = await policy.inference.decodeAr(inputs(), { constrainLength: false });
+      const kept = await policy.inference.decodeAr(inputs());
+      kept.tokens.forEach((g, b) => {
+        expect(g.at(-1)).toBe(SPECIAL.actionEndAr);
+        const dec = fast.decode(vocab.fastLocalOf(g));
+        expect({ valid: dec.valid, n: dec.numCoefficients, reason: dec.reason }).toEqual({ valid: true, n: fast.maxTokens, reason: undefined });
+        // Where the constraint never had to step in, the greedy picks are the model's own.
+        if (!kept.constrained[b]) expect(g).toEqual(free.tokens[b]);
+        else expect(g).not.toEqual(free.tokens[b]);
+      });
+      await policy.reset(episodes([1, 2]));
+      await policy.act(inputs());
+      const st = policy.inference.stats;
+      expect(st.arFailures).toBe(0);
+      expect(st.arConstrained).toBe(kept.constrained.filter(Boolean).length);
+      expect(policy.episodeIssues(0) + policy.episodeIssues(1)).toBe(st.arConstrained);
+      expect(policy.diagnostics()).toMatchObject({ mode: 'ar', arFailures: 0, arConstrained: st.arConstrained });
+    } finally {
+      policy.dispose();
+    }
+    await expect(loadPrtsPolicy(runIO, undefined, { mode: 'ar', rt, constrainLength: 'yes' as never })).rejects.toThrow(/constrainLength must be true or false, got "yes"/);
+  });
+
+  test('symbolCounts: every FAST id stands for its BPE expansion, base symbols for one', async () => {
+    const data = await loadCheckpoint(runIO);
+    const { TokenizerBundle } = await import('../../../src/model/tokenizers/index.ts');
+    const fast = TokenizerBundle.fromJSON(data.tokenizers).fast;
+    const counts = fast.symbolCounts();
+    expect(counts).toHaveLength(fast.vocabSize);
+    counts.forEach((n, id) => expect(n).toBe(fast.bpe.expand(id).length));
+    expect(Math.min(...counts)).toBe(1);
   });
 
   test('AR mode caps decoding at the longest valid span (H x valid channels + end), not at config.fastTokens', async () => {
