@@ -29,6 +29,10 @@ function recordInputs(policy: Policy, frames: RolloutFrame[]): Policy {
   return {
     name: policy.name,
     chunkSize: policy.chunkSize,
+    // The checkpoint's re-planning interval (model.executeSteps): without it the executor
+    // would run whole chunks, unlike the evaluation the Sim tab's rollout should repeat.
+    executeSteps: policy.executeSteps,
+    episodeIssues: policy.episodeIssues?.bind(policy),
     needsImages: policy.needsImages,
     privileged: policy.privileged,
     reset: (eps) => policy.reset(eps),

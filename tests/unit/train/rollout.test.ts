@@ -133,4 +133,14 @@ describe('rollout', () => {
     const c = await runRollout(rt, post.data, { ...s, seed: 4 }, { label: 'post' });
     expect(Array.from(c.actions)).not.toEqual(Array.from(a.actions));
   });
+
+  test("without an executeSteps of its own a rollout re-plans at the checkpoint's model.executeSteps, as the evaluation does", async () => {
+    const rest = spec({ mode: 'dit', task: ROLLOUT_TASKS[1], maxSteps: 4 });
+    const data = { ...post.data, config: { ...post.data.config, model: { ...post.data.config.model, executeSteps: 2 } } };
+    const r = await runRollout(rt, data, rest, { label: 'post' });
+    expect(r.executeSteps).toBe(2);
+    expect(r.frames.map((f) => f.step)).toEqual([0, 2]);
+    const whole = await runRollout(rt, post.data, rest, { label: 'post' });
+    expect(whole.executeSteps).toBe(whole.chunkSize);
+  });
 });
