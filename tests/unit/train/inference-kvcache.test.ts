@@ -47,6 +47,7 @@ function expectLogitsClose(a: Float32Array, b: Float32Array, what: string): void
 
 function expectSameDecoding(cached: ArDecodeResult, uncached: ArDecodeResult): void {
   expect(cached.tokens).toEqual(uncached.tokens);
+  expect(cached.constrained).toEqual(uncached.constrained);
   cached.tokens.forEach((toks, b) => {
     expect(cached.logits![b]).toHaveLength(toks.length);
     toks.forEach((_, t) => expectLogitsClose(cached.logits![b][t], uncached.logits![b][t], `row ${b} token ${t}`));
@@ -118,7 +119,10 @@ describe('AR decoding with a KV cache', () => {
     // with a positive logit: w_end = 1.5 w_f, so logit_end = 1.5 logit_f beats f (the argmax)
     // there, and row 0 ends at that step at the latest. Other rows end wherever f would have
     // won with a positive logit, or run to maxArTokens.
-    const probe = await policy.inference.decodeAr(inputs, { kvCache: false, keepLogits: true });
+    // The model's own stops: without the length constraint, which allows the end token only
+    // once a span holds H x channels coefficients.
+    const free = { constrainLength: false };
+    const probe = await policy.inference.decodeAr(inputs, { kvCache: false, keepLogits: true, ...free });
     const row0 = probe.tokens[0];
     const step = row0.findIndex((id, t) => t >= 2 && id !== SPECIAL.actionEndAr && probe.logits![0][t][id] > 0);
     expect(step).toBeGreaterThanOrEqual(2);
@@ -130,8 +134,8 @@ describe('AR decoding with a KV cache', () => {
     for (let i = 0; i < dModel; i++) edited[i * V + SPECIAL.actionEndAr] = 1.5 * orig[i * V + f];
     rt.write(w.buffer, edited);
     try {
-      const uncached = await policy.inference.decodeAr(inputs, { kvCache: false, keepLogits: true });
-      const cached = await policy.inference.decodeAr(inputs, { keepLogits: true });
+      const uncached = await policy.inference.decodeAr(inputs, { kvCache: false, keepLogits: true, ...free });
+      const cached = await policy.inference.decodeAr(inputs, { keepLogits: true, ...free });
       expectSameDecoding(cached, uncached);
       expectStops(cached);
       expect(cached.tokens[0].at(-1)).toBe(SPECIAL.actionEndAr);
