@@ -1,5 +1,5 @@
 /**
- * npm run bench:train [-- --steps 5 --warmup 2 --d 64 --layers 2 --batch 8 --image 32 --patch 8]
+ * npm run bench:train [-- --steps 5 --warmup 2 --d 64 --layers 2 --batch 8 --image 32 --patch 8 | --preset small]
  *
  * Cost of CRL in pre-training (issue 6, experiments; PRTS Sec. 6.7): one Pretrainer on a
  * synthetic dataset (src/train/synthetic-dataset.ts); every timed iteration draws one
@@ -25,7 +25,7 @@ import { defineCli } from '../src/cli/args.ts';
 import { memoryIO, LeRobotReader } from '../src/data/index.ts';
 import { Runtime } from '../src/engine/runtime.ts';
 import { formatTrace, gpuByFamily, meanTrace, traceCall, type StepTrace } from '../src/engine/trace.ts';
-import type { WorkbenchConfig } from '../src/model/config.ts';
+import { PRESETS, type WorkbenchConfig } from '../src/model/config.ts';
 import { Pretrainer } from '../src/train/pretrain.ts';
 import { writeSyntheticDataset } from '../src/train/synthetic-dataset.ts';
 import { median } from './timing.ts';
@@ -45,11 +45,24 @@ const cli = defineCli({
     tasks: { type: 'int', min: 1, default: 4, help: 'tasks in the synthetic dataset and per batch' },
     'profile-steps': { type: 'int', min: 1, default: 2, help: 'extra CRL steps run with GPU timestamps (gpu_ms_by_family)' },
     trace: { type: 'boolean', help: 'print GPU time per kernel family and per kernel of a CRL step' },
+    preset: {
+      type: 'string',
+      choices: ['tiny', 'small', 'base'],
+      help: "take the model body (width, layers, heads, image, patch, cameras, CRL heads) and the batch from this preset, overriding --d --layers --image --patch --batch; vocabularies and the state/action shapes stay the synthetic dataset's",
+    },
   },
 });
-const { steps, warmup, d, layers, batch, image, patch, tasks, 'profile-steps': profileSteps, trace: printTrace } = cli.parse();
+const parsed = cli.parse();
+const { steps, warmup, tasks, 'profile-steps': profileSteps, trace: printTrace } = parsed;
 // Annotated so that TypeScript knows a call does not return.
 const fail: (message: string) => never = cli.fail;
+const preset = parsed.preset ? PRESETS[parsed.preset as 'tiny' | 'small' | 'base'].model : null;
+const d = preset?.dModel ?? parsed.d;
+const layers = preset?.layers ?? parsed.layers;
+const image = preset?.imageSize ?? parsed.image;
+const patch = preset?.patchSize ?? parsed.patch;
+// A preset's batch, rounded up to whole tasks (the sampler draws the same count per task).
+const batch = parsed.preset ? Math.ceil(PRESETS[parsed.preset as 'tiny'].train.batchSize / tasks) * tasks : parsed.batch;
 const samplesPerTask = batch / tasks;
 if (!Number.isInteger(samplesPerTask)) fail(`--batch (${batch}) must be a multiple of --tasks (${tasks})`);
 
@@ -60,12 +73,12 @@ const config: WorkbenchConfig = {
     actionVocab: 256,
     dModel: d,
     layers,
-    heads: d / 32,
-    headDim: 32,
-    mlpRatio: 4,
+    heads: preset?.heads ?? d / 32,
+    headDim: preset?.headDim ?? 32,
+    mlpRatio: preset?.mlpRatio ?? 4,
     patchSize: patch,
     imageSize: image,
-    cameras: ['agentview'],
+    cameras: preset?.cameras ?? ['agentview'],
     stateDim: 4,
     stateDigits: 2,
     instructionTokens: 16,
@@ -73,8 +86,8 @@ const config: WorkbenchConfig = {
     actionDim: 7,
     fastScale: 10,
     fastTokens: 32,
-    crlHidden: d,
-    crlDim: 32,
+    crlHidden: preset?.crlHidden ?? d,
+    crlDim: preset?.crlDim ?? 32,
     attnTile: 32,
   },
   train: {
@@ -92,10 +105,10 @@ const config: WorkbenchConfig = {
     seed: 0,
   },
 };
-if (d % 32 !== 0) fail(`--d must be a multiple of 32 (head_dim 32), got ${d}`);
+if (!preset && d % 32 !== 0) fail(`--d must be a multiple of 32 (head_dim 32), got ${d}`);
 
 const io = memoryIO();
-const ds = await writeSyntheticDataset(io, { tasks, episodesPerTask: 3, imageSize: image, seed: 1 });
+const ds = await writeSyntheticDataset(io, { tasks, episodesPerTask: 3, imageSize: image, cameras: config.model.cameras, seed: 1 });
 const reader = await LeRobotReader.open(io);
 const rt = await Runtime.create();
 const device = `${rt.info.vendor}/${rt.info.architecture} (${rt.info.description})`;
@@ -159,6 +172,8 @@ if (printTrace) {
   console.log(`CRL step, mean of ${crlTraces.length} timed steps: ${formatTrace({ ...timedTrace, gpu: null }).split('\n')[0]}`);
   console.log(`CRL step with GPU timestamps, mean of ${profiled.length}:\n${formatTrace(gpuTrace)}`);
 }
+// Peak of the runtime's live buffers (pooled buckets) over the whole run, profiling included.
+const peakGpuMiB = rt.peakBytes / 2 ** 20;
 tr.dispose();
 rt.destroy();
 const crl = median(crlMs);
@@ -168,7 +183,7 @@ console.log(
   JSON.stringify({
     bench: 'train',
     device,
-    model: { d, layers, batch, tasks, image, patch, params },
+    model: { preset: parsed.preset ?? null, d, layers, batch, tasks, image, patch, cameras: config.model.cameras.length, params },
     steps,
     warmup,
     crl_step_ms: Number(crl.toFixed(1)),
@@ -177,6 +192,7 @@ console.log(
     encode_ms: Number(median(crlTraces.map((t) => t.encodeMs)).toFixed(1)),
     gpu_ms: gpuTrace.gpu ? Number(gpuTrace.gpu.reduce((s, k) => s + k.ms, 0).toFixed(1)) : null,
     gpu_ms_by_family: byFamily ? Object.fromEntries(byFamily.map((f) => [f.family, Number(f.ms.toFixed(1))])) : null,
+    peak_gpu_mib: Number(peakGpuMiB.toFixed(1)),
     bc_step_ms: Number(bc.toFixed(1)),
     crl_step_time_ratio: Number((crl / bc).toFixed(3)),
     tokens_per_s: Math.round(tokens.crl / (crl / 1000)),
