@@ -42,12 +42,22 @@ const trainItem = (preset: 'tiny' | 'small' | 'base'): Item => ({
   entry: 'bench/train.ts',
   bundle: 'bench-train',
   what: `training step of the ${preset} preset's model body, CRL vs BC-only layout (bench:train --preset ${preset})`,
-  args: (sw) => ['--preset', preset, ...(sw ? ['--steps', '1', '--warmup', '1', '--profile-steps', '1'] : ['--steps', '5', '--warmup', '2'])],
+  args: (sw) => ['--preset', preset, ...(sw ? ['--steps', '1', '--warmup', '1', '--profile-steps', '1'] : ['--steps', '5', '--warmup', '3'])],
   // On SwiftShader the small and base bodies take minutes per step: they run only when
   // given a budget for it.
   minSeconds: (sw) => (sw ? { tiny: 30, small: 300, base: 900 } : { tiny: 20, small: 40, base: 90 })[preset],
   headline: (r) =>
-    pick(r, ['tokens_per_s', 'crl_step_ms', 'crl_step_time_ratio', 'dispatches_per_step', 'encode_ms', 'gpu_ms', 'peak_gpu_mib']),
+    pick(r, [
+      'tokens_per_s',
+      'crl_step_ms',
+      'crl_step_time_ratio',
+      'dispatches_per_step',
+      'dispatches_per_step_unfused',
+      'pipelines_created_per_step',
+      'encode_ms',
+      'gpu_ms',
+      'peak_gpu_mib',
+    ]),
 });
 
 const ITEMS: Item[] = [

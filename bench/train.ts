@@ -15,14 +15,18 @@
  * <= 1.1), the real and packed token counts of both layouts, the per-token ratio, and
  * crl_every_goal_copy_step_time_ratio (the same ratio without goal-block sharing).
  *
- * Where the CRL step's time goes (src/engine/trace.ts): steps_per_s, dispatches_per_step
- * and encode_ms (CPU time recording and submitting the step, median) come from the timed
- * CRL steps; gpu_ms_by_family from --profile-steps extra CRL steps run with GPU
+ * Where the CRL step's time goes (src/engine/trace.ts): steps_per_s, dispatches_per_step,
+ * buffers_created_per_step and pipelines_created_per_step (0 once warm) and encode_ms
+ * (CPU time recording and submitting the step, median) come from the timed CRL steps;
+ * dispatches_per_step_unfused from one more CRL step with the fusions off (matmul
+ * epilogues, the multi-gradient norm: issue 11); gpu_ms_by_family from --profile-steps extra CRL steps run with GPU
  * timestamps after the timed ones (profiling splits every dispatch into its own pass, so
  * those steps are not timed). --trace also prints the per-family and per-kernel table.
  */
 import { defineCli } from '../src/cli/args.ts';
 import { memoryIO, LeRobotReader } from '../src/data/index.ts';
+import { matmulFusion } from '../src/engine/ops/matmul.ts';
+import { adamwKernels } from '../src/engine/optim.ts';
 import { Runtime } from '../src/engine/runtime.ts';
 import { formatTrace, gpuByFamily, meanTrace, traceCall, type StepTrace } from '../src/engine/trace.ts';
 import { PRESETS, type WorkbenchConfig } from '../src/model/config.ts';
@@ -95,7 +99,7 @@ const config: WorkbenchConfig = {
     samplesPerTask,
     lr: 1e-3,
     warmupSteps: 1,
-    steps: 3 * (steps + warmup) + profileSteps + 1,
+    steps: 3 * (steps + warmup) + profileSteps + 2,
     weightDecay: 0.01,
     gradClip: 1,
     gamma: 0.99,
@@ -158,6 +162,21 @@ for (let it = 0; it < warmup + steps; it++) {
     `${timed ? 'step' : 'warmup'} ${it}: CRL ${times.crl.toFixed(0)} ms (${tokens.crl} tokens), BC-only ${times.bc.toFixed(0)} ms (${tokens.bc} tokens), CRL with every goal copy ${times.copies.toFixed(0)} ms (${tokens.copies} tokens)`,
   );
 }
+// Dispatches of the same CRL step without the fusions (matmul epilogues, multi-gradient
+// norm): what they save, on one more batch of the stream.
+let unfusedDispatches: number;
+{
+  const drawn = tr.sampler.next();
+  const b = await tr.assemble(Array.from(drawn.ids, (id) => tr.index.sample(id)), true);
+  matmulFusion.enabled = false;
+  adamwKernels.sumsq = 'each';
+  try {
+    unfusedDispatches = (await traceCall(rt, () => tr.stepOn(b))).trace.dispatches;
+  } finally {
+    matmulFusion.enabled = true;
+    adamwKernels.sumsq = 'multi';
+  }
+}
 // GPU time per kernel family of a CRL step, on further batches of the same stream.
 const profiled: StepTrace[] = [];
 for (let i = 0; i < profileSteps; i++) {
@@ -189,6 +208,9 @@ console.log(
     crl_step_ms: Number(crl.toFixed(1)),
     steps_per_s: Number((1000 / crl).toFixed(3)),
     dispatches_per_step: Math.round(median(crlTraces.map((t) => t.dispatches))),
+    dispatches_per_step_unfused: unfusedDispatches,
+    buffers_created_per_step: median(crlTraces.map((t) => t.buffersCreated)),
+    pipelines_created_per_step: median(crlTraces.map((t) => t.pipelinesCreated)),
     encode_ms: Number(median(crlTraces.map((t) => t.encodeMs)).toFixed(1)),
     gpu_ms: gpuTrace.gpu ? Number(gpuTrace.gpu.reduce((s, k) => s + k.ms, 0).toFixed(1)) : null,
     gpu_ms_by_family: byFamily ? Object.fromEntries(byFamily.map((f) => [f.family, Number(f.ms.toFixed(1))])) : null,

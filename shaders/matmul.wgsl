@@ -16,6 +16,11 @@ override WG_Y: u32 = 16u;
 override TK: u32 = 16u;
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
+// EPI (the epilogue, what is added to the product as it is stored; it saves the separate
+// elementwise pass a residual or a bias would cost): 0 nothing, 1 R has C's layout (a
+// residual), 2 R is one row of N broadcast over the rows (a bias). R is always bound (to a
+// dummy when EPI is 0) because the layout is derived from the code, not the constant.
+override EPI: u32 = 0u;
 
 override TM: u32 = 4u * WG_Y;
 override TN: u32 = 4u * WG_X;
@@ -31,7 +36,15 @@ struct Dims {
 @group(0) @binding(0) var<storage, read> A: array<vec4f>;
 @group(0) @binding(1) var<storage, read> B: array<vec4f>;
 @group(0) @binding(2) var<storage, read_write> C: array<vec4f>;
-@group(0) @binding(3) var<uniform> d: Dims;
+@group(0) @binding(3) var<storage, read> R: array<vec4f>;
+@group(0) @binding(4) var<uniform> d: Dims;
+
+// The stored value of C's vec4 `i`, in vec4 column `nv`.
+fn epi(i: u32, nv: u32, v: vec4f) -> vec4f {
+  if (EPI == 1u) { return v + R[i]; }
+  if (EPI == 2u) { return v + R[nv]; }
+  return v;
+}
 
 var<workgroup> As: array<vec4f, A_TILE>;
 var<workgroup> Bs: array<vec4f, B_TILE>;
@@ -156,8 +169,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   if (nv >= N4) { return; }
   let base = z * d.strideC + nv;
   let m = m0 + r0;
-  if (m < d.M) { C[base + m * N4] = acc0; }
-  if (m + 1u < d.M) { C[base + (m + 1u) * N4] = acc1; }
-  if (m + 2u < d.M) { C[base + (m + 2u) * N4] = acc2; }
-  if (m + 3u < d.M) { C[base + (m + 3u) * N4] = acc3; }
+  if (m < d.M) { let i = base + m * N4; C[i] = epi(i, nv, acc0); }
+  if (m + 1u < d.M) { let i = base + (m + 1u) * N4; C[i] = epi(i, nv, acc1); }
+  if (m + 2u < d.M) { let i = base + (m + 2u) * N4; C[i] = epi(i, nv, acc2); }
+  if (m + 3u < d.M) { let i = base + (m + 3u) * N4; C[i] = epi(i, nv, acc3); }
 }

@@ -21,6 +21,11 @@ override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
+// EPI (the epilogue, what is added to the product as it is stored; it saves the separate
+// elementwise pass a residual or a bias would cost): 0 nothing, 1 R has C's layout (a
+// residual), 2 R is one row of N broadcast over the rows (a bias). R is always bound (to a
+// dummy when EPI is 0) because the layout is derived from the code, not the constant.
+override EPI: u32 = 0u;
 
 struct Dims {
   M: u32, N: u32, K: u32,
@@ -30,7 +35,13 @@ struct Dims {
 @group(0) @binding(0) var<storage, read> A: array<f32>;
 @group(0) @binding(1) var<storage, read> B: array<f32>;
 @group(0) @binding(2) var<storage, read_write> C: array<f32>;
-@group(0) @binding(3) var<uniform> d: Dims;
+@group(0) @binding(3) var<storage, read> R: array<f32>;
+@group(0) @binding(4) var<uniform> d: Dims;
+
+// Stores v as C's element `i`, in column `n`, plus the epilogue.
+fn put(i: u32, n: u32, v: f32) {
+  if (EPI == 1u) { C[i] = v + R[i]; } else if (EPI == 2u) { C[i] = v + R[n]; } else { C[i] = v; }
+}
 
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
@@ -101,12 +112,12 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
 // Row `row` of C at this thread's eight columns n, n + WG_X, ... (those inside N).
 fn store(base: u32, row: u32, n: u32, lo: vec4f, hi: vec4f) {
   let o = base + row * d.N + n;
-  C[o] = lo.x;
-  if (n + WG_X < d.N) { C[o + WG_X] = lo.y; }
-  if (n + 2u * WG_X < d.N) { C[o + 2u * WG_X] = lo.z; }
-  if (n + 3u * WG_X < d.N) { C[o + 3u * WG_X] = lo.w; }
-  if (n + 4u * WG_X < d.N) { C[o + 4u * WG_X] = hi.x; }
-  if (n + 5u * WG_X < d.N) { C[o + 5u * WG_X] = hi.y; }
-  if (n + 6u * WG_X < d.N) { C[o + 6u * WG_X] = hi.z; }
-  if (n + 7u * WG_X < d.N) { C[o + 7u * WG_X] = hi.w; }
+  put(o, n, lo.x);
+  if (n + WG_X < d.N) { put(o + WG_X, n + WG_X, lo.y); }
+  if (n + 2u * WG_X < d.N) { put(o + 2u * WG_X, n + 2u * WG_X, lo.z); }
+  if (n + 3u * WG_X < d.N) { put(o + 3u * WG_X, n + 3u * WG_X, lo.w); }
+  if (n + 4u * WG_X < d.N) { put(o + 4u * WG_X, n + 4u * WG_X, hi.x); }
+  if (n + 5u * WG_X < d.N) { put(o + 5u * WG_X, n + 5u * WG_X, hi.y); }
+  if (n + 6u * WG_X < d.N) { put(o + 6u * WG_X, n + 6u * WG_X, hi.z); }
+  if (n + 7u * WG_X < d.N) { put(o + 7u * WG_X, n + 7u * WG_X, hi.w); }
 }

@@ -30,6 +30,11 @@ override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
+// EPI (the epilogue, what is added to the product as it is stored; it saves the separate
+// elementwise pass a residual or a bias would cost): 0 nothing, 1 R has C's layout (a
+// residual), 2 R is one row of N broadcast over the rows (a bias). R is always bound (to a
+// dummy when EPI is 0) because the layout is derived from the code, not the constant.
+override EPI: u32 = 0u;
 
 struct Dims {
   M: u32, N: u32, K: u32,
@@ -39,7 +44,15 @@ struct Dims {
 @group(0) @binding(0) var<storage, read> A: array<vec4f>;
 @group(0) @binding(1) var<storage, read> B: array<vec4f>;
 @group(0) @binding(2) var<storage, read_write> C: array<vec4f>;
-@group(0) @binding(3) var<uniform> d: Dims;
+@group(0) @binding(3) var<storage, read> R: array<vec4f>;
+@group(0) @binding(4) var<uniform> d: Dims;
+
+// The stored value of C's vec4 `i`, in vec4 column `nv`.
+fn epi(i: u32, nv: u32, v: vec4f) -> vec4f {
+  if (EPI == 1u) { return v + R[i]; }
+  if (EPI == 2u) { return v + R[nv]; }
+  return v;
+}
 
 @compute @workgroup_size(WG_X, WG_Y, 1)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
@@ -82,5 +95,5 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     }
   }
   let base = z * d.strideC;
-  if (m + $ru < d.M && n4 + $cu < N4) { C[base + (m + $ru) * N4 + n4 + $cu] = acc$r_$c; }
+  if (m + $ru < d.M && n4 + $cu < N4) { let i$r_$c = base + (m + $ru) * N4 + n4 + $cu; C[i$r_$c] = epi(i$r_$c, n4 + $cu, acc$r_$c); }
 }

@@ -9,6 +9,11 @@ override WG_Y: u32 = 16u;
 override TK: u32 = 16u;
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
+// EPI (the epilogue, what is added to the product as it is stored; it saves the separate
+// elementwise pass a residual or a bias would cost): 0 nothing, 1 R has C's layout (a
+// residual), 2 R is one row of N broadcast over the rows (a bias). R is always bound (to a
+// dummy when EPI is 0) because the layout is derived from the code, not the constant.
+override EPI: u32 = 0u;
 
 override TM: u32 = 4u * WG_Y;
 override TN: u32 = 4u * WG_X;
@@ -23,7 +28,15 @@ struct Dims {
 @group(0) @binding(0) var<storage, read> A: array<f32>;
 @group(0) @binding(1) var<storage, read> B: array<f32>;
 @group(0) @binding(2) var<storage, read_write> C: array<f32>;
-@group(0) @binding(3) var<uniform> d: Dims;
+@group(0) @binding(3) var<storage, read> R: array<f32>;
+@group(0) @binding(4) var<uniform> d: Dims;
+
+// The stored value of C's element `i`, in column `n`.
+fn epi(i: u32, n: u32, v: f32) -> f32 {
+  if (EPI == 1u) { return v + R[i]; }
+  if (EPI == 2u) { return v + R[n]; }
+  return v;
+}
 
 var<workgroup> As: array<f32, A_TILE>;   // As[k * TM + m]
 var<workgroup> Bs: array<f32, B_TILE>;   // Bs[k * TN + n]
@@ -101,9 +114,9 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
       default: { v = acc3; }
     }
     let o = base + m * d.N + n;
-    if (n < d.N) { C[o] = v.x; }
-    if (n + 1u < d.N) { C[o + 1u] = v.y; }
-    if (n + 2u < d.N) { C[o + 2u] = v.z; }
-    if (n + 3u < d.N) { C[o + 3u] = v.w; }
+    if (n < d.N) { C[o] = epi(o, n, v.x); }
+    if (n + 1u < d.N) { C[o + 1u] = epi(o + 1u, n + 1u, v.y); }
+    if (n + 2u < d.N) { C[o + 2u] = epi(o + 2u, n + 2u, v.z); }
+    if (n + 3u < d.N) { C[o + 3u] = epi(o + 3u, n + 3u, v.w); }
   }
 }

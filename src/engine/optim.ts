@@ -12,10 +12,17 @@ import type { Runtime } from './runtime';
 import { Scope, Tensor, shapeStr } from './tensor';
 import { zeroGrad } from './autograd';
 import { f32, grid1d, uniform } from './ops/common';
+import { SUMSQ_WG, sumsqPartials } from './sumsq-multi';
 
 const CHUNK = 2048;
-/** Threads per sumsq workgroup, each writing its own partial (adamw_sumsq.wgsl). */
-const SUMSQ_WG = 64;
+
+/**
+ * How the global norm's first stage is dispatched: 'multi' reads many gradients per
+ * dispatch (sumsq-multi.ts), 'each' one dispatch per parameter (adamw_sumsq.wgsl). Both
+ * write the same partials in the same order, so the norm is the same to the bit; 'each'
+ * stays as the reference the tests compare against.
+ */
+export const adamwKernels: { sumsq: 'multi' | 'each' } = { sumsq: 'multi' };
 
 export interface ParamGroup {
   params: Tensor[];
@@ -167,18 +174,22 @@ export class AdamW {
     const chunks = active.map((s) => Math.ceil(s.param.size / CHUNK));
     const count = chunks.reduce((a, b) => a + b, 0) * SUMSQ_WG;
     const partial = new Tensor(this.rt, [Math.max(count, 1)], 'f32');
-    let base = 0;
-    active.forEach((s, i) => {
-      this.rt.dispatch({
-        kernel: 'adamw.sumsq',
-        code: sumsqCode,
-        constants: { CHUNK },
-        buffers: [s.param.grad!.buffer, partial.buffer],
-        uniform: uniform(s.param.size, base),
-        workgroups: [chunks[i]],
+    if (adamwKernels.sumsq === 'multi') {
+      if (active.length) sumsqPartials(this.rt, active.map((s) => s.param.grad!), partial, CHUNK);
+    } else {
+      let base = 0;
+      active.forEach((s, i) => {
+        this.rt.dispatch({
+          kernel: 'adamw.sumsq',
+          code: sumsqCode,
+          constants: { CHUNK },
+          buffers: [s.param.grad!.buffer, partial.buffer],
+          uniform: uniform(s.param.size, base),
+          workgroups: [chunks[i]],
+        });
+        base += chunks[i];
       });
-      base += chunks[i];
-    });
+    }
     this.rt.dispatch({
       kernel: 'adamw.clip',
       code: clipCode,

@@ -74,6 +74,10 @@ export class Runtime {
   peakBytes = 0;
   dispatchCount = 0;
   submitCount = 0;
+  /** GPU buffers created by alloc() (a pool miss) and compute pipelines compiled: a
+   * steady-state training step should add to neither (trace.ts reports both). */
+  buffersCreated = 0;
+  pipelinesCreated = 0;
 
   // Profiling: one pass per dispatch with timestamp writes, resolved at flush.
   private profiling = false;
@@ -139,6 +143,7 @@ export class Runtime {
         throw new RangeError(`alloc: ${bytes} bytes exceeds the device's maxBufferSize (${max}); use a smaller batch or model`);
       }
       buffer = this.device.createBuffer({ size: bucket, usage });
+      this.buffersCreated++;
       this.meta.set(buffer, { buffer, bucket, usage });
     }
     this.liveBytes += bucket;
@@ -195,6 +200,7 @@ export class Runtime {
       module = this.device.createShaderModule({ code: spec.code, label: spec.kernel });
       this.modules.set(spec.kernel, module);
     }
+    this.pipelinesCreated++;
     p = this.device.createComputePipeline({
       label: spec.kernel,
       layout: 'auto',

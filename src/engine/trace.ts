@@ -17,6 +17,11 @@ export interface StepTrace {
   dispatches: number;
   /** Command buffers submitted during the call. */
   submits: number;
+  /** GPU buffers allocated (pool misses) and pipelines compiled during the call: zero in
+   * a steady-state step, where every buffer comes from the pool and every pipeline from
+   * the cache. */
+  buffersCreated: number;
+  pipelinesCreated: number;
   /** CPU time of the synchronous part of the call (recording and submitting), ms. */
   encodeMs: number;
   /** Wall time of the whole call, ms (inflated by profiling when `gpu` is set). */
@@ -43,6 +48,8 @@ export async function traceCall<T>(rt: Runtime, call: () => Promise<T>, opts: { 
   if (profile) rt.startProfiling();
   const d0 = rt.dispatchCount;
   const s0 = rt.submitCount;
+  const b0 = rt.buffersCreated;
+  const p0 = rt.pipelinesCreated;
   const t0 = performance.now();
   let pending: Promise<T>;
   try {
@@ -61,7 +68,18 @@ export async function traceCall<T>(rt: Runtime, call: () => Promise<T>, opts: { 
     if (profile) gpu = await rt.stopProfiling();
   }
   const wallMs = performance.now() - t0;
-  return { result, trace: { dispatches: rt.dispatchCount - d0, submits: rt.submitCount - s0, encodeMs, wallMs, gpu } };
+  return {
+    result,
+    trace: {
+      dispatches: rt.dispatchCount - d0,
+      submits: rt.submitCount - s0,
+      buffersCreated: rt.buffersCreated - b0,
+      pipelinesCreated: rt.pipelinesCreated - p0,
+      encodeMs,
+      wallMs,
+      gpu,
+    },
+  };
 }
 
 export interface FamilyTime {
@@ -105,6 +123,8 @@ export function meanTrace(traces: readonly StepTrace[]): StepTrace {
   return {
     dispatches: avg((t) => t.dispatches),
     submits: avg((t) => t.submits),
+    buffersCreated: avg((t) => t.buffersCreated),
+    pipelinesCreated: avg((t) => t.pipelinesCreated),
     encodeMs: avg((t) => t.encodeMs),
     wallMs: avg((t) => t.wallMs),
     gpu,
@@ -114,7 +134,7 @@ export function meanTrace(traces: readonly StepTrace[]): StepTrace {
 /** A plain-text report: the counts, then GPU time per family and per kernel. */
 export function formatTrace(trace: StepTrace, opts: { kernels?: number } = {}): string {
   const lines = [
-    `dispatches ${fmt(trace.dispatches)}, submits ${fmt(trace.submits)}, encode ${trace.encodeMs.toFixed(1)} ms, wall ${trace.wallMs.toFixed(1)} ms`,
+    `dispatches ${fmt(trace.dispatches)}, submits ${fmt(trace.submits)}, buffers created ${fmt(trace.buffersCreated)}, pipelines created ${fmt(trace.pipelinesCreated)}, encode ${trace.encodeMs.toFixed(1)} ms, wall ${trace.wallMs.toFixed(1)} ms`,
   ];
   if (!trace.gpu) {
     lines.push('(no GPU timestamps: the adapter has no timestamp-query feature or the call was not profiled)');

@@ -7,9 +7,8 @@
 import { noGrad } from '../engine/autograd';
 import { attention } from '../engine/ops/attention';
 import { decodeAttention, writeKv } from '../engine/ops/decode';
-import { add } from '../engine/ops/elementwise';
 import { swiglu } from '../engine/ops/elementwise';
-import { linear } from '../engine/ops/matmul';
+import { linear, linearResidual } from '../engine/ops/matmul';
 import { embedding, type RowIndex } from '../engine/ops/embedding';
 import { rmsnorm } from '../engine/ops/norm';
 import { rope } from '../engine/ops/rope';
@@ -129,7 +128,7 @@ export class Backbone {
     let x = embedding(this.tokEmbed, input.ids);
     if (this.patchStem) {
       if (!input.patches) throw new Error('backbone.forward: the config has patchFeatures > 0 but no patches were given');
-      x = add(x, linear(input.patches, this.patchStem));
+      x = linearResidual(input.patches, this.patchStem, x);
     }
     // Uploaded once and shared by the q and k rotations of every layer.
     const positions = fromArray(x.rt, input.positions, [n], 'i32');
@@ -148,9 +147,10 @@ export class Backbone {
 
   /** The rest of a layer after attention: output projection, residual, SwiGLU MLP. */
   private finishLayer(L: LayerParams, x: Tensor, o: Tensor): Tensor {
-    x = add(x, linear(o, L.wo));
+    // The residual adds happen in the projections' stores (linearResidual).
+    x = linearResidual(o, L.wo, x);
     const h2 = rmsnorm(x, L.mlpNorm, this.cfg.normEps);
-    return add(x, linear(swiglu(linear(h2, L.wGate), linear(h2, L.wUp)), L.wDown));
+    return linearResidual(swiglu(linear(h2, L.wGate), linear(h2, L.wUp)), L.wDown, x);
   }
 
   /**

@@ -78,6 +78,21 @@ export const matmulTiles = {
  */
 export const matmulKernels: { variant: 'auto' | 'tiled' | 'direct' } = { variant: 'auto' };
 
+/**
+ * Whether matmulAdd (and so linear with a bias, linearResidual) adds its addend in the
+ * product's store (the kernels' epilogue, one dispatch) instead of in a separate
+ * elementwise pass. On by default; off reproduces the unfused path exactly (same float
+ * additions, so the same bits), which is what the tests and bench:train compare against.
+ */
+export const matmulFusion = { enabled: true };
+
+/** What a kernel adds to the product as it stores it: the shaders' EPI constant. */
+interface Epilogue {
+  /** 1: r has C's layout (a residual); 2: r is [N], added to every row (a bias). */
+  mode: 1 | 2;
+  r: Tensor;
+}
+
 function checkTile(t: MatmulTile): void {
   const ok = t.tk % 4 === 0 && t.tk > 0 && t.wgX > 0 && t.wgY > 0 && t.wgX * t.wgY <= 256;
   if (!ok) throw new RangeError(`matmul: unsupported tile ${JSON.stringify(t)} (tk a multiple of 4, at most 256 threads)`);
@@ -96,7 +111,7 @@ interface Problem {
 }
 
 /** matmul_direct_vec4.wgsl on a shape directVec4Fits accepts. */
-function dispatchDirectVec4(a: Tensor, b: Tensor, c: Tensor, p: Problem): void {
+function dispatchDirectVec4(a: Tensor, b: Tensor, c: Tensor, p: Problem, epi?: Epilogue): void {
   const { batch, M, N, K, transA, transB } = p;
   // Each thread owns 8 x 16 of C. Workgroups of 64 threads, fewer when that leaves under
   // 8 workgroups: SwiftShader runs a workgroup on one CPU thread, so the weight-gradient
@@ -115,11 +130,16 @@ function dispatchDirectVec4(a: Tensor, b: Tensor, c: Tensor, p: Problem): void {
   c.rt.dispatch({
     kernel: 'matmul.direct4',
     code: directVec4(),
-    constants: { WG_X: wgX, WG_Y: wgY, TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 },
-    buffers: [a.buffer, b.buffer, c.buffer],
+    constants: { WG_X: wgX, WG_Y: wgY, TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0, EPI: epi?.mode ?? 0 },
+    buffers: [a.buffer, b.buffer, c.buffer, epiBuffer(a, epi)],
     uniform: uniform(M, N, K, p.strideA / 4, p.strideB / 4, (M * N) / 4),
     workgroups: [Math.ceil(tx / wgX), Math.ceil(ty / wgY), batch],
   });
+}
+
+/** The epilogue's operand, or A as a stand-in (read-only, never read) when there is none. */
+function epiBuffer(a: Tensor, epi?: Epilogue): GPUBuffer {
+  return (epi?.r ?? a).buffer;
 }
 
 /**
@@ -179,26 +199,47 @@ function dispatchDirectPadded(a: Tensor, b: Tensor, c: Tensor, p: Problem): void
   for (const t of temps) t.dispose();
 }
 
-/** Records one kernel dispatch computing C (preallocated, [batch, M, N]). */
-function dispatchMatmul(a: Tensor, b: Tensor, c: Tensor, p: Problem, tile?: MatmulTile): void {
+type KernelPath = 'empty' | 'zero' | 'direct4' | 'padded' | 'direct' | 'tiled';
+
+/** Which kernel dispatchMatmul runs for a problem. */
+function kernelPath(rt: Tensor['rt'], p: Problem, tile?: MatmulTile): KernelPath {
   const { batch, M, N, K, transA, transB } = p;
-  if (M === 0 || N === 0 || batch === 0) return;
-  if (K === 0) {
+  if (M === 0 || N === 0 || batch === 0) return 'empty';
+  if (K === 0) return 'zero';
+  const v = matmulKernels.variant;
+  const direct = !tile && (v === 'direct' || (v === 'auto' && rt.info.software));
+  if (!direct) return 'tiled';
+  if (directVec4Fits(M, N, K, transA, transB)) return 'direct4';
+  return transA && transB ? 'direct' : 'padded';
+}
+
+/** Whether a path adds an epilogue in its store: the padded one stores through a copy and
+ * the degenerate ones store nothing, so those add separately. */
+const fusesEpilogue = (path: KernelPath): boolean => path === 'direct4' || path === 'direct' || path === 'tiled';
+
+/**
+ * Records one kernel dispatch computing C (preallocated, [batch, M, N]), plus the
+ * epilogue where given (only on paths where fusesEpilogue holds; the caller checks).
+ */
+function dispatchMatmul(a: Tensor, b: Tensor, c: Tensor, p: Problem, tile?: MatmulTile, epi?: Epilogue): void {
+  const { batch, M, N, K, transA, transB } = p;
+  const path = kernelPath(c.rt, p, tile);
+  if (epi && !fusesEpilogue(path)) throw new Error(`matmul: no epilogue on the ${path} path`);
+  if (path === 'empty') return;
+  if (path === 'zero') {
     // An empty inner dimension still defines C = 0; the kernels' K loops would not write it.
     c.rt.write(c.buffer, new Float32Array(c.size));
     return;
   }
-  const v = matmulKernels.variant;
-  const direct = !tile && (v === 'direct' || (v === 'auto' && c.rt.info.software));
-  if (direct && directVec4Fits(M, N, K, transA, transB)) {
-    dispatchDirectVec4(a, b, c, p);
+  if (path === 'direct4') {
+    dispatchDirectVec4(a, b, c, p, epi);
     return;
   }
-  if (direct && !(transA && transB)) {
+  if (path === 'padded') {
     dispatchDirectPadded(a, b, c, p);
     return;
   }
-  if (direct) {
+  if (path === 'direct') {
     // 64 threads, each 4x8 of C: a 32 x 64 block, or 64 x 32 when N is that narrow
     // (attention heads) so that half the threads are not idle.
     const wgX = N <= 32 ? 4 : 8;
@@ -206,8 +247,8 @@ function dispatchMatmul(a: Tensor, b: Tensor, c: Tensor, p: Problem, tile?: Matm
     c.rt.dispatch({
       kernel: 'matmul.direct',
       code: directCode,
-      constants: { WG_X: wgX, WG_Y: wgY, TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 },
-      buffers: [a.buffer, b.buffer, c.buffer],
+      constants: { WG_X: wgX, WG_Y: wgY, TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0, EPI: epi?.mode ?? 0 },
+      buffers: [a.buffer, b.buffer, c.buffer, epiBuffer(a, epi)],
       uniform: uniform(M, N, K, p.strideA, p.strideB, M * N),
       workgroups: [Math.ceil(N / (8 * wgX)), Math.ceil(M / (4 * wgY)), batch],
     });
@@ -220,7 +261,7 @@ function dispatchMatmul(a: Tensor, b: Tensor, c: Tensor, p: Problem, tile?: Matm
   // vec4 loads need every row that is read or written as vec4 to be a multiple of 4 long.
   const vec4 = (transA ? M : K) % 4 === 0 && (transB ? K : N) % 4 === 0 && N % 4 === 0;
   const s = vec4 ? 4 : 1;
-  const constants = { WG_X: t.wgX, WG_Y: t.wgY, TK: t.tk, TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 };
+  const constants = { WG_X: t.wgX, WG_Y: t.wgY, TK: t.tk, TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0, EPI: epi?.mode ?? 0 };
   const TM = t.wgY * 4;
   const TN = t.wgX * 4;
   const workgroups = [Math.ceil(N / TN), Math.ceil(M / TM), batch] as const;
@@ -228,7 +269,7 @@ function dispatchMatmul(a: Tensor, b: Tensor, c: Tensor, p: Problem, tile?: Matm
     kernel: vec4 ? 'matmul.vec4' : 'matmul.scalar',
     code: vec4 ? vec4Code : scalarCode,
     constants,
-    buffers: [a.buffer, b.buffer, c.buffer],
+    buffers: [a.buffer, b.buffer, c.buffer, epiBuffer(a, epi)],
     uniform: uniform(M, N, K, p.strideA / s, p.strideB / s, (M * N) / s),
     workgroups: [workgroups[0], workgroups[1], workgroups[2]],
   });
@@ -238,8 +279,8 @@ function prod(xs: readonly number[]): number {
   return xs.reduce((x, y) => x * y, 1);
 }
 
-/** op(a) * op(b); see the module comment for shapes. Differentiable in both operands. */
-export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}, tile?: MatmulTile): Tensor {
+/** The problem of op(a) op(b), checked, with its output shape. */
+function plan(a: Tensor, b: Tensor, opts: MatmulOptions): { p: Problem; outShape: number[]; batchA: number[]; batchB: number[] } {
   const transA = !!opts.transA;
   const transB = !!opts.transB;
   assertDType('matmul', 'a', a, 'f32');
@@ -262,44 +303,73 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}, tile?: Ma
   }
   const batchDims = batchA.length ? batchA : batchB;
   const batch = prod(batchDims);
-  const out = new Tensor(a.rt, [...batchDims, M, N], 'f32');
-  if (batchA.length && !batchB.length && !transA) {
-    // Shared weight: fold the batch into M, one big product instead of `batch` small ones.
-    dispatchMatmul(a, b, out, { batch: 1, M: batch * M, N, K, strideA: 0, strideB: 0, transA, transB }, tile);
-  } else {
-    const p: Problem = {
-      batch,
-      M,
-      N,
-      K,
-      strideA: batchA.length ? M * K : 0,
-      strideB: batchB.length ? K * N : 0,
-      transA,
-      transB,
-    };
-    dispatchMatmul(a, b, out, p, tile);
+  const outShape = [...batchDims, M, N];
+  const p: Problem =
+    batchA.length && !batchB.length && !transA
+      ? // Shared weight: fold the batch into M, one big product instead of `batch` small ones.
+        { batch: 1, M: batch * M, N, K, strideA: 0, strideB: 0, transA, transB }
+      : { batch, M, N, K, strideA: batchA.length ? M * K : 0, strideB: batchB.length ? K * N : 0, transA, transB };
+  return { p, outShape, batchA, batchB };
+}
+
+/** Gradients of op(a) op(b) with respect to a and b, given the output's gradient g. */
+function matmulGrads(a: Tensor, b: Tensor, g: Tensor, opts: MatmulOptions, batchA: number[], batchB: number[]): [Tensor | null, Tensor | null] {
+  const transA = !!opts.transA;
+  const transB = !!opts.transB;
+  let ga: Tensor | null = null;
+  let gb: Tensor | null = null;
+  if (a.requiresGrad) {
+    // C = op(A) op(B): dop(A) = G op(B)^T, and dA is its transpose when A was transposed.
+    const d = transA ? matmul(b, g, { transA: transB, transB: true }) : matmul(g, b, { transB: !transB });
+    ga = d.shape.length === a.rank ? d : sumTo(d, a.shape);
   }
-  return record('matmul', out, [a, b], (g) => {
-    let ga: Tensor | null = null;
-    let gb: Tensor | null = null;
-    if (a.requiresGrad) {
-      // C = op(A) op(B): dop(A) = G op(B)^T, and dA is its transpose when A was transposed.
-      const d = transA ? matmul(b, g, { transA: transB, transB: true }) : matmul(g, b, { transB: !transB });
-      ga = d.shape.length === a.rank ? d : sumTo(d, a.shape);
+  if (b.requiresGrad) {
+    let d: Tensor;
+    if (!batchB.length && batchA.length && !transA) {
+      // The shared weight's gradient sums over the batch: fold batch into the inner dim.
+      const M = a.shape[a.rank - 2];
+      const K = a.shape[a.rank - 1];
+      const rows = prod(batchA) * M;
+      const af = a.reshape([rows, K]);
+      const gf = g.reshape([rows, g.shape[g.rank - 1]]);
+      d = transB ? matmul(gf, af, { transA: true }) : matmul(af, gf, { transA: true });
+    } else {
+      d = transB ? matmul(g, a, { transA: true, transB: transA }) : matmul(a, g, { transA: !transA });
     }
-    if (b.requiresGrad) {
-      let d: Tensor;
-      if (!batchB.length && batchA.length && !transA) {
-        // The shared weight's gradient sums over the batch: fold batch into the inner dim.
-        const af = a.reshape([batch * M, K]);
-        const gf = g.reshape([batch * M, N]);
-        d = transB ? matmul(gf, af, { transA: true }) : matmul(af, gf, { transA: true });
-      } else {
-        d = transB ? matmul(g, a, { transA: true, transB: transA }) : matmul(a, g, { transA: !transA });
-      }
-      gb = d.shape.length === b.rank ? d : sumTo(d, b.shape);
-    }
-    return [ga, gb];
+    gb = d.shape.length === b.rank ? d : sumTo(d, b.shape);
+  }
+  return [ga, gb];
+}
+
+/** op(a) * op(b); see the module comment for shapes. Differentiable in both operands. */
+export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}, tile?: MatmulTile): Tensor {
+  const { p, outShape, batchA, batchB } = plan(a, b, opts);
+  const out = new Tensor(a.rt, outShape, 'f32');
+  dispatchMatmul(a, b, out, p, tile);
+  return record('matmul', out, [a, b], (g) => matmulGrads(a, b, g, opts, batchA, batchB));
+}
+
+/**
+ * op(a) op(b) + addend, where the addend has the product's shape (a residual) or is one
+ * row [N] added to every row (a bias). One dispatch where the kernel path allows
+ * (matmulFusion.enabled and not the padded software path); otherwise the product and
+ * add(), which give the same bits. Differentiable in all three.
+ */
+export function matmulAdd(a: Tensor, b: Tensor, addend: Tensor, opts: MatmulOptions = {}, tile?: MatmulTile): Tensor {
+  const { p, outShape, batchA, batchB } = plan(a, b, opts);
+  const N = outShape[outShape.length - 1];
+  const mode = shapeStr(addend.shape) === shapeStr(outShape) ? 1 : addend.rank === 1 && addend.shape[0] === N ? 2 : 0;
+  if (mode === 0) {
+    throw new RangeError(`matmulAdd: addend ${shapeStr(addend.shape)} must be the product's shape ${shapeStr(outShape)} or [${N}]`);
+  }
+  assertDType('matmulAdd', 'addend', addend, 'f32');
+  if (!matmulFusion.enabled || !fusesEpilogue(kernelPath(a.rt, p, tile))) return add(matmul(a, b, opts, tile), addend);
+  const out = new Tensor(a.rt, outShape, 'f32');
+  dispatchMatmul(a, b, out, p, tile, { mode, r: addend });
+  return record('matmul_add', out, [a, b, addend], (g) => {
+    const [ga, gb] = matmulGrads(a, b, g, opts, batchA, batchB);
+    const gr = addend.requiresGrad ? (mode === 1 ? g : sumTo(g, addend.shape)) : null;
+    return [ga, gb, gr];
   });
 }
 
@@ -317,6 +387,16 @@ export function linear(x: Tensor, w: Tensor, bias?: Tensor): Tensor {
   if (bias && (bias.rank !== 1 || bias.shape[0] !== w.shape[1])) {
     throw new RangeError(`linear: bias ${shapeStr(bias.shape)} must be [${w.shape[1]}] for w ${shapeStr(w.shape)}`);
   }
-  const y = matmul(x, w);
-  return bias ? add(y, bias) : y;
+  return bias ? matmulAdd(x, w, bias) : matmul(x, w);
+}
+
+/** residual + x w (w [in, out]): a linear layer's output added to the residual stream in
+ * the product's store (matmulAdd). */
+export function linearResidual(x: Tensor, w: Tensor, residual: Tensor): Tensor {
+  assertRank('linearResidual', 'x', x, 2);
+  assertRank('linearResidual', 'w', w, 2, 2);
+  if (x.shape[x.rank - 1] !== w.shape[0]) {
+    throw new RangeError(`linearResidual: x ${shapeStr(x.shape)} last dimension must equal w ${shapeStr(w.shape)} first (w is [in, out])`);
+  }
+  return matmulAdd(x, w, residual);
 }

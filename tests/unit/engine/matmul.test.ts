@@ -3,7 +3,7 @@ import { Runtime } from '../../../src/engine/runtime';
 import { fromArray, parameter, tidy, type Tensor } from '../../../src/engine/tensor';
 import { backward } from '../../../src/engine/autograd';
 import { Rng } from '../../../src/engine/random';
-import { directVec4Fits, linear, matmul, matmulKernels, type MatmulTile } from '../../../src/engine/ops/matmul';
+import { directVec4Fits, linear, matmul, matmulAdd, matmulFusion, matmulKernels, type MatmulTile } from '../../../src/engine/ops/matmul';
 import { refMatmul } from '../../../src/engine/reference/matmul';
 import { expectClose, numericGrad, randn } from './check';
 
@@ -241,5 +241,91 @@ describe('linear', () => {
         /x \[2, 5\] last dimension must equal w \[3, 5\] first/,
       );
     });
+  });
+});
+
+describe.each(['tiled', 'direct'] as const)('matmulAdd: the product plus a residual or a bias in its store (%s)', (variant) => {
+  beforeAll(() => {
+    matmulKernels.variant = variant;
+  });
+  afterAll(() => {
+    matmulKernels.variant = 'auto';
+  });
+
+  // Odd and vec4 sizes, transposes, batched and folded-batch products, and shapes the
+  // direct family pads (those add in a separate pass: the result must not change).
+  const ADD_CASES: (Case & { bias?: boolean })[] = [
+    { a: [5, 7], b: [7, 3] },
+    { a: [5, 7], b: [7, 3], bias: true },
+    { a: [7, 5], b: [3, 7], transA: true, transB: true },
+    { a: [68, 36], b: [36, 72] },
+    { a: [68, 36], b: [36, 72], bias: true },
+    { a: [36, 68], b: [72, 36], transA: true, transB: true, bias: true },
+    { a: [13, 8], b: [8, 20], bias: true },
+    { a: [9, 12], b: [20, 12], transB: true },
+    { a: [13, 12], b: [13, 8], transA: true, bias: true },
+    { a: [2, 12, 20], b: [20, 8] },
+    { a: [2, 12, 20], b: [20, 8], bias: true },
+    { a: [3, 9, 13], b: [3, 13, 6], bias: true },
+    { a: [2, 7, 12], b: [2, 7, 20], transA: true },
+    { a: [10, 13], b: [13, 8], bias: true },
+    { a: [2, 5, 7], b: [2, 7, 9] },
+  ];
+  for (const c of ADD_CASES) {
+    test(`${label(c)} + ${c.bias ? 'bias' : 'residual'}: forward equals product + addend, the same bits as unfused; gradients match finite differences`, async () => {
+      const rng = new Rng(17);
+      const an = c.a.reduce((x, y) => x * y, 1);
+      const bn = c.b.reduce((x, y) => x * y, 1);
+      const av = randn(rng, an);
+      const bv = randn(rng, bn);
+      const prodOf = (x: Float64Array, y: Float64Array) => refMatmul(x, y, { aShape: c.a, bShape: c.b, transA: c.transA, transB: c.transB });
+      const { out: p0, shape: outShape } = prodOf(Float64Array.from(av), Float64Array.from(bv));
+      const N = outShape[outShape.length - 1];
+      const rv = randn(rng, c.bias ? N : p0.length);
+      const f = ([x, y, r]: Float64Array[]) => {
+        const o = prodOf(x, y).out;
+        for (let i = 0; i < o.length; i++) o[i] += r[c.bias ? i % N : i];
+        return o;
+      };
+      const gv = randn(rng, p0.length);
+      // Finite differences cost a reference product per input element: the large shapes
+      // check the forward pass and the bits only (their gradients are the matmul's own,
+      // checked above).
+      const checkGrads = an + bn + rv.length <= 600;
+      const [ga, gb, gr] = checkGrads ? numericGrad(f, [av, bv, rv], gv) : [null, null, null];
+      const pa = parameter(rt, av, c.a);
+      const pb = parameter(rt, bv, c.b);
+      const pr = parameter(rt, rv, c.bias ? [N] : outShape);
+      const fusedOut = await tidy(() => {
+        const y = matmulAdd(pa, pb, pr, c);
+        expect(y.shape).toEqual(outShape);
+        backward(y, fromArray(rt, gv, y.shape));
+        return y;
+      }).read();
+      expectClose(fusedOut, f([av, bv, rv].map((v) => Float64Array.from(v))), { atol: 1e-4, rtol: 1e-4, what: 'forward' });
+      if (ga && gb && gr) {
+        expectClose(await pa.grad!.read(), ga, { atol: 1e-4, rtol: 1e-3, what: 'dA' });
+        expectClose(await pb.grad!.read(), gb, { atol: 1e-4, rtol: 1e-3, what: 'dB' });
+        expectClose(await pr.grad!.read(), gr, { atol: 1e-4, rtol: 1e-3, what: 'd addend' });
+      }
+      matmulFusion.enabled = false;
+      try {
+        const unfused = await tidy(() => matmulAdd(pa, pb, pr, c)).read();
+        expect(Array.from(fusedOut)).toEqual(Array.from(unfused));
+      } finally {
+        matmulFusion.enabled = true;
+      }
+      for (const p of [pa, pb, pr]) {
+        p.grad!.dispose();
+        p.dispose();
+      }
+    });
+  }
+
+  test('an addend of any other shape is refused, naming both shapes', () => {
+    const a = fromArray(rt, new Float32Array(6), [2, 3]);
+    const b = fromArray(rt, new Float32Array(12), [3, 4]);
+    expect(() => matmulAdd(a, b, fromArray(rt, new Float32Array(3), [3]))).toThrow(/addend \[3\] must be the product's shape \[2, ?4\] or \[4\]/);
+    expect(() => matmulAdd(a, b, fromArray(rt, new Float32Array(8), [4, 2]))).toThrow(/addend \[4, ?2\]/);
   });
 });

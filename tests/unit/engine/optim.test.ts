@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Runtime } from '../../../src/engine/runtime';
 import { fromArray, parameter, type Tensor } from '../../../src/engine/tensor';
 import { Rng } from '../../../src/engine/random';
-import { AdamW, decayGroups } from '../../../src/engine/optim';
+import { AdamW, adamwKernels, decayGroups } from '../../../src/engine/optim';
+import { sumsqGroup } from '../../../src/engine/sumsq-multi';
 import { refAdamWStep, refClipScale } from '../../../src/engine/reference/optim';
 import { expectClose, randn } from './check';
 
@@ -126,6 +127,43 @@ describe('AdamW', () => {
       p.grad?.dispose();
       p.dispose();
     }
+  });
+
+  test('many gradients per norm dispatch give the norm of one dispatch each, to the bit, over several groups', async () => {
+    const rng = new Rng(5);
+    const group = sumsqGroup(rt);
+    // More gradients than fit one dispatch, odd sizes around the 2048-element chunk.
+    const count = 2 * group + 3;
+    const sizes = Array.from({ length: count }, (_, i) => [1, 7, 2047, 2048, 2049, 4097, 130][i % 7] + 3 * i);
+    const grads = sizes.map((n) => randn(rng, n));
+    let sq = 0;
+    for (const g of grads) for (const v of g) sq += v * v;
+    const norms: Record<string, number> = {};
+    const dispatches: Record<string, number> = {};
+    for (const mode of ['each', 'multi'] as const) {
+      adamwKernels.sumsq = mode;
+      try {
+        const ps = sizes.map((n, i) => parameter(rt, new Float32Array(n), [n], `p${i}`));
+        ps.forEach((p, i) => setGrad(p, grads[i]));
+        const opt = new AdamW(ps, { maxGradNorm: 1 });
+        const d0 = rt.dispatchCount;
+        opt.step(0.01);
+        dispatches[mode] = rt.dispatchCount - d0;
+        norms[mode] = await opt.lastGradNorm();
+        opt.dispose();
+        for (const p of ps) {
+          p.grad?.dispose();
+          p.dispose();
+        }
+      } finally {
+        adamwKernels.sumsq = 'multi';
+      }
+    }
+    expect(norms.multi).toBe(norms.each);
+    expectClose(new Float32Array([norms.multi]), [Math.sqrt(sq)], { rtol: 1e-5, what: 'norm' });
+    // count updates + 1 clip in both; the norm's first stage: count dispatches vs ceil(count / group).
+    expect(dispatches.each).toBe(2 * count + 1);
+    expect(dispatches.multi).toBe(count + 1 + Math.ceil(count / group));
   });
 
   test('clear errors: duplicate parameters, non-parameters, mismatched state', () => {

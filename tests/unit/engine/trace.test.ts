@@ -39,6 +39,11 @@ describe('step trace', () => {
     expect(plain.result).toBe(9);
     expect(plain.trace.dispatches).toBe(3);
     expect(plain.trace.submits).toBeGreaterThanOrEqual(1);
+    // Once warm (buffers freed by a call return to the pool at a later submit), the same
+    // work compiles nothing and allocates only from the pool.
+    await traceCall(rt, work);
+    const again = await traceCall(rt, work);
+    expect(again.trace).toMatchObject({ dispatches: 3, pipelinesCreated: 0, buffersCreated: 0 });
     expect(plain.trace.encodeMs).toBeGreaterThanOrEqual(0);
     expect(plain.trace.wallMs).toBeGreaterThanOrEqual(plain.trace.encodeMs);
     expect(plain.trace.gpu).toBeNull();
@@ -65,12 +70,14 @@ describe('step trace', () => {
 
   test('meanTrace averages counts and per-kernel times', () => {
     const m = meanTrace([
-      { dispatches: 4, submits: 1, encodeMs: 2, wallMs: 10, gpu: [{ kernel: 'a.x', calls: 2, ms: 4 }] },
-      { dispatches: 6, submits: 3, encodeMs: 4, wallMs: 20, gpu: [{ kernel: 'a.x', calls: 2, ms: 2 }, { kernel: 'b', calls: 1, ms: 6 }] },
+      { dispatches: 4, submits: 1, buffersCreated: 2, pipelinesCreated: 1, encodeMs: 2, wallMs: 10, gpu: [{ kernel: 'a.x', calls: 2, ms: 4 }] },
+      { dispatches: 6, submits: 3, buffersCreated: 0, pipelinesCreated: 0, encodeMs: 4, wallMs: 20, gpu: [{ kernel: 'a.x', calls: 2, ms: 2 }, { kernel: 'b', calls: 1, ms: 6 }] },
     ]);
     expect(m).toEqual({
       dispatches: 5,
       submits: 2,
+      buffersCreated: 1,
+      pipelinesCreated: 0.5,
       encodeMs: 3,
       wallMs: 15,
       gpu: [
@@ -78,6 +85,6 @@ describe('step trace', () => {
         { kernel: 'b', calls: 0.5, ms: 3 },
       ],
     });
-    expect(meanTrace([{ dispatches: 1, submits: 1, encodeMs: 1, wallMs: 1, gpu: null }]).gpu).toBeNull();
+    expect(meanTrace([{ dispatches: 1, submits: 1, buffersCreated: 0, pipelinesCreated: 0, encodeMs: 1, wallMs: 1, gpu: null }]).gpu).toBeNull();
   });
 });
