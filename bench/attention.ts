@@ -17,7 +17,8 @@
  * pair (work the kernel does), "useful" counts only allowed pairs.
  */
 import { defineCli } from '../src/cli/args';
-import { Runtime } from '../src/engine/runtime';
+import { openRuntime } from '../src/engine/autotune';
+import type { Runtime } from '../src/engine/runtime';
 import { Tensor, fromArray, tidy } from '../src/engine/tensor';
 import { Rng } from '../src/engine/random';
 import { CAUSAL_RULE, PRTS_RULE, ROLE_NAMES, Role, type MaskRule } from '../src/engine/roles';
@@ -172,7 +173,7 @@ async function main(): Promise<void> {
   const args = cli.parse();
   // --long appends the lengths meant for a real GPU.
   const lengths = args.long ? [...new Set([...args.lengths, 4096, 8192])] : args.lengths;
-  const rt = await Runtime.create();
+  const rt = await openRuntime();
   const info = rt.info;
   const software = info.software;
   console.log(

@@ -16,7 +16,7 @@
  * tokens_per_chunk, prompt_tokens (mean), tokens_match, max_logit_rel_err, device, model.
  */
 import { defineCli } from '../src/cli/args.ts';
-import { Runtime } from '../src/engine/runtime.ts';
+import { openRuntime } from '../src/engine/autotune.ts';
 import { SPECIAL } from '../src/model/tokenizers/index.ts';
 import { prtsPolicyFromCheckpoint, type ArDecodeResult } from '../src/train/inference.ts';
 import { randomCheckpoint, randomPolicyInputs } from '../src/train/random-policy.ts';
@@ -48,7 +48,7 @@ const fastTokens = args.tokens;
 if (d % headDim !== 0) fail(`--d (${d}) must be a multiple of --head-dim (${headDim})`);
 if (image % patch !== 0) fail(`--image (${image}) must be a multiple of --patch (${patch})`);
 
-const rt = await Runtime.create();
+const rt = await openRuntime();
 const device = `${rt.info.vendor}/${rt.info.architecture} (${rt.info.description})`;
 console.error(`adapter: ${device}`);
 const { data, instructions } = await randomCheckpoint(rt, { dModel: d, layers, headDim, imageSize: image, patchSize: patch, fastTokens, tasks: Math.max(rows, 2), seed });

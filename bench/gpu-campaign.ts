@@ -35,6 +35,8 @@ interface Item {
   headline: (r: Record<string, unknown>) => Record<string, unknown>;
 }
 
+// Set from --peak-tflops before any item runs.
+let peakTflops = 67;
 const pick = (r: Record<string, unknown>, keys: string[]) => Object.fromEntries(keys.filter((k) => k in r).map((k) => [k, r[k]]));
 
 const trainItem = (preset: 'tiny' | 'small' | 'base'): Item => ({
@@ -68,7 +70,13 @@ const ITEMS: Item[] = [
     what: 'matmul GFLOP/s of the engine against tfjs-backend-webgpu on the same adapter (bench:matmul)',
     args: (sw) => (sw ? ['--quick'] : []),
     minSeconds: (sw) => (sw ? 60 : 30),
-    headline: (r) => ({ ...pick(r, ['gflops', 'gflops_tfjs']), ratio_vs_tfjs_geomean: (r.ratio_vs_tfjs as { geomean?: number } | undefined)?.geomean }),
+    headline: (r) => ({
+      ...pick(r, ['gflops', 'gflops_tfjs']),
+      ratio_vs_tfjs_geomean: (r.ratio_vs_tfjs as { geomean?: number } | undefined)?.geomean,
+      tiles: (r.autotune as { tiles?: unknown } | undefined)?.tiles,
+      // The best shape's share of the FP32 vector peak (--peak-tflops).
+      best_fraction_of_fp32_peak: Math.max(...Object.values((r.gflops as Record<string, number>) ?? {})) / (peakTflops * 1000),
+    }),
   },
   trainItem('tiny'),
   {
@@ -112,10 +120,12 @@ const cli = defineCli({
     out: { type: 'string', metavar: 'DIR', help: 'folder for gpu-results.json and gpu-results.md (required)' },
     budget: { type: 'int', min: 10, default: 480, metavar: 'SECONDS', help: 'time budget for all items together' },
     'allow-software': { type: 'boolean', help: 'run on a software adapter (SwiftShader) instead of refusing it, with small sizes' },
+    'peak-tflops': { type: 'number', min: 0.001, default: 67, metavar: 'T', help: "the adapter's FP32 vector peak, for matmul's fraction of it (H100 and H200: 67)" },
     items: { type: 'list', metavar: 'name,...', help: `items to run, in this order (default all: ${ITEMS.map((i) => i.name).join(',')})` },
   },
 });
 const args = cli.parse();
+peakTflops = args['peak-tflops'];
 // Annotated so that TypeScript knows a call does not return.
 const fail: (message: string) => never = cli.fail;
 const outDir = args.out ?? fail('--out is required: the folder for gpu-results.json and gpu-results.md');

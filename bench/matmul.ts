@@ -12,6 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { defineCli } from '../src/cli/args';
+import { autotuneMatmul } from '../src/engine/autotune';
 import { Runtime } from '../src/engine/runtime';
 import { Tensor, fromArray } from '../src/engine/tensor';
 import { matmul } from '../src/engine/ops/matmul';
@@ -35,6 +36,10 @@ const { quick } = defineCli({
 }).parse();
 const rt = await Runtime.create();
 const software = rt.info.software;
+// The adapter's tuned tiles (cached per adapter; skipped on software adapters, which run
+// the direct kernels), as every CLI opens its device.
+const tune = await autotuneMatmul(rt, { retune: process.env.PRTS_AUTOTUNE === 'retune' });
+console.error(`matmul tiles: ${tune.source} (large ${JSON.stringify(tune.tiles.large)}, small ${JSON.stringify(tune.tiles.small)})`);
 
 // tfjs-webgpu looks for navigator.gpu when its module is evaluated, so it is imported
 // only after Dawn's GPU object is installed there.
@@ -173,6 +178,7 @@ const result = {
     features: rt.info.features,
   },
   method: `best of ${rounds} interleaved rounds; each round n products then a sum read back`,
+  autotune: { source: tune.source, tiles: tune.tiles, ms: Number(tune.ms.toFixed(1)), variant_ms: tune.tuned?.ms ?? null },
   gflops,
   gflops_tfjs: gflopsTfjs,
   ratio_vs_tfjs: { ...ratio, geomean },

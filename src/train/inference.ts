@@ -59,7 +59,8 @@ import type { ImageFrame } from '../data/index.ts';
 import { noGrad } from '../engine/autograd.ts';
 import { Rng } from '../engine/random.ts';
 import { PRTS_RULE, ROLE_NAMES, Role } from '../engine/roles.ts';
-import { Runtime } from '../engine/runtime.ts';
+import { openRuntime } from '../engine/autotune.ts';
+import type { Runtime } from '../engine/runtime.ts';
 import { Scope, tidy, type Tensor } from '../engine/tensor.ts';
 import { Dit, type DitConfig } from '../model/dit.ts';
 import { sampleNoise } from '../model/flow.ts';
@@ -526,7 +527,7 @@ export async function prtsPolicyFromCheckpoint(data: CheckpointData, opts: PrtsP
   }
   if (bundle.fast.horizon !== cfg.model.chunkLength) throw new InferenceError(`tokenizers.json FAST horizon ${bundle.fast.horizon} differs from config model.chunkLength ${cfg.model.chunkLength}`);
   const maxArTokens = opts.maxArTokens ?? bundle.fast.maxTokens + 1;
-  const rt = opts.rt ?? (await Runtime.create());
+  const rt = opts.rt ?? (await openRuntime());
   let model: PrtsModel | null = null;
   let dit: { dit: Dit; store: ParamStore } | null = null;
   try {

@@ -3,7 +3,7 @@
  * the loss curve, then one JSON line with the final losses and throughput.
  */
 import { defineCli } from '../cli/args.ts';
-import { Runtime } from '../engine/runtime';
+import { openRuntime } from '../engine/autotune';
 import { DEFAULT_TINY_CHECK, runTinyCheck } from './tinycheck';
 
 const { steps } = defineCli({
@@ -12,7 +12,7 @@ const { steps } = defineCli({
   description: "The engine's end-to-end check on Dawn: trains a tiny model and checks its losses fall below thresholds.",
   options: { steps: { type: 'int', min: 1, default: DEFAULT_TINY_CHECK.steps, help: 'training steps' } },
 }).parse();
-const rt = await Runtime.create();
+const rt = await openRuntime();
 console.error(`adapter: ${rt.info.vendor} ${rt.info.architecture} (${rt.info.description})`);
 const result = await runTinyCheck(rt, { ...DEFAULT_TINY_CHECK, steps }, {
   onStep(s) {

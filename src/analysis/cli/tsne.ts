@@ -29,7 +29,7 @@ import { TSNE } from '../tsne.ts';
 import { CrlProbe } from '../value-curves.ts';
 import { LeRobotReader } from '../../data/index.ts';
 import { nodeIO } from '../../data/io-node.ts';
-import { Runtime } from '../../engine/runtime.ts';
+import { openRuntime } from '../../engine/autotune.ts';
 import { loadCheckpoint, type CheckpointData } from '../../train/checkpoint.ts';
 import { nodeCheckpointIO } from '../../train/checkpoint-node.ts';
 import { checkCheckpoints, metricLine, panelMetrics, tsneFigureSvg, untrainedNote, type FigureRow } from './tsne-lib.ts';
@@ -101,7 +101,7 @@ const hasPhase = phaseColumn(reader) !== null;
 const rowsSpec = args.rows ?? (hasPhase ? 'task,phase' : 'task');
 if (rowsSpec === 'task,phase' && !hasPhase) fail(`--rows task,phase: the dataset ${dataDir} has no numeric "phase" column`);
 
-const rt = await Runtime.create();
+const rt = await openRuntime();
 console.error(`tsne: adapter ${rt.info.vendor} ${rt.info.architecture}; ${ckpts.length} checkpoint(s), ${episodes.length} episodes of ${dataDir}, stride ${stride}, feature ${feature}`);
 
 // 1. Embed the same chunks with every checkpoint (one model on the device at a time).

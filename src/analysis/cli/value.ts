@@ -22,7 +22,7 @@ import { writeFileSync } from 'node:fs';
 import { defineCli } from '../../cli/args.ts';
 import { LeRobotReader } from '../../data/index.ts';
 import { nodeIO } from '../../data/io-node.ts';
-import { Runtime } from '../../engine/runtime.ts';
+import { openRuntime } from '../../engine/autotune.ts';
 import { loadCheckpoint } from '../../train/checkpoint.ts';
 import { nodeCheckpointIO } from '../../train/checkpoint-node.ts';
 import { CrlProbe, episodeValueCurves, type EpisodeValueCurves } from '../value-curves.ts';
@@ -66,7 +66,7 @@ try {
 }
 if (!episodes.length) fail('no episodes selected');
 
-const rt = await Runtime.create();
+const rt = await openRuntime();
 console.error(`adapter: ${rt.info.vendor} ${rt.info.architecture} (${rt.info.description})`);
 const probe = await CrlProbe.create(rt, ckpt, reader, stride);
 const crl = ckpt.config.train.lambdaCrl > 0;

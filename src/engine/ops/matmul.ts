@@ -55,13 +55,43 @@ export interface MatmulTile {
 }
 
 /** Big tiles amortise the shared-memory traffic; small ones keep enough workgroups in
- * flight when the output is small. Chosen per call from the output size. */
+ * flight when the output is small. Chosen per call from the output size. These are the
+ * defaults; autotune.ts replaces them per runtime with the adapter's fastest variants. */
 export const matmulTiles = {
   large: { wgX: 16, wgY: 16, tk: 16 } as MatmulTile,
   small: { wgX: 8, wgY: 8, tk: 16 } as MatmulTile,
   /** Workgroups of `large` tiles below which `small` tiles are used. */
   minLargeWorkgroups: 64,
 };
+
+/**
+ * Every tile the autotune may pick (autotune.ts): square and oblong workgroups of 64 to
+ * 256 threads, K slices of 8 and 16. The tests run each against the reference.
+ */
+export const MATMUL_TILE_VARIANTS: readonly MatmulTile[] = [
+  { wgX: 16, wgY: 16, tk: 16 },
+  { wgX: 16, wgY: 16, tk: 8 },
+  { wgX: 8, wgY: 8, tk: 16 },
+  { wgX: 8, wgY: 8, tk: 8 },
+  { wgX: 16, wgY: 8, tk: 16 },
+  { wgX: 8, wgY: 16, tk: 16 },
+  { wgX: 32, wgY: 8, tk: 8 },
+  { wgX: 8, wgY: 32, tk: 8 },
+];
+
+const tunedTiles = new WeakMap<object, { large: MatmulTile; small: MatmulTile }>();
+
+/** Sets the runtime's large and small tiles (autotune.ts); each must be a valid tile. */
+export function setMatmulTiles(rt: Tensor['rt'], tiles: { large: MatmulTile; small: MatmulTile }): void {
+  checkTile(tiles.large);
+  checkTile(tiles.small);
+  tunedTiles.set(rt, { large: tiles.large, small: tiles.small });
+}
+
+/** The large and small tiles this runtime's tiled products use. */
+export function matmulTilesFor(rt: Tensor['rt']): { large: MatmulTile; small: MatmulTile } {
+  return tunedTiles.get(rt) ?? { large: matmulTiles.large, small: matmulTiles.small };
+}
 
 /**
  * Kernel family. 'tiled': matmul.wgsl (vec4, when every row read or written as vec4 is a
@@ -254,9 +284,8 @@ function dispatchMatmul(a: Tensor, b: Tensor, c: Tensor, p: Problem, tile?: Matm
     });
     return;
   }
-  const t =
-    tile ??
-    (Math.ceil(M / 64) * Math.ceil(N / 64) * batch >= matmulTiles.minLargeWorkgroups ? matmulTiles.large : matmulTiles.small);
+  const tiles = matmulTilesFor(c.rt);
+  const t = tile ?? (Math.ceil(M / 64) * Math.ceil(N / 64) * batch >= matmulTiles.minLargeWorkgroups ? tiles.large : tiles.small);
   checkTile(t);
   // vec4 loads need every row that is read or written as vec4 to be a multiple of 4 long.
   const vec4 = (transA ? M : K) % 4 === 0 && (transB ? K : N) % 4 === 0 && N % 4 === 0;

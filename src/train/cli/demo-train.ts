@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { defineCli } from '../../cli/args.ts';
 import { LeRobotReader } from '../../data/index.ts';
 import { nodeIO } from '../../data/io-node.ts';
-import { Runtime } from '../../engine/runtime.ts';
+import { openRuntime } from '../../engine/autotune.ts';
 import { PRESETS, type WorkbenchConfig } from '../../model/config.ts';
 import { generateDemos } from '../../sim/demos.ts';
 import { listTasks } from '../../sim/tasks/suites.ts';
@@ -59,7 +59,7 @@ const log = (m: string) => console.error(m);
 const t0 = performance.now();
 
 const config: WorkbenchConfig = { ...PRESETS.cpu, name: DEMO_NAME, train: { ...PRESETS.cpu.train, seed: args.seed, ...(args.steps ? { steps: args.steps } : {}) } };
-const rt = await Runtime.create();
+const rt = await openRuntime();
 const adapter = `${rt.info.vendor} ${rt.info.architecture} (${rt.info.description})`;
 log(`adapter: ${adapter}`);
 

@@ -9,7 +9,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { defineCli } from '../../cli/args.ts';
-import { Runtime } from '../../engine/runtime.ts';
+import { openRuntime } from '../../engine/autotune.ts';
 import { isPresetName, parseConfigJson, PRESETS, type WorkbenchConfig } from '../../model/config.ts';
 import { getTask } from '../../sim/tasks/suites.ts';
 import { formatDuration } from '../metrics.ts';
@@ -67,7 +67,7 @@ function errorLine(r: OverfitModeResult): string {
   return pick.map((t) => `t${t} ${e[t].toFixed(3)}`).join('  ');
 }
 
-const rt = await Runtime.create();
+const rt = await openRuntime();
 console.error(`adapter: ${rt.info.vendor} ${rt.info.architecture} (${rt.info.description})`);
 let report;
 try {

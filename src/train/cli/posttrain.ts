@@ -17,7 +17,7 @@
 import { defineCli } from '../../cli/args.ts';
 import { LeRobotReader } from '../../data/index.ts';
 import { nodeIO } from '../../data/io-node.ts';
-import { Runtime } from '../../engine/runtime.ts';
+import { openRuntime } from '../../engine/autotune.ts';
 import { loadCheckpoint } from '../checkpoint.ts';
 import { formatDuration } from '../metrics.ts';
 import { runCheckpointedLoop } from './checkpointed-loop.ts';
@@ -70,7 +70,7 @@ const source = resume
 if (resume && source.trainer.kind !== 'posttrain') fail(`--resume: ${outDir} holds a pre-training run; post-train it with --checkpoint ${outDir} --out <new dir>`);
 if (!resume && source.trainer.kind !== 'pretrain') fail(`--checkpoint ${ckptDir} is already post-trained (it has a DiT); continue it with --resume --out ${ckptDir}`);
 
-const rt = await Runtime.create();
+const rt = await openRuntime();
 console.error(`adapter: ${rt.info.vendor} ${rt.info.architecture} (${rt.info.description})`);
 const reader = await LeRobotReader.open(nodeIO(dataDir)).catch((e: Error) => fail(`--data ${dataDir}: ${e.message}`));
 const run = await PostTrainRun.create(rt, source, reader, {

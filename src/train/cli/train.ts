@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { defineCli } from '../../cli/args.ts';
 import { LeRobotReader } from '../../data/index.ts';
 import { nodeIO } from '../../data/io-node.ts';
-import { Runtime } from '../../engine/runtime.ts';
+import { openRuntime } from '../../engine/autotune.ts';
 import { isPresetName, parseConfigJson, PRESETS, type WorkbenchConfig } from '../../model/config.ts';
 import { loadCheckpoint, toResume } from '../checkpoint.ts';
 import { nodeCheckpointIO } from '../checkpoint-node.ts';
@@ -74,7 +74,7 @@ if (saved) {
 }
 const checkpointEvery = args['checkpoint-every'] ?? resolveTrainOptions(config).checkpointEvery;
 
-const rt = await Runtime.create();
+const rt = await openRuntime();
 console.error(`adapter: ${rt.info.vendor} ${rt.info.architecture} (${rt.info.description})`);
 const reader = await LeRobotReader.open(nodeIO(dataDir)).catch((e: Error) => fail(`--data ${dataDir}: ${e.message}`));
 const trainer = await Pretrainer.create(rt, config, reader, {

@@ -3,7 +3,7 @@ import { Runtime } from '../../../src/engine/runtime';
 import { fromArray, parameter, tidy, type Tensor } from '../../../src/engine/tensor';
 import { backward } from '../../../src/engine/autograd';
 import { Rng } from '../../../src/engine/random';
-import { directVec4Fits, linear, matmul, matmulAdd, matmulFusion, matmulKernels, type MatmulTile } from '../../../src/engine/ops/matmul';
+import { directVec4Fits, linear, matmul, matmulAdd, matmulFusion, matmulKernels, MATMUL_TILE_VARIANTS, type MatmulTile } from '../../../src/engine/ops/matmul';
 import { refMatmul } from '../../../src/engine/reference/matmul';
 import { expectClose, numericGrad, randn } from './check';
 
@@ -20,11 +20,11 @@ interface Case {
   transB?: boolean;
 }
 
-const TILES: Record<string, MatmulTile> = {
-  '64x64 tk16': { wgX: 16, wgY: 16, tk: 16 },
-  '32x32 tk16': { wgX: 8, wgY: 8, tk: 16 },
-  '16x64 tk4': { wgX: 16, wgY: 4, tk: 4 },
-};
+// Every tile the autotune may pick, plus a tile with a K slice of 4.
+const TILES: Record<string, MatmulTile> = Object.fromEntries([
+  ...MATMUL_TILE_VARIANTS.map((t) => [`${4 * t.wgY}x${4 * t.wgX} tk${t.tk}`, t] as const),
+  ['16x64 tk4', { wgX: 16, wgY: 4, tk: 4 }] as const,
+]);
 
 // Runs f with the matmul kernel family forced (the default picks by adapter, so each
 // family is tested on every adapter).
@@ -125,6 +125,23 @@ describe('matmul forward matches the float64 reference', () => {
       }
     });
   }
+
+  test('every tile the autotune may pick, on larger products with several K slices and partial edge tiles (vec4 and scalar kernels)', async () => {
+    const rng = new Rng(9);
+    for (const [M, K, N] of [
+      [97, 130, 66],
+      [130, 33, 31],
+      [260, 36, 136],
+    ]) {
+      const av = randn(rng, M * K);
+      const bv = randn(rng, K * N);
+      const ref = refMatmul(av, bv, { aShape: [M, K], bShape: [K, N] });
+      for (const [name, tile] of Object.entries(TILES)) {
+        const got = await tidy(() => matmul(fromArray(rt, av, [M, K]), fromArray(rt, bv, [K, N]), {}, tile)).read();
+        expectClose(got, ref.out, { atol: 1e-3, rtol: 1e-4, what: `[${M}, ${K}] x [${K}, ${N}] with tile ${name}` });
+      }
+    }
+  });
 
   test('an empty inner dimension gives zeros', async () => {
     const y = tidy(() => matmul(fromArray(rt, [], [3, 0]), fromArray(rt, [], [0, 4])));
