@@ -27,7 +27,7 @@ import { defineCli } from '../src/cli/args.ts';
 import { memoryIO, LeRobotReader } from '../src/data/index.ts';
 import { matmulFusion } from '../src/engine/ops/matmul.ts';
 import { adamwKernels } from '../src/engine/optim.ts';
-import { Runtime } from '../src/engine/runtime.ts';
+import { openRuntime } from '../src/engine/autotune.ts';
 import { formatTrace, gpuByFamily, meanTrace, traceCall, type StepTrace } from '../src/engine/trace.ts';
 import { PRESETS, type WorkbenchConfig } from '../src/model/config.ts';
 import { Pretrainer } from '../src/train/pretrain.ts';
@@ -114,7 +114,7 @@ if (!preset && d % 32 !== 0) fail(`--d must be a multiple of 32 (head_dim 32), g
 const io = memoryIO();
 const ds = await writeSyntheticDataset(io, { tasks, episodesPerTask: 3, imageSize: image, cameras: config.model.cameras, seed: 1 });
 const reader = await LeRobotReader.open(io);
-const rt = await Runtime.create();
+const rt = await openRuntime();
 const device = `${rt.info.vendor}/${rt.info.architecture} (${rt.info.description})`;
 console.error(`adapter: ${device}; dataset ${ds.episodes} episodes, ${ds.frames} frames, ${tasks} tasks`);
 const tr = await Pretrainer.create(rt, config, reader, { onProgress: (m) => console.error(m) });
@@ -170,11 +170,13 @@ let unfusedDispatches: number;
   const b = await tr.assemble(Array.from(drawn.ids, (id) => tr.index.sample(id)), true);
   matmulFusion.enabled = false;
   adamwKernels.sumsq = 'each';
+  adamwKernels.update = 'each';
   try {
     unfusedDispatches = (await traceCall(rt, () => tr.stepOn(b))).trace.dispatches;
   } finally {
     matmulFusion.enabled = true;
     adamwKernels.sumsq = 'multi';
+    adamwKernels.update = 'multi';
   }
 }
 // GPU time per kernel family of a CRL step, on further batches of the same stream.

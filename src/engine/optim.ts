@@ -7,11 +7,11 @@
  */
 import sumsqCode from '../../shaders/adamw_sumsq.wgsl?raw';
 import clipCode from '../../shaders/adamw_clip.wgsl?raw';
-import updateCode from '../../shaders/adamw.wgsl?raw';
 import type { Runtime } from './runtime';
 import { Scope, Tensor, shapeStr } from './tensor';
 import { zeroGrad } from './autograd';
-import { f32, grid1d, uniform } from './ops/common';
+import { f32, uniform } from './ops/common';
+import { adamwGroup, dispatchAdamwUpdates, type UpdateItem } from './adamw-multi';
 import { SUMSQ_WG, sumsqPartials } from './sumsq-multi';
 
 const CHUNK = 2048;
@@ -22,7 +22,7 @@ const CHUNK = 2048;
  * write the same partials in the same order, so the norm is the same to the bit; 'each'
  * stays as the reference the tests compare against.
  */
-export const adamwKernels: { sumsq: 'multi' | 'each' } = { sumsq: 'multi' };
+export const adamwKernels: { sumsq: 'multi' | 'each'; update: 'multi' | 'each' } = { sumsq: 'multi', update: 'multi' };
 
 export interface ParamGroup {
   params: Tensor[];
@@ -54,8 +54,10 @@ interface Slot {
   lrScale: number;
   weightDecay: number;
   step: number;
-  m: Tensor | null;
-  v: Tensor | null;
+  /** Which moment arena holds this parameter's m and v, and at what float offset (m,
+   * then v at offset + size). */
+  arena: number;
+  offset: number;
 }
 
 /**
@@ -76,6 +78,9 @@ export class AdamW {
   readonly eps: number;
   maxGradNorm: number;
   private slots: Slot[] = [];
+  /** Floats per moment arena, and the arenas (allocated and zeroed on first use). */
+  private arenaSizes: number[] = [];
+  private arenas: Tensor[] | null = null;
   /** (global grad norm, clip scale) of the last step, on the GPU. */
   private clip: Tensor;
 
@@ -100,11 +105,28 @@ export class AdamW {
           lrScale: g.lrScale ?? 1,
           weightDecay: g.weightDecay ?? opts.weightDecay ?? 0.01,
           step: 0,
-          m: null,
-          v: null,
+          arena: 0,
+          offset: 0,
         });
       }
     }
+    // Moment arenas: every parameter's m and v side by side, so one update dispatch binds
+    // them all at once (adamw-multi.ts). A new arena starts where one binding would
+    // outgrow the device's limits.
+    const maxFloats = Math.floor(Math.min(this.rt.device.limits.maxStorageBufferBindingSize, this.rt.device.limits.maxBufferSize) / 4);
+    let used = 0;
+    for (const s of this.slots) {
+      const need = 2 * s.param.size;
+      if (need > maxFloats) throw new RangeError(`AdamW: ${s.param.name ?? '#' + s.param.id} ${shapeStr(s.param.shape)} needs ${need * 4} bytes of moments, more than one storage binding holds (${maxFloats * 4})`);
+      if (used + need > maxFloats) {
+        this.arenaSizes.push(used);
+        used = 0;
+      }
+      s.arena = this.arenaSizes.length;
+      s.offset = used;
+      used += need;
+    }
+    this.arenaSizes.push(used);
     this.clip = this.persistent([2]);
     this.rt.write(this.clip.buffer, new Float32Array([0, 1]));
   }
@@ -120,15 +142,17 @@ export class AdamW {
     return t;
   }
 
-  private moments(s: Slot): [Tensor, Tensor] {
-    if (!s.m || !s.v) {
-      s.m = this.persistent(s.param.shape);
-      s.v = this.persistent(s.param.shape);
-      const zeros = new Float32Array(s.param.size);
-      this.rt.write(s.m.buffer, zeros);
-      this.rt.write(s.v.buffer, zeros);
+  /** The moment arenas, zeroed when first needed (pooled buffers come back dirty). */
+  private moments(): Tensor[] {
+    if (!this.arenas) {
+      const zeros = new Float32Array(Math.min(1 << 22, Math.max(...this.arenaSizes, 1)));
+      this.arenas = this.arenaSizes.map((n) => {
+        const t = this.persistent([Math.max(n, 1)]);
+        for (let o = 0; o < n; o += zeros.length) this.rt.write(t.buffer, zeros.subarray(0, Math.min(zeros.length, n - o)), 4 * o);
+        return t;
+      });
     }
-    return [s.m, s.v];
+    return this.arenas;
   }
 
   /**
@@ -145,28 +169,25 @@ export class AdamW {
       }
     }
     this.globalNorm(active);
+    const arenas = this.moments();
+    const group = adamwKernels.update === 'multi' ? adamwGroup(this.rt) : 1;
+    const hyper = { beta1: this.beta1, beta2: this.beta2, eps: this.eps };
+    const byArena = arenas.map((): UpdateItem[] => []);
     for (const s of active) {
-      const [m, v] = this.moments(s);
       s.step++;
-      const n = s.param.size;
-      const slr = lr * s.lrScale;
-      this.rt.dispatch({
-        kernel: 'adamw.update',
-        code: updateCode,
-        buffers: [s.param.buffer, s.param.grad!.buffer, m.buffer, v.buffer, this.clip.buffer],
-        uniform: uniform(
-          n,
-          f32(slr),
-          f32(this.beta1),
-          f32(this.beta2),
-          f32(this.eps),
-          f32(s.weightDecay),
-          f32(1 - Math.pow(this.beta1, s.step)),
-          f32(1 - Math.pow(this.beta2, s.step)),
-        ),
-        workgroups: grid1d(n),
+      byArena[s.arena].push({
+        param: s.param,
+        grad: s.param.grad!,
+        offset: s.offset,
+        lr: lr * s.lrScale,
+        weightDecay: s.weightDecay,
+        bc1: 1 - Math.pow(this.beta1, s.step),
+        bc2: 1 - Math.pow(this.beta2, s.step),
       });
     }
+    byArena.forEach((items, a) => {
+      if (items.length) dispatchAdamwUpdates(this.rt, items, arenas[a], this.clip, hyper, group);
+    });
   }
 
   /** Reduces the squared gradients into (norm, clip scale) in this.clip. */
@@ -211,12 +232,13 @@ export class AdamW {
   }
 
   async state(): Promise<AdamWState> {
-    const read = async (t: Tensor | null, n: number) => (t ? ((await t.read()) as Float32Array) : new Float32Array(n));
+    const all = this.arenas ? await Promise.all(this.arenas.map(async (t) => (await t.read()) as Float32Array)) : null;
+    const part = (s: Slot, at: number) => (all ? all[s.arena].slice(at, at + s.param.size) : new Float32Array(s.param.size));
     return {
       names: this.slots.map((s) => s.param.name),
       steps: this.slots.map((s) => s.step),
-      m: await Promise.all(this.slots.map((s) => read(s.m, s.param.size))),
-      v: await Promise.all(this.slots.map((s) => read(s.v, s.param.size))),
+      m: this.slots.map((s) => part(s, s.offset)),
+      v: this.slots.map((s) => part(s, s.offset + s.param.size)),
     };
   }
 
@@ -231,19 +253,16 @@ export class AdamW {
           `AdamW.load: parameter ${i} (${s.param.name ?? 'unnamed'} ${shapeStr(s.param.shape)}) has ${s.param.size} elements, the state ${state.m[i].length}`,
         );
       }
-      const [m, v] = this.moments(s);
-      this.rt.write(m.buffer, state.m[i]);
-      this.rt.write(v.buffer, state.v[i]);
+      const arena = this.moments()[s.arena];
+      this.rt.write(arena.buffer, state.m[i], 4 * s.offset);
+      this.rt.write(arena.buffer, state.v[i], 4 * (s.offset + s.param.size));
       s.step = state.steps[i];
     });
   }
 
   dispose(): void {
-    for (const s of this.slots) {
-      s.m?.dispose();
-      s.v?.dispose();
-      s.m = s.v = null;
-    }
+    for (const t of this.arenas ?? []) t.dispose();
+    this.arenas = null;
     this.clip.dispose();
   }
 }

@@ -4,6 +4,7 @@ import { fromArray, parameter, type Tensor } from '../../../src/engine/tensor';
 import { Rng } from '../../../src/engine/random';
 import { AdamW, adamwKernels, decayGroups } from '../../../src/engine/optim';
 import { sumsqGroup } from '../../../src/engine/sumsq-multi';
+import { adamwGroup } from '../../../src/engine/adamw-multi';
 import { refAdamWStep, refClipScale } from '../../../src/engine/reference/optim';
 import { expectClose, randn } from './check';
 
@@ -129,27 +130,36 @@ describe('AdamW', () => {
     }
   });
 
-  test('many gradients per norm dispatch give the norm of one dispatch each, to the bit, over several groups', async () => {
+  test('many parameters per dispatch (norm and update) give the results of one dispatch each, to the bit, and the reference', async () => {
     const rng = new Rng(5);
     const group = sumsqGroup(rt);
-    // More gradients than fit one dispatch, odd sizes around the 2048-element chunk.
-    const count = 2 * group + 3;
+    const updateGroup = adamwGroup(rt);
+    // More parameters than fit one dispatch of either stage, odd sizes around the chunks.
+    const count = 2 * Math.max(group, updateGroup) + 3;
     const sizes = Array.from({ length: count }, (_, i) => [1, 7, 2047, 2048, 2049, 4097, 130][i % 7] + 3 * i);
-    const grads = sizes.map((n) => randn(rng, n));
-    let sq = 0;
-    for (const g of grads) for (const v of g) sq += v * v;
-    const norms: Record<string, number> = {};
-    const dispatches: Record<string, number> = {};
+    const init = sizes.map((n) => randn(rng, n));
+    const steps = [0, 1].map(() => sizes.map((n) => randn(rng, n, 2)));
+    const [lr, maxNorm] = [0.01, 1];
+    const out: Record<string, { norm: number; params: Float32Array[]; m: Float32Array[]; dispatches: number }> = {};
     for (const mode of ['each', 'multi'] as const) {
       adamwKernels.sumsq = mode;
+      adamwKernels.update = mode;
       try {
-        const ps = sizes.map((n, i) => parameter(rt, new Float32Array(n), [n], `p${i}`));
-        ps.forEach((p, i) => setGrad(p, grads[i]));
-        const opt = new AdamW(ps, { maxGradNorm: 1 });
-        const d0 = rt.dispatchCount;
-        opt.step(0.01);
-        dispatches[mode] = rt.dispatchCount - d0;
-        norms[mode] = await opt.lastGradNorm();
+        const ps = sizes.map((n, i) => parameter(rt, init[i], [n], `p${i}`));
+        const opt = new AdamW(ps, { maxGradNorm: maxNorm, weightDecay: 0.1 });
+        let dispatches = 0;
+        for (const grads of steps) {
+          ps.forEach((p, i) => setGrad(p, grads[i]));
+          const d0 = rt.dispatchCount;
+          opt.step(lr);
+          dispatches = rt.dispatchCount - d0;
+        }
+        out[mode] = {
+          norm: await opt.lastGradNorm(),
+          params: await Promise.all(ps.map(async (p) => (await p.read()) as Float32Array)),
+          m: (await opt.state()).m,
+          dispatches,
+        };
         opt.dispose();
         for (const p of ps) {
           p.grad?.dispose();
@@ -157,13 +167,23 @@ describe('AdamW', () => {
         }
       } finally {
         adamwKernels.sumsq = 'multi';
+        adamwKernels.update = 'multi';
       }
     }
-    expect(norms.multi).toBe(norms.each);
-    expectClose(new Float32Array([norms.multi]), [Math.sqrt(sq)], { rtol: 1e-5, what: 'norm' });
-    // count updates + 1 clip in both; the norm's first stage: count dispatches vs ceil(count / group).
-    expect(dispatches.each).toBe(2 * count + 1);
-    expect(dispatches.multi).toBe(count + 1 + Math.ceil(count / group));
+    expect(out.multi.norm).toBe(out.each.norm);
+    out.multi.params.forEach((p, i) => expect(Array.from(p), `param ${i}`).toEqual(Array.from(out.each.params[i])));
+    out.multi.m.forEach((m, i) => expect(Array.from(m), `m ${i}`).toEqual(Array.from(out.each.m[i])));
+    // Against the float64 reference, both steps.
+    const ref = init.map((d) => ({ p: Float64Array.from(d), m: new Float64Array(d.length), v: new Float64Array(d.length) }));
+    steps.forEach((grads, k) => {
+      const { norm, scale } = refClipScale(grads, maxNorm);
+      if (k === steps.length - 1) expectClose(new Float32Array([out.multi.norm]), [norm], { rtol: 1e-5, what: 'norm' });
+      ref.forEach((r, i) => refAdamWStep(r.p, grads[i], r.m, r.v, k + 1, scale, { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1 }));
+    });
+    ref.forEach((r, i) => expectClose(out.multi.params[i], r.p, { atol: 1e-6, rtol: 1e-5, what: `param ${i}` }));
+    // One update and one norm dispatch per parameter, plus the clip; grouped: ceil(count / group) of each.
+    expect(out.each.dispatches).toBe(2 * count + 1);
+    expect(out.multi.dispatches).toBe(Math.ceil(count / group) + 1 + Math.ceil(count / updateGroup));
   });
 
   test('clear errors: duplicate parameters, non-parameters, mismatched state', () => {

@@ -1,6 +1,6 @@
 /**
  * The fused training step (issue 11): residual adds and biases in the matmul's store
- * (matmulFusion) and many gradients per norm dispatch (adamwKernels.sumsq 'multi') must
+ * (matmulFusion) and many parameters per norm and update dispatch (adamwKernels) must
  * change only the number of dispatches, never a loss: the same pre-training run with
  * and without them gives the same metrics to the bit, step after step. And a
  * steady-state step allocates no GPU buffer and compiles no pipeline.
@@ -27,6 +27,7 @@ const STEPS = 5;
 async function run(fused: boolean) {
   matmulFusion.enabled = fused;
   adamwKernels.sumsq = fused ? 'multi' : 'each';
+  adamwKernels.update = fused ? 'multi' : 'each';
   try {
     const tr = await Pretrainer.create(rt, tinyConfig({ steps: STEPS }), fx.reader);
     const metrics = [];
@@ -42,6 +43,7 @@ async function run(fused: boolean) {
   } finally {
     matmulFusion.enabled = true;
     adamwKernels.sumsq = 'multi';
+    adamwKernels.update = 'multi';
   }
 }
 
