@@ -1,7 +1,8 @@
 // RMSNorm (LAYER = false) or LayerNorm (LAYER = true) over each row of [rows, D], one
 // workgroup per row. Saves (mean, rstd) per row for the backward; RMSNorm's mean is 0.
 // RMSNorm has no bias: the TS side binds the weight buffer in its place, and with
-// LAYER specialised to false the bias is never read.
+// LAYER specialised to false the bias is never read. rowSum comes from
+// norm_sum_tree.wgsl or norm_sum_sg.wgsl, prepended by ops/norm.ts.
 override LAYER: bool = false;
 override WG: u32 = 64u;
 
@@ -12,20 +13,6 @@ struct P { rows: u32, D: u32, eps: f32 }
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<storage, read_write> stats: array<vec2f>;
 @group(0) @binding(5) var<uniform> p: P;
-
-var<workgroup> part: array<f32, WG>;
-
-fn rowSum(t: u32, v: f32) -> f32 {
-  part[t] = v;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s / 2u) {
-    if (t < s) { part[t] = part[t] + part[t + s]; }
-    workgroupBarrier();
-  }
-  let r = part[0];
-  workgroupBarrier();
-  return r;
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw: vec3u) {

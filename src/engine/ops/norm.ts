@@ -8,12 +8,14 @@
  * workgroup memory, no barriers) and one workgroup per row (a barrier tree). See
  * `normKernels` for which runs where.
  */
-import fwdCode from '../../../shaders/norm_fwd.wgsl?raw';
-import gradCode from '../../../shaders/norm_grad.wgsl?raw';
+import fwdBody from '../../../shaders/norm_fwd.wgsl?raw';
+import gradBody from '../../../shaders/norm_grad.wgsl?raw';
 import wgradCode from '../../../shaders/norm_wgrad.wgsl?raw';
 import l2Code from '../../../shaders/norm_l2.wgsl?raw';
 import l2GradCode from '../../../shaders/norm_l2_grad.wgsl?raw';
 import fwdRowsCode from '../../../shaders/norm_fwd_rows.wgsl?raw';
+import sumTreeCode from '../../../shaders/norm_sum_tree.wgsl?raw';
+import sumSgCode from '../../../shaders/norm_sum_sg.wgsl?raw';
 import gradRowsCode from '../../../shaders/norm_grad_rows.wgsl?raw';
 import l2RowsCode from '../../../shaders/norm_l2_rows.wgsl?raw';
 import l2GradRowsCode from '../../../shaders/norm_l2_grad_rows.wgsl?raw';
@@ -33,23 +35,40 @@ const WGRAD_ROWS = 64;
  * without barriers), and on GPUs whenever the row is at most `maxRowThreadD` long: then
  * a thread's loop is short and training shapes have hundreds of rows or more to fill
  * the device. Longer rows on a GPU keep a workgroup per row, where a lone thread per
- * row would serialise thousands of uncoalesced loads. 'rows' / 'workgroup' force one
- * family (tests cover both on every adapter).
+ * row would serialise thousands of uncoalesced loads. On adapters with the 'subgroups'
+ * feature those long rows reduce with subgroup operations (norm_*_sg.wgsl: two
+ * barriers per sum instead of the tree's seven; RMSNorm and LayerNorm, L2 keeps the
+ * tree). 'rows' / 'workgroup' / 'subgroup' force one family (tests cover each on every
+ * adapter that has it).
  */
-export const normKernels: { variant: 'auto' | 'rows' | 'workgroup'; maxRowThreadD: number } = {
+export const normKernels: { variant: 'auto' | 'rows' | 'workgroup' | 'subgroup'; maxRowThreadD: number } = {
   variant: 'auto',
   maxRowThreadD: 1024,
 };
 
-interface RowKernel {
-  suffix: string;
-  workgroups: [number, number];
+// The workgroup kernels of RMSNorm/LayerNorm are one body with either row-sum file in front.
+const fwdCode = sumTreeCode + fwdBody;
+const gradCode = sumTreeCode + gradBody;
+const fwdSgCode = 'enable subgroups;\n' + sumSgCode + fwdBody;
+const gradSgCode = 'enable subgroups;\n' + sumSgCode + gradBody;
+
+type Family = 'rows' | 'workgroup' | 'subgroup';
+
+function family(rt: Runtime, D: number): Family {
+  const v = normKernels.variant;
+  if (v === 'subgroup' && !rt.hasSubgroups) {
+    throw new Error("normKernels.variant 'subgroup' needs an adapter with the 'subgroups' feature; this one has none");
+  }
+  if (v !== 'auto') return v;
+  if (rt.info.software || D <= normKernels.maxRowThreadD) return 'rows';
+  return rt.hasSubgroups ? 'subgroup' : 'workgroup';
 }
 
-function rowKernel(rt: Runtime, rows: number, D: number): RowKernel | null {
-  const v = normKernels.variant;
-  const threads = v === 'rows' || (v === 'auto' && (rt.info.software || D <= normKernels.maxRowThreadD));
-  return threads ? { suffix: '.rows', workgroups: grid1d(rows, 64) } : null;
+/** Kernel name suffix, code and grid of a row reduction in a family. */
+function pick(fam: Family, rows: number, codes: { rows: string; workgroup: string; subgroup?: string }) {
+  if (fam === 'rows') return { suffix: '.rows', code: codes.rows, workgroups: grid1d(rows, 64) };
+  if (fam === 'subgroup' && codes.subgroup) return { suffix: '.sg', code: codes.subgroup, workgroups: gridRows(rows) };
+  return { suffix: '', code: codes.workgroup, workgroups: gridRows(rows) };
 }
 
 function checkParam(op: string, arg: string, p: Tensor, D: number, x: Tensor): void {
@@ -86,16 +105,17 @@ function normalize(op: 'rmsnorm' | 'layernorm', x: Tensor, w: Tensor, b: Tensor 
   const layer = op === 'layernorm';
   const y = new Tensor(x.rt, x.shape, 'f32');
   const stats = new Tensor(x.rt, [rows, 2], 'f32');
-  const rk = rowKernel(x.rt, rows, D);
+  const fam = family(x.rt, D);
   if (rows > 0) {
+    const k = pick(fam, rows, { rows: fwdRowsCode, workgroup: fwdCode, subgroup: fwdSgCode });
     x.rt.dispatch({
-      kernel: 'norm.fwd' + (rk?.suffix ?? ''),
-      code: rk ? fwdRowsCode : fwdCode,
+      kernel: 'norm.fwd' + k.suffix,
+      code: k.code,
       constants: { LAYER: layer ? 1 : 0 },
       // RMSNorm binds the weight again where the bias goes; LAYER=false never reads it.
       buffers: [x.buffer, w.buffer, (b ?? w).buffer, y.buffer, stats.buffer],
       uniform: uniform(rows, D, f32(eps)),
-      workgroups: rk?.workgroups ?? gridRows(rows),
+      workgroups: k.workgroups,
     });
   }
   const inputs = b ? [x, w, b] : [x, w];
@@ -104,13 +124,14 @@ function normalize(op: 'rmsnorm' | 'layernorm', x: Tensor, w: Tensor, b: Tensor 
     if (x.requiresGrad) {
       dx = new Tensor(x.rt, x.shape, 'f32');
       if (rows > 0) {
+        const k = pick(fam, rows, { rows: gradRowsCode, workgroup: gradCode, subgroup: gradSgCode });
         x.rt.dispatch({
-          kernel: 'norm.grad' + (rk?.suffix ?? ''),
-          code: rk ? gradRowsCode : gradCode,
+          kernel: 'norm.grad' + k.suffix,
+          code: k.code,
           constants: { LAYER: layer ? 1 : 0 },
           buffers: [x.buffer, w.buffer, stats.buffer, g.buffer, dx.buffer],
           uniform: uniform(rows, D),
-          workgroups: rk?.workgroups ?? gridRows(rows),
+          workgroups: k.workgroups,
         });
       }
     }
@@ -137,25 +158,27 @@ export function l2normalize(x: Tensor, eps = 1e-12): Tensor {
   const { rows, cols: D } = rowsOf(x);
   const y = new Tensor(x.rt, x.shape, 'f32');
   const inv = new Tensor(x.rt, [rows], 'f32');
-  const rk = rowKernel(x.rt, rows, D);
+  const fam = family(x.rt, D);
   if (rows > 0) {
+    const k = pick(fam, rows, { rows: l2RowsCode, workgroup: l2Code });
     x.rt.dispatch({
-      kernel: 'norm.l2' + (rk?.suffix ?? ''),
-      code: rk ? l2RowsCode : l2Code,
+      kernel: 'norm.l2' + k.suffix,
+      code: k.code,
       buffers: [x.buffer, y.buffer, inv.buffer],
       uniform: uniform(rows, D, f32(eps)),
-      workgroups: rk?.workgroups ?? gridRows(rows),
+      workgroups: k.workgroups,
     });
   }
   return record('l2normalize', y, [x], (g) => {
     const dx = new Tensor(x.rt, x.shape, 'f32');
     if (rows > 0) {
+      const k = pick(fam, rows, { rows: l2GradRowsCode, workgroup: l2GradCode });
       x.rt.dispatch({
-        kernel: 'norm.l2_grad' + (rk?.suffix ?? ''),
-        code: rk ? l2GradRowsCode : l2GradCode,
+        kernel: 'norm.l2_grad' + k.suffix,
+        code: k.code,
         buffers: [x.buffer, inv.buffer, g.buffer, dx.buffer],
         uniform: uniform(rows, D, f32(eps)),
-        workgroups: rk?.workgroups ?? gridRows(rows),
+        workgroups: k.workgroups,
       });
     }
     return [dx];

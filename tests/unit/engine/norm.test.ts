@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
 import { Runtime } from '../../../src/engine/runtime';
 import { fromArray, parameter, tidy, type Tensor } from '../../../src/engine/tensor';
 import { backward } from '../../../src/engine/autograd';
@@ -33,11 +33,17 @@ async function runWithGrad(op: (...xs: Tensor[]) => Tensor, inputs: { data: Floa
 // Row counts above the 64-row chunk of the weight gradient, odd widths, wider than the workgroup.
 const SHAPES: number[][] = [[3, 5], [2, 35, 7], [130, 3], [2, 70]];
 
-// Every case runs on both kernel families: one thread per row (what software adapters
-// and short rows use) and one workgroup per row (long rows on GPUs), whatever the adapter.
-for (const variant of ['rows', 'workgroup'] as const) {
+// Every case runs on each kernel family: one thread per row (what software adapters
+// and short rows use), one workgroup per row (long rows on GPUs), whatever the adapter,
+// and one workgroup per row with subgroup sums where the adapter has subgroups
+// (SwiftShader has; l2normalize has no subgroup kernel and runs the workgroup one).
+for (const variant of ['rows', 'workgroup', 'subgroup'] as const) {
   describe(`${variant} kernels`, () => {
+    beforeEach((ctx) => {
+      if (variant === 'subgroup' && !rt.hasSubgroups) ctx.skip();
+    });
     beforeAll(() => {
+      if (variant === 'subgroup' && !rt.hasSubgroups) return;
       normKernels.variant = variant;
     });
     afterAll(() => {
@@ -123,3 +129,24 @@ for (const variant of ['rows', 'workgroup'] as const) {
     });
   });
 }
+
+test('the subgroup family dispatches the subgroup kernels for RMSNorm and LayerNorm, forward and backward', async (ctx) => {
+  if (!rt.hasSubgroups) ctx.skip();
+  normKernels.variant = 'subgroup';
+  const spy = vi.spyOn(rt, 'dispatch');
+  try {
+    const x = parameter(rt, new Float32Array(12).map((_, i) => i), [3, 4]);
+    const w = parameter(rt, [1, 2, 3, 4], [4]);
+    tidy(() => backward(rmsnorm(x, w), fromArray(rt, new Float32Array(12).fill(1), [3, 4])));
+    const kernels = spy.mock.calls.map(([spec]) => spec.kernel);
+    expect(kernels).toContain('norm.fwd.sg');
+    expect(kernels).toContain('norm.grad.sg');
+    for (const p of [x, w]) {
+      p.grad?.dispose();
+      p.dispose();
+    }
+  } finally {
+    spy.mockRestore();
+    normKernels.variant = 'auto';
+  }
+});
