@@ -33,6 +33,12 @@ const cli = defineCli({
   options: {
     lengths: { type: 'list', of: 'int', min: 1, default: [512, 1024, 2048], help: 'role-aware sequence lengths' },
     heads: { type: 'int', min: 1, help: 'attention heads (default 2 on a software device, 8 on a GPU)' },
+    batch: {
+      type: 'int',
+      min: 1,
+      default: 1,
+      help: 'packed sequences per call, each of the same layout (PRTS Sec. 6.7: 4 x 4096); run as batch x heads heads, which is the same work for attention',
+    },
     tile: { type: 'int', min: 1, default: 64, help: 'block-map tile size' },
     iters: { type: 'int', min: 1, help: 'timed iterations (default 3 on a software device, 15 on a GPU)' },
     long: { type: 'boolean', help: 'add lengths 4096 and 8192 (meant for a real GPU)' },
@@ -187,13 +193,16 @@ async function main(): Promise<void> {
   );
 
   const d = 64;
-  const heads = args.heads ?? (software ? 2 : 8);
+  // A batch of packed sequences with the same layout is the same attention work as that
+  // many times the heads over one of them (the block map is per sequence, shared).
+  const headsPerSeq = args.heads ?? (software ? 2 : 8);
+  const heads = headsPerSeq * args.batch;
   // SwiftShader runs ~0.5 GFLOP/s on two shared cores: few samples, one dispatch each.
   const iters = args.iters ?? (software ? 3 : 15);
   const reps = software ? 1 : 10;
   const warmup = software ? 1 : 3;
   const clock = software ? 'process CPU time (software adapter: the device is this process\'s threads)' : 'wall clock';
-  console.log(`heads ${heads} x d ${d}, tile ${args.tile}, ${iters} timed iterations (minimum reported) of ${reps} rep(s), ${warmup} warm-up; ${clock}`);
+  console.log(`batch ${args.batch} x heads ${headsPerSeq} x d ${d}, tile ${args.tile}, ${iters} timed iterations (minimum reported) of ${reps} rep(s), ${warmup} warm-up; ${clock}`);
 
   const rng = new Rng(args.seed);
   const perLength: Record<string, unknown> = {};
@@ -337,7 +346,7 @@ async function main(): Promise<void> {
     JSON.stringify({
       bench: 'attention',
       device: { vendor: info.vendor, architecture: info.architecture, description: info.description, software },
-      config: { heads, head_dim: d, tile: args.tile, iters, reps, lengths, clock },
+      config: { heads: headsPerSeq, batch: args.batch, head_dim: d, tile: args.tile, iters, reps, lengths, clock },
       flop_counting: 'FlashAttention-2: 4*d FLOPs per (query, key) pair per head forward over every element of the visited tile pairs, backward 2.5x forward; *_useful counts allowed pairs only',
       lengths: perLength,
       summary,
