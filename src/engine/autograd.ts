@@ -4,7 +4,7 @@
  * closures run with recording switched off (no higher-order gradients are needed), and
  * leaf gradients accumulate into a persistent `.grad` that survives scope disposal.
  */
-import { Scope, Tensor, gradMode, shapeStr, type GradNode } from './tensor';
+import { Scope, Tensor, gradMode, shapeStr, type GradNode, type PendingGrads } from './tensor';
 
 export function isGradEnabled(): boolean {
   return gradMode.enabled;
@@ -26,7 +26,7 @@ export function record(
   name: string,
   out: Tensor,
   inputs: readonly Tensor[],
-  backward: (gradOut: Tensor) => (Tensor | null)[],
+  backward: (gradOut: Tensor, pending?: PendingGrads) => (Tensor | null)[],
 ): Tensor {
   if (gradMode.enabled && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
@@ -147,17 +147,32 @@ export function backward(loss: Tensor, gradOut?: Tensor): void {
         accumulateLeaf(t, g);
         continue;
       }
-      const inGrads = t.node.backward(g);
-      t.node.inputs.forEach((inp, j) => {
+      const node = t.node;
+      // Inputs whose gradient so far the rule took to add in its own kernel.
+      const taken = new Set<number>();
+      const pending: PendingGrads = {
+        take: (j) => {
+          const inp = node.inputs[j];
+          const prev = inp?.requiresGrad ? grads.get(inp.id) : undefined;
+          if (!prev) return null;
+          grads.delete(inp.id);
+          taken.add(j);
+          return prev;
+        },
+      };
+      const inGrads = node.backward(g, pending);
+      node.inputs.forEach((inp, j) => {
         const gi = inGrads[j];
+        if (taken.has(j) && !gi) throw new Error(`backward of '${node.name}': took the pending gradient of input ${j} but returned none`);
         if (!gi || !inp.requiresGrad) return;
         if (gi.size !== inp.size) {
           throw new Error(
-            `backward of '${t.node!.name}': gradient for input ${j} has shape ${shapeStr(gi.shape)}, input has ${shapeStr(inp.shape)}`,
+            `backward of '${node.name}': gradient for input ${j} has shape ${shapeStr(gi.shape)}, input has ${shapeStr(inp.shape)}`,
           );
         }
         const prev = grads.get(inp.id);
-        // Out-of-place: a backward rule may hand the same tensor to two inputs.
+        // Out-of-place: a backward rule may hand the same tensor to two inputs. A taken
+        // gradient is already in gi (unless the same tensor is also another input).
         grads.set(inp.id, prev ? addNew(prev, gi) : gi);
       });
     }

@@ -25,7 +25,17 @@ export function shapeStr(shape: readonly number[]): string {
 export interface GradNode {
   readonly name: string;
   readonly inputs: readonly Tensor[];
-  backward(gradOut: Tensor): (Tensor | null)[];
+  backward(gradOut: Tensor, pending?: PendingGrads): (Tensor | null)[];
+}
+
+/**
+ * The gradient an input has collected so far from its other consumers, offered to a
+ * backward rule that can add it in a kernel's store (a matmul's epilogue) instead of
+ * the separate accumulation pass autograd would run. take(j) hands input j's gradient
+ * over (null when it has none yet); the rule must then return gradient j with it added.
+ */
+export interface PendingGrads {
+  take(j: number): Tensor | null;
 }
 
 let nextId = 1;

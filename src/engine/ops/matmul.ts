@@ -12,7 +12,7 @@ import scalarCode from '../../../shaders/matmul_scalar.wgsl?raw';
 import directCode from '../../../shaders/matmul_direct.wgsl?raw';
 import directVec4Src from '../../../shaders/matmul_direct_vec4.wgsl?raw';
 import { record } from '../autograd';
-import { Tensor, shapeStr } from '../tensor';
+import { Tensor, shapeStr, type PendingGrads } from '../tensor';
 import { assertDType, assertRank, uniform } from './common';
 import { add } from './elementwise';
 import { copyRows } from './layout';
@@ -341,16 +341,32 @@ function plan(a: Tensor, b: Tensor, opts: MatmulOptions): { p: Problem; outShape
   return { p, outShape, batchA, batchB };
 }
 
-/** Gradients of op(a) op(b) with respect to a and b, given the output's gradient g. */
-function matmulGrads(a: Tensor, b: Tensor, g: Tensor, opts: MatmulOptions, batchA: number[], batchB: number[]): [Tensor | null, Tensor | null] {
+/**
+ * Gradients of op(a) op(b) with respect to a and b, given the output's gradient g. Where
+ * a's gradient is one product of a's shape, the gradient a already has from its other
+ * consumers (pending) is added in that product's store: one dispatch fewer per extra
+ * consumer (the q, k and v projections of one normed input, say).
+ */
+function matmulGrads(
+  a: Tensor,
+  b: Tensor,
+  g: Tensor,
+  opts: MatmulOptions,
+  batchA: number[],
+  batchB: number[],
+  pending?: PendingGrads,
+): [Tensor | null, Tensor | null] {
   const transA = !!opts.transA;
   const transB = !!opts.transB;
   let ga: Tensor | null = null;
   let gb: Tensor | null = null;
   if (a.requiresGrad) {
     // C = op(A) op(B): dop(A) = G op(B)^T, and dA is its transpose when A was transposed.
-    const d = transA ? matmul(b, g, { transA: transB, transB: true }) : matmul(g, b, { transB: !transB });
-    ga = d.shape.length === a.rank ? d : sumTo(d, a.shape);
+    const [x, y, o] = transA ? [b, g, { transA: transB, transB: true }] : [g, b, { transB: !transB }];
+    const direct = plan(x, y, o).outShape.length === a.rank;
+    const prev = direct && matmulFusion.enabled ? pending?.take(0) ?? null : null;
+    const d = prev ? matmulAdd(x, y, prev, o) : matmul(x, y, o);
+    ga = direct ? d : sumTo(d, a.shape);
   }
   if (b.requiresGrad) {
     let d: Tensor;
@@ -375,7 +391,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}, tile?: Ma
   const { p, outShape, batchA, batchB } = plan(a, b, opts);
   const out = new Tensor(a.rt, outShape, 'f32');
   dispatchMatmul(a, b, out, p, tile);
-  return record('matmul', out, [a, b], (g) => matmulGrads(a, b, g, opts, batchA, batchB));
+  return record('matmul', out, [a, b], (g, pending) => matmulGrads(a, b, g, opts, batchA, batchB, pending));
 }
 
 /**
@@ -395,8 +411,8 @@ export function matmulAdd(a: Tensor, b: Tensor, addend: Tensor, opts: MatmulOpti
   if (!matmulFusion.enabled || !fusesEpilogue(kernelPath(a.rt, p, tile))) return add(matmul(a, b, opts, tile), addend);
   const out = new Tensor(a.rt, outShape, 'f32');
   dispatchMatmul(a, b, out, p, tile, { mode, r: addend });
-  return record('matmul_add', out, [a, b, addend], (g) => {
-    const [ga, gb] = matmulGrads(a, b, g, opts, batchA, batchB);
+  return record('matmul_add', out, [a, b, addend], (g, pending) => {
+    const [ga, gb] = matmulGrads(a, b, g, opts, batchA, batchB, pending);
     const gr = addend.requiresGrad ? (mode === 1 ? g : sumTo(g, addend.shape)) : null;
     return [ga, gb, gr];
   });

@@ -5,6 +5,7 @@ import { backward } from '../../../src/engine/autograd';
 import { Rng } from '../../../src/engine/random';
 import { directVec4Fits, linear, matmul, matmulAdd, matmulFusion, matmulKernels, MATMUL_TILE_VARIANTS, type MatmulTile } from '../../../src/engine/ops/matmul';
 import { refMatmul } from '../../../src/engine/reference/matmul';
+import { add } from '../../../src/engine/ops/elementwise';
 import { expectClose, numericGrad, randn } from './check';
 
 let rt: Runtime;
@@ -345,4 +346,42 @@ describe.each(['tiled', 'direct'] as const)('matmulAdd: the product plus a resid
     expect(() => matmulAdd(a, b, fromArray(rt, new Float32Array(3), [3]))).toThrow(/addend \[3\] must be the product's shape \[2, ?4\] or \[4\]/);
     expect(() => matmulAdd(a, b, fromArray(rt, new Float32Array(8), [4, 2]))).toThrow(/addend \[4, ?2\]/);
   });
+});
+
+test("an input used by several products gets its gradient summed in their stores: same bits as separate adds, fewer dispatches", async () => {
+  const rng = new Rng(23);
+  const [T, I, O] = [9, 12, 8];
+  const xv = randn(rng, T * I);
+  const ws = [0, 1, 2].map(() => randn(rng, I * O));
+  const gv = randn(rng, T * O);
+  const run = async (fused: boolean) => {
+    matmulFusion.enabled = fused;
+    try {
+      const x = parameter(rt, xv, [T, I]);
+      const w = ws.map((v) => parameter(rt, v, [I, O]));
+      const d0 = rt.dispatchCount;
+      tidy(() => {
+        // One input used by three projections, as the normed h feeds wq, wk and wv.
+        const y = add(add(linear(x, w[0]), linear(x, w[1])), linear(x, w[2]));
+        backward(y, fromArray(rt, gv, y.shape));
+      });
+      const dispatches = rt.dispatchCount - d0;
+      const dx = (await x.grad!.read()) as Float32Array;
+      for (const p of [x, ...w]) {
+        p.grad?.dispose();
+        p.dispose();
+      }
+      return { dx, dispatches };
+    } finally {
+      matmulFusion.enabled = true;
+    }
+  };
+  const unfused = await run(false);
+  const fused = await run(true);
+  expect(Array.from(fused.dx)).toEqual(Array.from(unfused.dx));
+  // dx = g (w0 + w1 + w2)^T: the two accumulations happen in the second and third products' stores.
+  expect(fused.dispatches).toBe(unfused.dispatches - 2);
+  const wsum = new Float64Array(I * O).map((_, i) => ws[0][i] + ws[1][i] + ws[2][i]);
+  const ref = refMatmul(gv, wsum, { aShape: [T, O], bShape: [I, O], transB: true }).out;
+  expectClose(fused.dx, ref, { atol: 1e-4, rtol: 1e-4, what: 'dx' });
 });
