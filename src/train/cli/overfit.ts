@@ -7,10 +7,11 @@
  * closed-loop check, a table per stage with the per-step action error along the rollout,
  * and ends with one JSON line: {"success_dit": 1, "success_ar": 1, ...}.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { defineCli } from '../../cli/args.ts';
+import { readConfigSpec } from '../../cli/config-spec.ts';
 import { openRuntime } from '../../engine/autotune.ts';
-import { isPresetName, parseConfigJson, PRESETS, type WorkbenchConfig } from '../../model/config.ts';
+import type { WorkbenchConfig } from '../../model/config.ts';
 import { getTask } from '../../sim/tasks/suites.ts';
 import { formatDuration } from '../metrics.ts';
 import { runOverfitCheck, type OverfitModeResult } from '../overfit.ts';
@@ -35,18 +36,7 @@ const cli = defineCli({
 const args = cli.parse();
 const fail: (message: string) => never = cli.fail;
 
-function readConfig(spec: string): WorkbenchConfig {
-  if (isPresetName(spec)) return PRESETS[spec];
-  let text: string;
-  try {
-    text = readFileSync(spec, 'utf8');
-  } catch (e) {
-    fail(`cannot read --config ${spec}: ${(e as Error).message}`);
-  }
-  const r = parseConfigJson(text);
-  if (!r.ok) fail(`--config ${spec} is invalid:\n${r.errors.map((e) => `  ${e.path}: ${e.message}`).join('\n')}`);
-  return r.value;
-}
+const readConfig = (spec: string): WorkbenchConfig => readConfigSpec(spec, fail);
 
 const demos = args.demos.map((d) => {
   const n = Number(d);

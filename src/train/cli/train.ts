@@ -10,12 +10,12 @@
  * from <out>'s latest checkpoint with its config and tokenizers (--config is then
  * optional; --steps may extend the run). The last line is a JSON summary.
  */
-import { readFileSync } from 'node:fs';
 import { defineCli } from '../../cli/args.ts';
+import { readConfigSpec } from '../../cli/config-spec.ts';
 import { LeRobotReader } from '../../data/index.ts';
 import { nodeIO } from '../../data/io-node.ts';
 import { openRuntime } from '../../engine/autotune.ts';
-import { isPresetName, parseConfigJson, PRESETS, type WorkbenchConfig } from '../../model/config.ts';
+import type { WorkbenchConfig } from '../../model/config.ts';
 import { loadCheckpoint, toResume } from '../checkpoint.ts';
 import { nodeCheckpointIO } from '../checkpoint-node.ts';
 import { formatStep } from '../metrics.ts';
@@ -40,18 +40,7 @@ const args = cli.parse();
 // Annotated so that TypeScript knows a call does not return.
 const fail: (message: string) => never = cli.fail;
 
-function readConfig(spec: string): WorkbenchConfig {
-  if (isPresetName(spec)) return PRESETS[spec];
-  let text: string;
-  try {
-    text = readFileSync(spec, 'utf8');
-  } catch (e) {
-    fail(`cannot read --config ${spec}: ${(e as Error).message}`);
-  }
-  const r = parseConfigJson(text);
-  if (!r.ok) fail(`--config ${spec} is invalid:\n${r.errors.map((e) => `  ${e.path}: ${e.message}`).join('\n')}`);
-  return r.value;
-}
+const readConfig = (spec: string): WorkbenchConfig => readConfigSpec(spec, fail);
 
 const { data: dataDir, out: outDir, resume, config: configSpec, steps: stepsArg } = args;
 const logEvery = args['log-every'];
