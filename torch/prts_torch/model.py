@@ -203,6 +203,10 @@ class PrtsModel(nn.Module):
             out["total"] = bc + lam * (crl["sal"] + crl["lsa"])
         return out
 
+    def forward(self, batch: Mapping[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        """The pre-training losses; forward() so DistributedDataParallel can wrap the model."""
+        return self.losses(batch)
+
     # ---- weights -----------------------------------------------------------------------
 
     def load_named(self, tensors: Mapping[str, torch.Tensor], strict: bool = True) -> None:

@@ -1,0 +1,174 @@
+/**
+ * The PyTorch twin (issue 12, DESIGN.md 13): batch shards, numerical parity with the
+ * engine, data-parallel training under torchrun, and checkpoints that move both ways.
+ * Python is Debian's python3-torch (.ci/run installs it; src/twin/python.ts finds it).
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { LeRobotReader, memoryIO } from '../../../src/data/index.ts';
+import { nodeIO } from '../../../src/data/io-node.ts';
+import { Runtime } from '../../../src/engine/runtime.ts';
+import { loadCheckpoint, toResume } from '../../../src/train/checkpoint.ts';
+import { nodeCheckpointIO } from '../../../src/train/checkpoint-node.ts';
+import { Pretrainer } from '../../../src/train/pretrain.ts';
+import { decodeSafetensorsTyped, encodeSafetensors } from '../../../src/train/safetensors.ts';
+import { writeSyntheticDataset } from '../../../src/train/synthetic-dataset.ts';
+import { twinCheckConfig, writeTwinCheck, type TwinCheckExpected } from '../../../src/twin/check-data.ts';
+import { runTwin, twinAvailable } from '../../../src/twin/python.ts';
+import { decodeShard, encodeShard } from '../../../src/twin/shards.ts';
+
+let rt: Runtime;
+const dir = mkdtempSync(join(tmpdir(), 'prts-twin-test-'));
+const STEPS = 6;
+beforeAll(async () => {
+  rt = await Runtime.create();
+});
+afterAll(() => {
+  rt?.destroy();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Runs the twin; resolves to (exit code, stdout, stderr). */
+async function twin(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runTwin(args, { onStdout: (s) => (out += s), onStderr: (s) => (err += s) });
+  return { code, out, err };
+}
+const lastJson = (s: string) => JSON.parse(s.trim().split('\n').filter((l) => l.startsWith('{')).pop() ?? 'null');
+
+/** The synthetic dataset twin:check trains on (src/twin/check-data.ts). */
+async function checkDataset(): Promise<LeRobotReader> {
+  const cfg = twinCheckConfig(STEPS);
+  const io = memoryIO();
+  await writeSyntheticDataset(io, { tasks: 6, episodesPerTask: 2, imageSize: cfg.model.imageSize, cameras: cfg.model.cameras, seed: 0 });
+  return LeRobotReader.open(io);
+}
+
+describe('safetensors with integer tensors', () => {
+  test('F32, I32 and U8 round-trip with their dtypes; the f32 reader still rejects integers by name', () => {
+    const bytes = encodeSafetensors(
+      [
+        { name: 'w', shape: [2, 2], data: new Float32Array([1.5, -2, 3, 4]) },
+        { name: 'ids', shape: [3], data: new Int32Array([-1, 7, 2 ** 30]) },
+        { name: 'roles', shape: [3], data: new Uint8Array([0, 4, 255]) },
+      ],
+      { format: 'x' },
+    );
+    const { tensors, metadata } = decodeSafetensorsTyped(bytes);
+    const by = new Map(tensors.map((t) => [t.name, t]));
+    expect(metadata.format).toBe('x');
+    expect(by.get('w')!.data).toEqual(new Float32Array([1.5, -2, 3, 4]));
+    expect(by.get('ids')!.data).toEqual(new Int32Array([-1, 7, 2 ** 30]));
+    expect(by.get('roles')!.data).toEqual(new Uint8Array([0, 4, 255]));
+  });
+});
+
+describe('batch shards', () => {
+  test('a packed batch survives the shard: ids, roles, targets, image rows and their features', async () => {
+    const trainer = await Pretrainer.create(rt, twinCheckConfig(STEPS), await checkDataset(), { steps: STEPS });
+    try {
+      const b = await trainer.nextBatch();
+      const s = decodeShard(encodeShard(b, { step: 0 }));
+      const t = (n: string) => s.tensors.get(n)!.data;
+      expect(t('ids')).toEqual(b.ids);
+      expect(t('roles')).toEqual(b.roles);
+      expect(t('targets')).toEqual(b.targets);
+      expect(t('goal_of')).toEqual(b.goalOf);
+      const rows = t('patch_rows') as Int32Array;
+      const feats = t('patch_features') as Float32Array;
+      const width = b.patchFeatures!.length / b.n;
+      // Scattering the stored rows back gives the batch's dense features exactly (the rest are zero).
+      const dense = new Float32Array(b.n * width);
+      rows.forEach((r, i) => dense.set(feats.subarray(i * width, (i + 1) * width), r * width));
+      expect(dense).toEqual(b.patchFeatures);
+      expect(s.metadata.with_crl).toBe('true');
+      expect(() => decodeShard(encodeSafetensors([{ name: 'ids', shape: [1], data: new Int32Array(1) }]), 'x.safetensors')).toThrow(/x.safetensors: metadata format/);
+    } finally {
+      trainer.dispose();
+    }
+  });
+});
+
+describe('the twin', () => {
+  let expected: TwinCheckExpected;
+  beforeAll(() => {
+    const a = twinAvailable();
+    if (!a.ok) throw new Error(a.reason);
+  });
+
+  test('twin:check: the same checkpoint and batches give the same losses, gradients, AdamW step and loss curve', async () => {
+    expected = await writeTwinCheck(rt, nodeIO(dir), await nodeCheckpointIO(join(dir, 'init')), { steps: STEPS });
+    const r = await twin(['-m', 'prts_torch.check', '--dir', dir]);
+    const j = lastJson(r.out);
+    expect(j, r.err).not.toBeNull();
+    expect(j.pass, r.err).toBe(true);
+    expect(j.loss_rel_max).toBeLessThan(1e-5);
+    expect(Object.keys(j.loss_rel).sort()).toEqual(['bc', 'lsa', 'sal', 'total']);
+    expect(j.grad_rel_max).toBeLessThan(1e-4);
+    expect(j.param_rel_max).toBeLessThan(1e-5);
+    expect(j.curve_steps).toBe(STEPS);
+    expect(j.curve_rel_max).toBeLessThan(1e-3);
+    expect(j.tensors).toBe(29);
+  });
+
+  test('torchrun with 2 CPU processes ends where one process with the same global batch (accum 2) does', async () => {
+    const ddp = join(dir, 'ddp');
+    const one = join(dir, 'one');
+    // --redirects/--tee: Debian's torchrun 1.13 on Python 3.11 cannot parse their default "0" (docs/scale-out.md).
+    const a = await twin(['-m', 'torch.distributed.run', '--redirects', '2', '--tee', '2', '--log_dir', join(dir, 'logs'), '--nproc_per_node', '2', '-m', 'prts_torch.train', '--shards', dir, '--out', ddp, '--steps', '3', '--threads', '1', '--dtype', 'float64']);
+    expect(a.code, a.err).toBe(0);
+    const b = await twin(['-m', 'prts_torch.train', '--shards', dir, '--out', one, '--steps', '3', '--accum', '2', '--threads', '1', '--dtype', 'float64']);
+    expect(b.code, b.err).toBe(0);
+    expect(lastJson(a.out)).toMatchObject({ steps: 3, world: 2, accum: 1 });
+    const c = lastJson((await twin(['-m', 'prts_torch.compare', ddp, one])).out);
+    expect(c.steps).toEqual([3, 3]);
+    expect(c.sampler_steps).toEqual([6, 6]);
+    expect(c.optimizer_steps_equal).toBe(true);
+    expect(c.param_rel_max).toBeLessThan(1e-6);
+    expect(c.moment_rel_max).toBeLessThan(1e-6);
+  });
+
+  test('resuming a twin run continues it: 2 + 1 steps end where 3 straight steps do', async () => {
+    const straight = join(dir, 'straight');
+    const split = join(dir, 'split');
+    for (const args of [
+      ['--out', straight, '--steps', '3'],
+      ['--out', split, '--steps', '2'],
+      ['--out', split, '--steps', '3', '--resume'],
+    ]) {
+      const r = await twin(['-m', 'prts_torch.train', '--shards', dir, '--threads', '1', ...args]);
+      expect(r.code, r.err).toBe(0);
+    }
+    const c = lastJson((await twin(['-m', 'prts_torch.compare', straight, split])).out);
+    expect(c.sampler_steps).toEqual([3, 3]);
+    expect(c.param_rel_max).toBeLessThan(1e-6);
+    expect(c.moment_rel_max).toBeLessThan(1e-6);
+  });
+
+  test('a checkpoint the twin wrote resumes in the workbench, whose next step gives the engine\'s own loss', async () => {
+    const run = join(dir, 'handoff');
+    const r = await twin(['-m', 'prts_torch.train', '--shards', dir, '--out', run, '--steps', '3', '--threads', '1']);
+    expect(r.code, r.err).toBe(0);
+    const saved = await loadCheckpoint(await nodeCheckpointIO(run, { create: false }));
+    expect(saved.trainer).toMatchObject({ step: 3, samplerStep: 3, kind: 'pretrain' });
+    expect(saved.metrics.map((m) => m.step)).toEqual([0, 1, 2]);
+    const trainer = await Pretrainer.create(rt, saved.config, await checkDataset(), { resume: toResume(saved) });
+    try {
+      const m = await trainer.step();
+      expect(m.step).toBe(3);
+      expect(Math.abs(m.total - expected.curve[3].total) / expected.curve[3].total).toBeLessThan(1e-5);
+    } finally {
+      trainer.dispose();
+    }
+    expect(JSON.parse(readFileSync(join(run, 'latest.json'), 'utf8'))).toEqual({ dir: 'step-00000003', step: 3 });
+  });
+
+  test('bad input is refused with the file named', async () => {
+    const r = await twin(['-m', 'prts_torch.train', '--shards', join(dir, 'init'), '--out', join(dir, 'bad')]);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toMatch(/shards.json is missing \(run npm run export-shards\)/);
+  });
+});
