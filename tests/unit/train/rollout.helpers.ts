@@ -7,6 +7,7 @@
 import { LeRobotReader, LeRobotWriter, memoryIO, type ImageFrame } from '../../../src/data/index.ts';
 import { Rng } from '../../../src/engine/random.ts';
 import type { Runtime } from '../../../src/engine/runtime.ts';
+import type { WorkbenchConfig } from '../../../src/model/config.ts';
 import { ACTION_DIM, getTask } from '../../../src/sim/index.ts';
 import { loadCheckpoint, saveCheckpoint, type CheckpointData } from '../../../src/train/checkpoint.ts';
 import { PostTrainRun } from '../../../src/train/posttrain.ts';
@@ -16,7 +17,7 @@ import { tinyConfig } from './pretrain.helpers.ts';
 export const ROLLOUT_TASKS = ['goal/red_on_plate', 'spatial/left'];
 const SIZE = 8;
 
-async function simShapedDataset(): Promise<LeRobotReader> {
+export async function simShapedDataset(): Promise<LeRobotReader> {
   const io = memoryIO();
   const w = await LeRobotWriter.create(io, {
     repoId: 'prts/rollout-test',
@@ -50,10 +51,15 @@ async function simShapedDataset(): Promise<LeRobotReader> {
  * The checkpoint directory's files (latest.json + step folder), pre-trained `steps`
  * steps and, with `dit`, post-trained 1 step with a fresh DiT.
  */
+/** The tiny config that fits simShapedDataset and the simulator's cameras, state and actions. */
+export function tinySimConfig(steps: number): WorkbenchConfig {
+  const base = tinyConfig({ steps, batchSize: 4, samplesPerTask: 2, warmupSteps: 1 });
+  return { ...base, model: { ...base.model, imageSize: SIZE, patchSize: 4, stateDim: 8, actionDim: ACTION_DIM, fastTokens: 40 } };
+}
+
 export async function tinySimCheckpoint(rt: Runtime, opts: { steps?: number; dit?: boolean } = {}): Promise<{ files: Record<string, Uint8Array>; data: CheckpointData }> {
   const reader = await simShapedDataset();
-  const base = tinyConfig({ steps: opts.steps ?? 2, batchSize: 4, samplesPerTask: 2, warmupSteps: 1 });
-  const cfg = { ...base, model: { ...base.model, imageSize: SIZE, patchSize: 4, stateDim: 8, actionDim: ACTION_DIM, fastTokens: 40 } };
+  const cfg = tinySimConfig(opts.steps ?? 2);
   const io = memoryIO();
   const pre = await Pretrainer.create(rt, cfg, reader);
   try {

@@ -3,6 +3,7 @@
  * engine, data-parallel training under torchrun, and checkpoints that move both ways.
  * Python is Debian's python3-torch (.ci/run installs it; src/twin/python.ts finds it).
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,13 +11,15 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { LeRobotReader, memoryIO } from '../../../src/data/index.ts';
 import { nodeIO } from '../../../src/data/io-node.ts';
 import { Runtime } from '../../../src/engine/runtime.ts';
-import { loadCheckpoint, toResume } from '../../../src/train/checkpoint.ts';
+import { loadCheckpoint, saveCheckpoint, toResume } from '../../../src/train/checkpoint.ts';
 import { nodeCheckpointIO } from '../../../src/train/checkpoint-node.ts';
 import { Pretrainer } from '../../../src/train/pretrain.ts';
 import { decodeSafetensorsTyped, encodeSafetensors } from '../../../src/train/safetensors.ts';
 import { writeSyntheticDataset } from '../../../src/train/synthetic-dataset.ts';
 import { twinCheckConfig, writeTwinCheck, type TwinCheckExpected } from '../../../src/twin/check-data.ts';
+import { exportShards } from '../../../src/twin/export.ts';
 import { runTwin, twinAvailable } from '../../../src/twin/python.ts';
+import { ROLLOUT_TASKS, simShapedDataset, tinySimConfig } from '../train/rollout.helpers.ts';
 import { decodeShard, encodeShard } from '../../../src/twin/shards.ts';
 
 let rt: Runtime;
@@ -164,6 +167,25 @@ describe('the twin', () => {
       trainer.dispose();
     }
     expect(JSON.parse(readFileSync(join(run, 'latest.json'), 'utf8'))).toEqual({ dir: 'step-00000003', step: 3 });
+  });
+
+  test('npm run eval evaluates a checkpoint the twin trained on simulator-shaped data', async () => {
+    const sim = join(dir, 'sim');
+    const trainer = await Pretrainer.create(rt, tinySimConfig(1), await simShapedDataset());
+    try {
+      await saveCheckpoint(await nodeCheckpointIO(join(sim, 'shards', 'init')), await trainer.checkpoint());
+      await exportShards(trainer, nodeIO(join(sim, 'shards')), { batches: 1 });
+    } finally {
+      trainer.dispose();
+    }
+    const r = await twin(['-m', 'prts_torch.train', '--shards', join(sim, 'shards'), '--out', join(sim, 'run'), '--threads', '1']);
+    expect(r.code, r.err).toBe(0);
+    const results = join(sim, 'results.json');
+    const ev = spawnSync(process.execPath, ['scripts/run.mjs', 'src/train/cli/eval.ts', '--checkpoint', join(sim, 'run'), '--mode', 'ar', '--tasks', ROLLOUT_TASKS[0], '--states', '0', '--max-steps', '8', '--out', results], { encoding: 'utf8' });
+    expect(ev.status, ev.stderr).toBe(0);
+    const res = JSON.parse(readFileSync(results, 'utf8'));
+    expect(res.episodes).toHaveLength(1);
+    expect(res.episodes[0]).toMatchObject({ taskId: ROLLOUT_TASKS[0], steps: 8 });
   });
 
   test('bad input is refused with the file named', async () => {
