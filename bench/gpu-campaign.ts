@@ -100,6 +100,16 @@ const ITEMS: Item[] = [
   },
   trainItem('small'),
   {
+    name: 'twin-peer',
+    entry: 'bench/twin-peer.ts',
+    bundle: 'bench-twin',
+    what: 'the engine against PyTorch on the same model, weights and batches: eager with the exact mask (FlexAttention on CUDA), torch.compile, causal SDPA (bench:twin); needs a python3 with torch',
+    args: (sw) => (sw ? ['--preset', 'tiny', '--steps', '1', '--warmup', '1'] : ['--preset', 'small', '--steps', '5', '--warmup', '3']),
+    // torch.compile takes a minute or more on first use.
+    minSeconds: (sw) => (sw ? 60 : 150),
+    headline: (r) => ({ ...pick(r, ['engine_step_ms', 'torch', 'peer_device', 'peer_error']), ...((r.ratios as Record<string, unknown>) ?? {}) }),
+  },
+  {
     name: 'overfit',
     entry: 'src/train/cli/overfit.ts',
     bundle: 'check-overfit',

@@ -29,10 +29,11 @@ import { matmulFusion } from '../src/engine/ops/matmul.ts';
 import { adamwKernels } from '../src/engine/optim.ts';
 import { openRuntime } from '../src/engine/autotune.ts';
 import { formatTrace, gpuByFamily, meanTrace, traceCall, type StepTrace } from '../src/engine/trace.ts';
-import { PRESETS, type WorkbenchConfig } from '../src/model/config.ts';
+import type { WorkbenchConfig } from '../src/model/config.ts';
 import { Pretrainer } from '../src/train/pretrain.ts';
 import { writeSyntheticDataset } from '../src/train/synthetic-dataset.ts';
 import { median } from './timing.ts';
+import { benchTrainConfig, type BenchPreset } from './train-config.ts';
 
 const cli = defineCli({
   name: 'bench:train',
@@ -60,56 +61,10 @@ const parsed = cli.parse();
 const { steps, warmup, tasks, 'profile-steps': profileSteps, trace: printTrace } = parsed;
 // Annotated so that TypeScript knows a call does not return.
 const fail: (message: string) => never = cli.fail;
-const preset = parsed.preset ? PRESETS[parsed.preset as 'tiny' | 'small' | 'base'].model : null;
-const d = preset?.dModel ?? parsed.d;
-const layers = preset?.layers ?? parsed.layers;
-const image = preset?.imageSize ?? parsed.image;
-const patch = preset?.patchSize ?? parsed.patch;
-// A preset's batch, rounded up to whole tasks (the sampler draws the same count per task).
-const batch = parsed.preset ? Math.ceil(PRESETS[parsed.preset as 'tiny'].train.batchSize / tasks) * tasks : parsed.batch;
-const samplesPerTask = batch / tasks;
-if (!Number.isInteger(samplesPerTask)) fail(`--batch (${batch}) must be a multiple of --tasks (${tasks})`);
-
-const config: WorkbenchConfig = {
-  name: 'bench-train',
-  model: {
-    textVocab: 512,
-    actionVocab: 256,
-    dModel: d,
-    layers,
-    heads: preset?.heads ?? d / 32,
-    headDim: preset?.headDim ?? 32,
-    mlpRatio: preset?.mlpRatio ?? 4,
-    patchSize: patch,
-    imageSize: image,
-    cameras: preset?.cameras ?? ['agentview'],
-    stateDim: 4,
-    stateDigits: 2,
-    instructionTokens: 16,
-    chunkLength: 8,
-    actionDim: 7,
-    fastScale: 10,
-    fastTokens: 32,
-    crlHidden: preset?.crlHidden ?? d,
-    crlDim: preset?.crlDim ?? 32,
-    attnTile: 32,
-  },
-  train: {
-    batchSize: batch,
-    samplesPerTask,
-    lr: 1e-3,
-    warmupSteps: 1,
-    steps: 3 * (steps + warmup) + profileSteps + 2,
-    weightDecay: 0.01,
-    gradClip: 1,
-    gamma: 0.99,
-    lambdaCrl: 1,
-    temperatureInit: 0.2,
-    maxScale: 100,
-    seed: 0,
-  },
-};
-if (!preset && d % 32 !== 0) fail(`--d must be a multiple of 32 (head_dim 32), got ${d}`);
+const made = benchTrainConfig({ ...parsed, preset: parsed.preset as BenchPreset | undefined, tasks, steps: 3 * (steps + warmup) + profileSteps + 2 });
+if ('error' in made) fail(made.error);
+const config: WorkbenchConfig = made.config;
+const image = config.model.imageSize;
 
 const io = memoryIO();
 const ds = await writeSyntheticDataset(io, { tasks, episodesPerTask: 3, imageSize: image, cameras: config.model.cameras, seed: 1 });
@@ -204,7 +159,7 @@ console.log(
   JSON.stringify({
     bench: 'train',
     device,
-    model: { preset: parsed.preset ?? null, d, layers, batch, tasks, image, patch, cameras: config.model.cameras.length, params },
+    model: { preset: parsed.preset ?? null, d: config.model.dModel, layers: config.model.layers, batch: config.train.batchSize, tasks, image, patch: config.model.patchSize, cameras: config.model.cameras.length, params },
     steps,
     warmup,
     crl_step_ms: Number(crl.toFixed(1)),

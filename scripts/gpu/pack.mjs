@@ -28,6 +28,7 @@ const ENTRIES = {
   'bench-train': 'bench/train.ts',
   'bench-attention': 'bench/attention.ts',
   'bench-decode': 'bench/decode.ts',
+  'bench-twin': 'bench/twin-peer.ts',
   'check-overfit': 'src/train/cli/overfit.ts',
 };
 // Native or wasm packages that esbuild cannot inline: they travel as files.
@@ -93,6 +94,9 @@ for (const [pkg, files] of Object.entries(EXTERNAL)) {
     copyFileSync(join('node_modules', pkg, f), to);
   }
 }
+// The PyTorch twin, for the peer benchmark (bench-twin runs it with the machine's own torch).
+mkdirSync(join(app, 'torch', 'prts_torch'), { recursive: true });
+for (const f of readdirSync(join('torch', 'prts_torch')).filter((f) => f.endsWith('.py'))) copyFileSync(join('torch', 'prts_torch', f), join(app, 'torch', 'prts_torch', f));
 run('tar', ['-c', '-I', 'xz -T0 -6', '-f', join(dir, 'app.tar.xz'), '-C', staging, 'app']);
 rmSync(staging, { recursive: true, force: true });
 console.error(`app bundled (${Object.keys(ENTRIES).length} entries + ${Object.keys(EXTERNAL).join(', ')}): ${mib(statSync(join(dir, 'app.tar.xz')).size)}`);

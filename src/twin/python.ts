@@ -20,8 +20,19 @@ function findTwinRoot(): string {
 
 export const TWIN_ROOT = findTwinRoot();
 
+let chosen: string | null = null;
+
+/**
+ * $PRTS_PYTHON; else the first of /usr/bin/python3 (Debian's python3-torch) and python3 on
+ * the PATH (a GPU machine's own torch) that imports torch; else /usr/bin/python3 or
+ * python3, so the error names a real interpreter.
+ */
 export function pythonExecutable(): string {
-  return process.env.PRTS_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
+  if (process.env.PRTS_PYTHON) return process.env.PRTS_PYTHON;
+  if (chosen) return chosen;
+  const candidates = [...(existsSync('/usr/bin/python3') ? ['/usr/bin/python3'] : []), 'python3'];
+  chosen = candidates.find((p) => spawnSync(p, ['-c', 'import torch, numpy'], { stdio: 'ignore' }).status === 0) ?? candidates[0];
+  return chosen;
 }
 
 /** Whether the interpreter imports torch; the reason when it does not. */

@@ -91,9 +91,11 @@ def l2normalize(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
 class PrtsModel(nn.Module):
     """Backbone + LM head + CRL heads, with the pre-training objective of src/model/prts.ts."""
 
-    def __init__(self, cfg: PrtsConfig):
+    def __init__(self, cfg: PrtsConfig, attention: str = "auto"):
         super().__init__()
         self.cfg = cfg
+        # How the mask is built when a batch comes without one (attention.build_mask's impl).
+        self.attention = attention
         self.params = nn.ParameterDict()
         self.names: list[str] = []
         b = cfg.backbone
@@ -151,7 +153,7 @@ class PrtsModel(nn.Module):
             x = x.index_add(0, batch["patch_rows"].long(), stem)
         pos = batch["positions"]
         if mask is None:
-            mask = attn_impl.build_mask(batch["docs"], batch["roles"], tile=self.cfg.tile)
+            mask = attn_impl.build_mask(batch["docs"], batch["roles"], tile=self.cfg.tile, impl=self.attention)
         for l in range(b.layers):
             p = f"backbone.layers.{l}"
             h = rmsnorm(x, self.p(f"{p}.attn_norm"), b.norm_eps)

@@ -53,14 +53,14 @@ describe('the GPU bundle', () => {
 
   test('run.sh runs every bundled item on SwiftShader and writes the results', () => {
     const out = join(tmp, 'out');
-    const items = ['matmul', 'train-tiny', 'attention', 'decode', 'overfit', 'train-base'];
+    const items = ['matmul', 'train-tiny', 'attention', 'decode', 'twin-peer', 'overfit', 'train-base'];
     // train-base comes last with a budget too small for it: the campaign must skip it, not overrun.
     const r = runSh(['--out', out, '--allow-software', '--items', items.join(','), '--budget', '700'], 900_000);
     if (r.status !== 0) throw new Error(`run.sh failed (exit ${r.status}):\n${r.stderr.slice(-6000)}`);
     const line = JSON.parse(r.stdout.trim().split('\n').pop()!);
     expect(line.campaign).toBe('gpu');
     expect(line.adapter.software).toBe(true);
-    expect(r.stderr).toMatch(/unpacked: node v20\.\d+\.\d+, 6 bundles/);
+    expect(r.stderr).toMatch(/unpacked: node v20\.\d+\.\d+, 7 bundles/);
 
     const report = JSON.parse(readFileSync(join(out, 'gpu-results.json'), 'utf8'));
     expect(report.items.map((i: { name: string }) => i.name)).toEqual(items);
@@ -78,6 +78,10 @@ describe('the GPU bundle', () => {
     expect(byName.attention.result.bench).toBe('attention');
     expect(byName.decode.result.tokens_match).toBe(true);
     expect(byName.overfit.result.stages).toHaveLength(1);
+    // The bundle carries the twin, which runs on this machine's torch (Debian's python3-torch).
+    expect(byName['twin-peer'].result.peer_error).toBeNull();
+    expect(byName['twin-peer'].result.peer.eager.status).toBe('ok');
+    expect(byName['twin-peer'].result.ratios.eager_over_engine).toBeGreaterThan(0);
     expect(line.items.decode.status).toBe('ok');
 
     const md = readFileSync(join(out, 'gpu-results.md'), 'utf8');
