@@ -12,7 +12,7 @@
 import { memoryIO, LeRobotReader, type WritableDatasetIO } from '../data/index.ts';
 import { backward, zeroGrad } from '../engine/autograd.ts';
 import type { Runtime } from '../engine/runtime.ts';
-import { Scope } from '../engine/tensor.ts';
+import { Scope, type Tensor } from '../engine/tensor.ts';
 import type { PackedBatch } from '../model/batch.ts';
 import { PRESETS, type WorkbenchConfig } from '../model/config.ts';
 import { saveCheckpoint, type CheckpointIO } from '../train/checkpoint.ts';
@@ -35,6 +35,22 @@ export function twinCheckConfig(steps: number, seed = 0): WorkbenchConfig {
   return { ...c, name: 'twin-check', train: { ...c.train, steps, warmupSteps: 2, seed, lambdaCrl: 1 } };
 }
 
+/** The synthetic dataset both halves of the check train on (6 tasks x 2 episodes, the config's cameras). */
+export async function twinCheckReader(config: WorkbenchConfig, seed = 0): Promise<LeRobotReader> {
+  const data = memoryIO();
+  await writeSyntheticDataset(data, { tasks: 6, episodesPerTask: 2, imageSize: config.model.imageSize, cameras: config.model.cameras, seed });
+  return LeRobotReader.open(data);
+}
+
+/** "grad.<name>" for every named parameter that has a gradient, read back. */
+export async function readGrads(params: Iterable<[string, Tensor]>): Promise<NamedTensor[]> {
+  const out: NamedTensor[] = [];
+  for (const [name, t] of params) {
+    if (t.grad) out.push({ name: `grad.${name}`, shape: [...t.shape], data: Float32Array.from((await t.grad.read()) as Float32Array) });
+  }
+  return out;
+}
+
 export interface TwinCheckExpected {
   step0: { total: number; bc: number; sal: number | null; lsa: number | null; gradNorm: number; lr: number };
   curve: { step: number; lr: number; total: number; bc: number; sal: number | null; lsa: number | null; gradNorm: number }[];
@@ -44,9 +60,7 @@ export interface TwinCheckExpected {
 export async function writeTwinCheck(rt: Runtime, out: WritableDatasetIO, initIO: CheckpointIO, opts: TwinCheckOptions = {}): Promise<TwinCheckExpected> {
   const steps = opts.steps ?? 20;
   const config = opts.config ?? twinCheckConfig(steps, opts.seed ?? 0);
-  const data = memoryIO();
-  await writeSyntheticDataset(data, { tasks: 6, episodesPerTask: 2, imageSize: config.model.imageSize, cameras: config.model.cameras, seed: opts.seed ?? 0 });
-  const reader = await LeRobotReader.open(data);
+  const reader = await twinCheckReader(config, opts.seed ?? 0);
   const trainer = await Pretrainer.create(rt, config, reader, { steps });
   try {
     await saveCheckpoint(initIO, await trainer.checkpoint());
@@ -74,7 +88,7 @@ export async function writeTwinCheck(rt: Runtime, out: WritableDatasetIO, initIO
     await out.writeFileAtomic('shards.json', new TextEncoder().encode(JSON.stringify(index, null, 1) + '\n'));
 
     // Step 0's loss terms and gradients, taken apart from the optimizer step.
-    const grads: NamedTensor[] = [];
+    let grads: NamedTensor[] = [];
     const map = model.blockMap(batches[0]);
     const scope = new Scope();
     let step0: TwinCheckExpected['step0'];
@@ -84,9 +98,7 @@ export async function writeTwinCheck(rt: Runtime, out: WritableDatasetIO, initIO
         backward(l.total);
         return l;
       });
-      for (const [name, t] of model.store.tensors) {
-        if (t.grad) grads.push({ name: `grad.${name}`, shape: [...t.shape], data: Float32Array.from((await t.grad.read()) as Float32Array) });
-      }
+      grads = await readGrads(model.store.tensors);
       step0 = {
         total: await L.total.item(),
         bc: await L.bc.item(),
