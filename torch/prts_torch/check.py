@@ -44,6 +44,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="prts_torch.check", description=__doc__)
     ap.add_argument("--dir", required=True, help="the directory npm run twin:check wrote")
     ap.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    ap.add_argument("--dit", metavar="DIR", help="also check the DiT post-training step src/twin/check-dit.ts wrote there (keys dit_*)")
     a = ap.parse_args(argv)
     t0 = time.time()
     dtype = getattr(torch, a.dtype)
@@ -134,6 +135,13 @@ def main(argv=None) -> int:
     print(f"loss terms: {result['loss_rel']}", file=sys.stderr)
     print(f"gradients: worst {g_name} {g_max:.3g}; parameters after one step on the engine's gradients: worst {p_name} {p_max:.3g}; on the twin's own: worst {e_name} {e_max:.3g} (largest absolute difference {e2e_abs:.3g})", file=sys.stderr)
     print("loss curve (engine / twin): " + "  ".join(f"{w:.4f}/{g:.4f}" for w, g in zip(want_curve, curve)), file=sys.stderr)
+    if a.dit:
+        from . import check_dit  # it imports rel and tensor_rel from here
+
+        dit = check_dit.run(a.dit, dtype)
+        print(check_dit.summary(dit), file=sys.stderr)
+        result.update({f"dit_{k}": v for k, v in dit.items()})
+        result["pass"] = result["pass"] and dit["pass"]
     print(json.dumps(result))
     return 0 if result["pass"] else 1
 
