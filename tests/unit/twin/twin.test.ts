@@ -8,15 +8,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { LeRobotReader, memoryIO } from '../../../src/data/index.ts';
 import { nodeIO } from '../../../src/data/io-node.ts';
 import { Runtime } from '../../../src/engine/runtime.ts';
 import { loadCheckpoint, saveCheckpoint, toResume } from '../../../src/train/checkpoint.ts';
 import { nodeCheckpointIO } from '../../../src/train/checkpoint-node.ts';
 import { Pretrainer } from '../../../src/train/pretrain.ts';
 import { decodeSafetensorsTyped, encodeSafetensors } from '../../../src/train/safetensors.ts';
-import { writeSyntheticDataset } from '../../../src/train/synthetic-dataset.ts';
-import { twinCheckConfig, writeTwinCheck, type TwinCheckExpected } from '../../../src/twin/check-data.ts';
+import { twinCheckConfig, twinCheckReader, writeTwinCheck, type TwinCheckExpected } from '../../../src/twin/check-data.ts';
 import { exportShards } from '../../../src/twin/export.ts';
 import { runTwin, twinAvailable } from '../../../src/twin/python.ts';
 import { ROLLOUT_TASKS, simShapedDataset, tinySimConfig } from '../train/rollout.helpers.ts';
@@ -42,13 +40,8 @@ async function twin(args: string[]): Promise<{ code: number; out: string; err: s
 }
 const lastJson = (s: string) => JSON.parse(s.trim().split('\n').filter((l) => l.startsWith('{')).pop() ?? 'null');
 
-/** The synthetic dataset twin:check trains on (src/twin/check-data.ts). */
-async function checkDataset(): Promise<LeRobotReader> {
-  const cfg = twinCheckConfig(STEPS);
-  const io = memoryIO();
-  await writeSyntheticDataset(io, { tasks: 6, episodesPerTask: 2, imageSize: cfg.model.imageSize, cameras: cfg.model.cameras, seed: 0 });
-  return LeRobotReader.open(io);
-}
+/** The synthetic dataset twin:check trains on. */
+const checkDataset = () => twinCheckReader(twinCheckConfig(STEPS));
 
 describe('safetensors with integer tensors', () => {
   test('F32, I32 and U8 round-trip with their dtypes; the f32 reader still rejects integers by name', () => {
