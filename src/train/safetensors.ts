@@ -74,8 +74,8 @@ export function encodeSafetensors(tensors: readonly TypedTensor[], metadata: Rec
   return out;
 }
 
-/** Reads F32 tensors (F16/BF16/F64 are widened to f32); other dtypes are rejected by name. */
-export function decodeSafetensors(bytes: Uint8Array): SafetensorsFile {
+/** The 8-byte length, the JSON header and where the data starts; shared by both readers. */
+function readHeader(bytes: Uint8Array): { dv: DataView; header: Record<string, unknown>; dataStart: number } {
   if (bytes.length < 8) throw new Error('safetensors: file shorter than the 8-byte header length');
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = Number(dv.getBigUint64(0, true));
@@ -87,6 +87,12 @@ export function decodeSafetensors(bytes: Uint8Array): SafetensorsFile {
     throw new Error(`safetensors: header is not valid JSON (${(e as Error).message})`);
   }
   const dataStart = 8 + n;
+  return { dv, header, dataStart };
+}
+
+/** Reads F32 tensors (F16/BF16/F64 are widened to f32); other dtypes are rejected by name. */
+export function decodeSafetensors(bytes: Uint8Array): SafetensorsFile {
+  const { dv, header, dataStart } = readHeader(bytes);
   const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
   const tensors: NamedTensor[] = [];
   for (const [name, raw] of Object.entries(header)) {
@@ -129,17 +135,7 @@ function f16(h: number): number {
 
 /** Reads F32, I32 and U8 tensors as their own typed arrays (batch shards); other dtypes are rejected by name. */
 export function decodeSafetensorsTyped(bytes: Uint8Array): { tensors: TypedTensor[]; metadata: Record<string, string> } {
-  if (bytes.length < 8) throw new Error('safetensors: file shorter than the 8-byte header length');
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n = Number(dv.getBigUint64(0, true));
-  if (n > bytes.length - 8 || n > 100_000_000) throw new Error(`safetensors: header length ${n} exceeds the file (${bytes.length} bytes)`);
-  let header: Record<string, unknown>;
-  try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n))) as Record<string, unknown>;
-  } catch (e) {
-    throw new Error(`safetensors: header is not valid JSON (${(e as Error).message})`);
-  }
-  const dataStart = 8 + n;
+  const { dv, header, dataStart } = readHeader(bytes);
   const tensors: TypedTensor[] = [];
   for (const [name, raw] of Object.entries(header)) {
     if (name === '__metadata__') continue;

@@ -13,7 +13,8 @@ import { Runtime } from '../../../src/engine/runtime.ts';
 import { nodeCheckpointIO } from '../../../src/train/checkpoint-node.ts';
 import { decodeSafetensorsTyped } from '../../../src/train/safetensors.ts';
 import { writeDitCheck, type DitCheckOptions } from '../../../src/twin/check-dit.ts';
-import { runTwin, twinAvailable } from '../../../src/twin/python.ts';
+import { twinAvailable } from '../../../src/twin/python.ts';
+import { lastJson, twin } from './twin.helpers.ts';
 
 let rt: Runtime;
 const root = mkdtempSync(join(tmpdir(), 'prts-dit-twin-test-'));
@@ -27,13 +28,6 @@ afterAll(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
-async function twin(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runTwin(args, { onStdout: (s) => (out += s), onStderr: (s) => (err += s) });
-  return { code, out, err };
-}
-const lastJson = (s: string) => JSON.parse(s.trim().split('\n').filter((l) => l.startsWith('{')).pop() ?? 'null');
 
 /** Writes the engine's side under root/name, runs check_dit on it; the twin's JSON, the exit code and the tensor names. */
 async function check(name: string, opts: DitCheckOptions) {

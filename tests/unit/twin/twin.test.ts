@@ -16,7 +16,8 @@ import { Pretrainer } from '../../../src/train/pretrain.ts';
 import { decodeSafetensorsTyped, encodeSafetensors } from '../../../src/train/safetensors.ts';
 import { twinCheckConfig, twinCheckReader, writeTwinCheck, type TwinCheckExpected } from '../../../src/twin/check-data.ts';
 import { exportShards } from '../../../src/twin/export.ts';
-import { runTwin, twinAvailable } from '../../../src/twin/python.ts';
+import { twinAvailable } from '../../../src/twin/python.ts';
+import { lastJson, twin } from './twin.helpers.ts';
 import { ROLLOUT_TASKS, simShapedDataset, tinySimConfig } from '../train/rollout.helpers.ts';
 import { decodeShard, encodeShard } from '../../../src/twin/shards.ts';
 
@@ -31,14 +32,6 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Runs the twin; resolves to (exit code, stdout, stderr). */
-async function twin(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runTwin(args, { onStdout: (s) => (out += s), onStderr: (s) => (err += s) });
-  return { code, out, err };
-}
-const lastJson = (s: string) => JSON.parse(s.trim().split('\n').filter((l) => l.startsWith('{')).pop() ?? 'null');
 
 /** The synthetic dataset twin:check trains on. */
 const checkDataset = () => twinCheckReader(twinCheckConfig(STEPS));
