@@ -36,8 +36,7 @@ import type { ParamStore } from '../model/params.ts';
 import { TokenizerBundle, type TokenizerBundleJSON } from '../model/tokenizers/index.ts';
 import type { PretrainStepMetrics } from './metrics.ts';
 import { validateDitConfig, type DitConfig } from '../model/dit.ts';
-import type { PostTrainerState, PostTrainStepMetrics } from './posttrain.ts';
-import type { PretrainResume, TrainerState } from './pretrain.ts';
+import type { PostTrainerState, PostTrainStepMetrics, PretrainResume, TrainerState } from './trainer-state.ts';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.ts';
 
 export class CheckpointError extends Error {

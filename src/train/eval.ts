@@ -20,7 +20,7 @@
  * rolloutEpisode runs one episode through the same loop with a per-step observer, for
  * the Sim tab's checkpoint rollouts (src/train/rollout.ts).
  */
-import { newcombeDifference, wilsonInterval } from '../analysis/stats';
+import { newcombeDifference, wilsonInterval } from './intervals';
 import {
   BatchEnv,
   getInitState,

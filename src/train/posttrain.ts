@@ -27,7 +27,8 @@ import { IGNORE_TARGET, TokenizerBundle } from '../model/tokenizers/index';
 import { augmentRng, jitterStates } from './augment';
 import { applyOptimizer, applyParams, optimizerTensors, type CheckpointData } from './checkpoint';
 import { ThroughputMeter } from './metrics';
-import { prtsConfigOf, resolveTrainOptions, visionSpec, type TrainerState } from './pretrain';
+import { prtsConfigOf, resolveTrainOptions, visionSpec } from './pretrain';
+import type { PostTrainerState, PostTrainStepMetrics, TrainerState } from './trainer-state';
 import type { NamedTensor } from './safetensors';
 import { checkSchedule, lrAt, type LrSchedule } from './schedule';
 import { fillPatchFeatures, patchesPerImage, type VisionSpec } from './vision';
@@ -403,33 +404,6 @@ export function stepSeed(seed: number, step: number): number {
   h ^= h >>> 15;
   h = Math.imul(h, 0xc2b2ae35);
   return (h ^ (h >>> 13)) >>> 0;
-}
-
-/** Trainer state of a post-training checkpoint (trainer.json); shares TrainerState's fields. */
-export interface PostTrainerState extends Omit<TrainerState, 'kind'> {
-  kind: 'posttrain';
-  /** withCrl (inherited) says whether the BACKBONE was pre-trained with CRL blocks. */
-  freezeBackbone: boolean;
-  lr: number;
-  warmup: number;
-  /** Seeds the DiT init and every step's tau / noise draw (mixSeeds(seed, step)). */
-  seed: number;
-  /** The pre-training checkpoint it started from: its step and run length. */
-  pretrainStep: number;
-  /** Overrides of DEFAULT_TAU the run draws tau with (absent in checkpoints written before the option: the defaults). */
-  tau?: Partial<TauSampling>;
-}
-
-export interface PostTrainStepMetrics {
-  step: number;
-  lr: number;
-  /** Masked flow-matching loss. */
-  loss: number;
-  gradNorm: number;
-  samples: number;
-  tokens: number;
-  ms: number;
-  etaSec: number | null;
 }
 
 export interface PostTrainRunOptions {

@@ -35,6 +35,7 @@ import { applyOptimizer, applyParams, optimizerTensors, type CheckpointData } fr
 import { lSaFloor, ThroughputMeter, type PretrainStepMetrics } from './metrics.ts';
 import type { NamedTensor } from './safetensors.ts';
 import { checkSchedule, lrAt, type LrSchedule } from './schedule.ts';
+import type { PretrainResume, TrainerState } from './trainer-state.ts';
 import { fillPatchFeatures, patchesPerImage, patchFeatureWidth, type VisionSpec } from './vision.ts';
 
 export class PretrainError extends Error {
@@ -129,33 +130,6 @@ export function fitTokenizers(cfg: WorkbenchConfig, reader: LeRobotReader, index
       proprioBins: proprioBins(cfg.model),
     },
   );
-}
-
-/** Trainer state saved with a checkpoint (trainer.json). */
-export interface TrainerState {
-  type: 'prts-trainer';
-  version: 1;
-  kind: 'pretrain';
-  /** Optimizer steps completed. */
-  step: number;
-  /** Planned steps of the run. */
-  steps: number;
-  /** The batch stream: the sampler is re-seeded and replayed `samplerStep` batches. */
-  samplerSeed: number;
-  samplerStep: number;
-  /** Real tokens and wall seconds spent so far. */
-  tokens: number;
-  seconds: number;
-  withCrl: boolean;
-}
-
-export interface PretrainResume {
-  trainer: TrainerState;
-  tokenizers: TokenizerBundle;
-  params: NamedTensor[];
-  optimizer: NamedTensor[];
-  optimizerSteps: Record<string, number>;
-  metrics: PretrainStepMetrics[];
 }
 
 export interface PretrainerOptions {

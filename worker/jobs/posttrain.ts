@@ -11,7 +11,8 @@
  */
 import { LeRobotReader, httpIO, memoryIO } from '../../src/data/index.ts';
 import { loadCheckpoint, saveCheckpoint, type CheckpointData } from '../../src/train/checkpoint.ts';
-import { PostTrainRun, type PostTrainerState } from '../../src/train/posttrain.ts';
+import { PostTrainRun } from '../../src/train/posttrain.ts';
+import type { PostTrainerState } from '../../src/train/trainer-state.ts';
 import type { Runtime } from '../../src/engine/runtime.ts';
 import type { JobParams } from '../protocol.ts';
 import type { JobContext } from '../runner.ts';

@@ -14,7 +14,8 @@
 import { httpIO, LeRobotReader, memoryIO, type Features } from '../../src/data/index.ts';
 import { validateConfig, type WorkbenchConfig } from '../../src/model/config.ts';
 import { loadCheckpoint, saveCheckpoint, toResume } from '../../src/train/checkpoint.ts';
-import { Pretrainer, type PretrainResume } from '../../src/train/pretrain.ts';
+import { Pretrainer } from '../../src/train/pretrain.ts';
+import type { PretrainResume } from '../../src/train/trainer-state.ts';
 import type { JobParams } from '../protocol.ts';
 import type { JobContext } from '../runner.ts';
 import { runtime } from './gpu.ts';

@@ -22,7 +22,8 @@ import { loadCheckpoint } from '../checkpoint.ts';
 import { formatDuration } from '../metrics.ts';
 import { runCheckpointedLoop } from './checkpointed-loop.ts';
 import { nodeCheckpointIO } from '../checkpoint-node.ts';
-import { PostTrainRun, type PostTrainStepMetrics } from '../posttrain.ts';
+import { PostTrainRun } from '../posttrain.ts';
+import type { PostTrainStepMetrics } from '../trainer-state.ts';
 import { DEFAULT_DIT, type DitConfig } from '../../model/dit.ts';
 
 const cli = defineCli({

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { newcombeDifference } from '../../../src/analysis/stats';
+import { newcombeDifference } from '../../../src/train/intervals';
 import {
   compareResults,
   parseResults,

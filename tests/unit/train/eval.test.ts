@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { wilsonInterval } from '../../../src/analysis/stats';
+import { wilsonInterval } from '../../../src/train/intervals';
 import { ACTION_DIM, getInitState, getTask, runExpert, World } from '../../../src/sim/index';
 import { evaluate, planEpisodes, type EpisodeResult } from '../../../src/train/eval';
 import { ExpertPolicy, ModelPolicy, RandomPolicy, ReplayPolicy, type PolicyInput } from '../../../src/train/policy';

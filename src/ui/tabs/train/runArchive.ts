@@ -9,7 +9,7 @@ import { getRun, getRunFiles, putRun, type RunSummary } from '../../../../worker
 import { memoryIO } from '../../../data/io.ts';
 import { loadCheckpoint, stepDirName, type CheckpointData } from '../../../train/checkpoint.ts';
 import { archiveFileName, packCheckpoint, RUN_INFO_FILE, runNameFromArchive, unpackCheckpoint } from '../../../train/checkpoint-archive.ts';
-import type { PostTrainerState } from '../../../train/posttrain.ts';
+import type { PostTrainerState } from '../../../train/trainer-state.ts';
 import { uniqueRunName } from './prtsJobs.ts';
 
 /** run.json in a browser run's archive. */
