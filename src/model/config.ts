@@ -39,6 +39,13 @@ export const ModelConfigSchema = z
     patchSize: pos('patch size').max(64, 'patch size is at most 64'),
     imageSize: pos('image size').max(1024, 'image size is at most 1024'),
     cameras: z.array(CameraSchema).min(1, 'at least one camera is needed').max(8, 'at most 8 cameras'),
+    /**
+     * A learned absolute position embedding per image patch (a one-hot patch index in the
+     * stem's input, src/train/vision.ts). RoPE alone tells attention how far apart two
+     * tokens are but puts no position into what an image token carries. Default off: the
+     * layout of checkpoints made before it existed.
+     */
+    patchPositions: z.boolean({ error: 'patch positions must be true or false' }).optional(),
     /** Proprio dimensions, one token each (PRTS Sec. 3.3: state as discretized text). */
     stateDim: pos('state dim').max(64, 'state dim is at most 64'),
     /** Resolution of a state token: 10^stateDigits bins (capped at 65536), see proprioBins. */
@@ -272,8 +279,9 @@ export function maxVocabSize(m: ModelConfig): number {
 /**
  * Parameters of the model as src/model builds it (names as in a checkpoint): one
  * embedding table over the unified vocabulary (backbone.embed); a bias-free patch stem
- * whose input is the pixel patch plus a one-hot camera id (backbone.patch_stem, so the
- * camera embedding is a row of the stem); pre-norm blocks with RMSNorm gains, Q/K/V/O
+ * whose input is the pixel patch plus a one-hot camera id and, with patchPositions, a
+ * one-hot patch index (backbone.patch_stem, so the camera and position embeddings are rows
+ * of the stem); pre-norm blocks with RMSNorm gains, Q/K/V/O
  * projections without biases and a SwiGLU MLP (three d x ratio*d matrices); a final
  * norm; an LM head over the unified vocabulary (lm_head.w: BC only scores FAST targets,
  * but decoding reads the same logits); two CRL heads (phi, psi), each Linear(d,
@@ -285,7 +293,7 @@ export function paramCount(m: ModelConfig, vocabSize = maxVocabSize(m)): ParamBr
   const d = m.dModel;
   const hidden = Math.round(m.mlpRatio * d);
   const embeddings = vocabSize * d;
-  const patchEmbed = (m.patchSize * m.patchSize * 3 + m.cameras.length) * d;
+  const patchEmbed = (m.patchSize * m.patchSize * 3 + m.cameras.length + (m.patchPositions ? (m.imageSize / m.patchSize) ** 2 : 0)) * d;
   const attn = 4 * d * d;
   const mlp = 3 * d * hidden;
   const norms = 2 * d;

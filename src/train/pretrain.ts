@@ -78,7 +78,7 @@ export function resolveTrainOptions(cfg: WorkbenchConfig, steps = cfg.train.step
 }
 
 export function visionSpec(cfg: WorkbenchConfig): VisionSpec {
-  return { imageSize: cfg.model.imageSize, patchSize: cfg.model.patchSize, cameras: cfg.model.cameras.length };
+  return { imageSize: cfg.model.imageSize, patchSize: cfg.model.patchSize, cameras: cfg.model.cameras.length, positions: cfg.model.patchPositions ?? false };
 }
 
 /** The PrtsModel config a workbench config implies, for a fitted vocabulary. */

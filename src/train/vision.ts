@@ -4,9 +4,14 @@
  *
  * Per patch: the P x P x 3 pixels of a non-overlapping patch, row-major within the
  * patch (y, x, channel), scaled from [0, 255] to [-1, 1], followed by a one-hot camera
- * id. The backbone's linear stem maps these F = P*P*3 + cameras features to d_model, so
- * the one-hot columns of its weight matrix are a learned per-camera embedding (and,
- * since exactly one of them is 1, they also play the role of the stem's bias).
+ * id and, when `positions` is on, a one-hot patch index within its image. The backbone's
+ * linear stem maps these F = P*P*3 + cameras (+ patches) features to d_model, so the
+ * one-hot columns of its weight matrix are a learned per-camera embedding (and, since
+ * exactly one of them is 1, they also play the role of the stem's bias) and a learned
+ * absolute position embedding per patch (ViT's). Why the latter: RoPE only rotates
+ * queries and keys, so without it an image token's value says what a patch shows but
+ * not where, and a policy that must reach "the red block" has to recover the place
+ * from attention patterns alone (docs/results.md round 5).
  * Patches are ordered row-major over the patch grid, cameras in config order: the slot
  * order of PackedBatch.imageSlots.
  *
@@ -28,6 +33,8 @@ export interface VisionSpec {
   patchSize: number;
   /** Number of cameras (config model.cameras.length): width of the one-hot camera id. */
   cameras: number;
+  /** Append a one-hot patch index (config model.patchPositions; default off, the older layout). */
+  positions?: boolean;
 }
 
 export function checkVisionSpec(v: VisionSpec): void {
@@ -37,9 +44,9 @@ export function checkVisionSpec(v: VisionSpec): void {
   if (v.imageSize % v.patchSize !== 0) throw new VisionError(`vision.patchSize (${v.patchSize}) must divide vision.imageSize (${v.imageSize})`);
 }
 
-/** F = P*P*3 + cameras: the backbone's patchFeatures. */
+/** F = P*P*3 + cameras (+ patches per image with positions): the backbone's patchFeatures. */
 export function patchFeatureWidth(v: VisionSpec): number {
-  return v.patchSize * v.patchSize * 3 + v.cameras;
+  return v.patchSize * v.patchSize * 3 + v.cameras + (v.positions ? patchesPerImage(v) : 0);
 }
 
 /** Patches per camera image, (imageSize / patchSize)^2. */
@@ -76,6 +83,11 @@ export function writePatchFeatures(frame: ImageFrame, camera: number, v: VisionS
         }
       }
       for (let cam = 0; cam < v.cameras; cam++) out[base + pixels + cam] = cam === camera ? 1 : 0;
+      if (v.positions) {
+        const at = base + pixels + v.cameras;
+        out.fill(0, at, at + grid * grid);
+        out[at + gy * grid + gx] = 1;
+      }
     }
   }
 }

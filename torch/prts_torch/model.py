@@ -47,7 +47,9 @@ class PrtsConfig:
 def config_from_workbench(cfg: Mapping, vocab_size: int) -> PrtsConfig:
     """src/train/pretrain.ts prtsConfigOf: the model a WorkbenchConfig implies."""
     m, t = cfg["model"], cfg["train"]
-    patch_features = m["patchSize"] * m["patchSize"] * 3 + len(m["cameras"])
+    # src/train/vision.ts patchFeatureWidth: pixels, one-hot camera, one-hot patch index.
+    patches_per_image = (m["imageSize"] // m["patchSize"]) ** 2 if m.get("patchPositions") else 0
+    patch_features = m["patchSize"] * m["patchSize"] * 3 + len(m["cameras"]) + patches_per_image
     return PrtsConfig(
         backbone=BackboneConfig(
             vocab_size=vocab_size,

@@ -36,6 +36,8 @@ test('paramCount equals the parameters of the built model, for odd sizes and sev
   const variants: WorkbenchConfig[] = [
     base,
     { ...base, model: { ...base.model, dModel: 96, heads: 3, headDim: 32, layers: 3, mlpRatio: 2.5, cameras: ['agentview', 'wrist'], imageSize: 24, patchSize: 8, crlHidden: 40, crlDim: 12 } },
+    // A position embedding per patch: 9 more stem rows at 24 px / patch 8.
+    { ...base, model: { ...base.model, cameras: ['agentview', 'wrist'], imageSize: 24, patchSize: 8, patchPositions: true } },
   ];
   for (const cfg of variants) {
     for (const vocab of [maxVocabSize(cfg.model), 301]) {

@@ -39,6 +39,27 @@ describe('vision patch features', () => {
     expect(Array.from(o)).toEqual([-1, -1, -1, 1, 1, 1, 1, 1, 1, -1, -1, -1, 1]);
   });
 
+  test('positions append a one-hot patch index after the camera id; the pixels and camera id are unchanged', () => {
+    const vp = { ...v, positions: true };
+    expect(patchFeatureWidth(vp)).toBe(14 + 4);
+    const plain = new Float32Array(4 * 14);
+    const withPos = new Float32Array(4 * 18).fill(7); // stale values must be overwritten
+    writePatchFeatures(ramp(), 1, v, plain, 0);
+    writePatchFeatures(ramp(), 1, vp, withPos, 0);
+    for (let p = 0; p < 4; p++) {
+      expect(Array.from(withPos.subarray(p * 18, p * 18 + 14))).toEqual(Array.from(plain.subarray(p * 14, p * 14 + 14)));
+      const onehot = Array.from(withPos.subarray(p * 18 + 14, p * 18 + 18));
+      expect(onehot).toEqual([0, 1, 2, 3].map((q) => (q === p ? 1 : 0)));
+    }
+    // Same patch index in both cameras: the position embedding is shared, the camera one-hot tells them apart.
+    const both = slotFeatures([ramp(), ramp()], 1, vp);
+    for (let p = 0; p < 4; p++) {
+      expect(Array.from(both.subarray((4 + p) * 18 + 14, (4 + p) * 18 + 18))).toEqual(Array.from(both.subarray(p * 18 + 14, p * 18 + 18)));
+      expect(both[(4 + p) * 18 + 13]).toBe(1);
+      expect(both[p * 18 + 12]).toBe(1);
+    }
+  });
+
   test('a frame of another size is resampled (nearest) to imageSize', () => {
     // 8x8 image made of 2x2 blocks of the ramp: resampled to 4x4 it is the ramp again.
     const r = ramp();
