@@ -16,7 +16,8 @@ import { memoryIO } from '../data/io.ts';
 import type { WorkbenchConfig } from '../model/config.ts';
 import { saveCheckpoint, type CheckpointData } from './checkpoint.ts';
 import { packCheckpoint } from './checkpoint-archive.ts';
-import type { EvalOptions, EvalResults } from './eval.ts';
+import type { EvalOptions } from './eval-plan.ts';
+import type { EvalResults } from './eval-results.ts';
 
 export const DEMO_NAME = 'reach-cpu';
 export const DEMO_ARCHIVE = `${DEMO_NAME}.prts.zip`;

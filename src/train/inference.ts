@@ -71,7 +71,9 @@ import { SPECIAL, TokenizerBundle, type DocumentPrefix } from '../model/tokenize
 import { ACTION_DIM } from '../sim/index.ts';
 import { applyParams, loadCheckpoint, type CheckpointData } from './checkpoint.ts';
 import { ModelPolicy, mixSeeds, type EpisodeStart, type PolicyInput } from './policy.ts';
-import { actionSpaceOf, contextRanges, ditChannelMask, fromDitActions, sampleActions, type ActionSpace } from './posttrain.ts';
+import { actionSpaceOf, ditChannelMask, fromDitActions, type ActionSpace } from './posttrain-actions.ts';
+import { contextRanges } from './posttrain-batch.ts';
+import { sampleActions } from './posttrain-sampling.ts';
 import { prtsConfigOf, visionSpec } from './pretrain.ts';
 import { patchesPerImage, patchFeatureWidth, slotFeatures, type VisionSpec } from './vision.ts';
 

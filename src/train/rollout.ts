@@ -1,7 +1,7 @@
 /**
  * One PRTS-checkpoint episode in the simulation, recorded for the Sim tab's viewer
  * (worker/jobs/rollout.ts runs it in the GPU worker). The episode goes through the
- * evaluation harness's loop (rolloutEpisode in eval.ts: receding-horizon execution,
+ * evaluation harness's loop (rolloutEpisode in eval-rollout.ts: receding-horizon execution,
  * termination at the first success or the step limit), so what the tab shows is what
  * `npm run eval` would score for the same scene and seed.
  *
@@ -11,7 +11,7 @@
  */
 import type { Runtime } from '../engine/runtime.ts';
 import type { CheckpointData } from './checkpoint.ts';
-import { rolloutEpisode } from './eval.ts';
+import { rolloutEpisode } from './eval-rollout.ts';
 import { InferenceError, prtsPolicyFromCheckpoint } from './inference.ts';
 import type { Policy } from './policy.ts';
 import { checkRolloutSpec, policyImageSize, ROLLOUT_SCHEMA, rolloutProblems, simPerturbation, type RolloutFrame, type RolloutResult, type RolloutSpec } from './rollout-record.ts';

@@ -15,7 +15,11 @@ import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { defineCli } from '../../cli/args.ts';
 import { INIT_STATES_PER_TASK, SUITES } from '../../sim/index';
-import { compareResults, describeDiagnostics, EVAL_AXES, evaluate, parseResults, renderComparisonMarkdown, renderMarkdown, type EvalAxis, type EvalOptions } from '../eval';
+import { evaluate } from '../eval';
+import { compareResults, renderComparisonMarkdown } from '../eval-compare';
+import { EVAL_AXES, type EvalAxis, type EvalOptions } from '../eval-plan';
+import { describeDiagnostics, renderMarkdown } from '../eval-report';
+import { parseResults } from '../eval-results';
 import { ExpertPolicy, RandomPolicy, ReplayPolicy, type Policy } from '../policy';
 
 const cli = defineCli({

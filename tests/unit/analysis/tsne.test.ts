@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { TSNE, barnesHutRepulsion, calibrateRow, exactRepulsion } from '../../../src/analysis/tsne';
+import { TSNE } from '../../../src/analysis/tsne';
+import { calibrateRow } from '../../../src/analysis/tsne-affinities';
+import { barnesHutRepulsion, exactRepulsion } from '../../../src/analysis/tsne-repulsion';
 import { Rng } from '../../../src/engine/random';
 import { blobs, knnPurity } from './helpers';
 

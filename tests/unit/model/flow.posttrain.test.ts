@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { Rng, Runtime, noGrad, tidy } from '../../../src/engine/index';
 import type { DitConfig } from '../../../src/model/dit';
 import { PrtsModel, type ModelBatch } from '../../../src/model/prts';
-import { PostTrainer, prtsBackbone, sampleActions, type PostTrainBatch } from '../../../src/train/posttrain';
+import type { PostTrainBatch } from '../../../src/train/posttrain-batch';
+import { sampleActions } from '../../../src/train/posttrain-sampling';
+import { PostTrainer, prtsBackbone } from '../../../src/train/posttrain-trainer';
 
 let rt: Runtime;
 beforeAll(async () => {

@@ -1,16 +1,9 @@
 import { describe, expect, test } from 'vitest';
 import { newcombeDifference } from '../../../src/train/intervals';
-import {
-  compareResults,
-  parseResults,
-  renderComparisonMarkdown,
-  renderMarkdown,
-  RESULTS_SCHEMA,
-  summarize,
-  type EpisodeResult,
-  type EvalAxis,
-  type EvalResults,
-} from '../../../src/train/eval';
+import { compareResults, renderComparisonMarkdown } from '../../../src/train/eval-compare';
+import type { EvalAxis } from '../../../src/train/eval-plan';
+import { renderMarkdown } from '../../../src/train/eval-report';
+import { parseResults, RESULTS_SCHEMA, summarize, type EpisodeResult, type EvalResults } from '../../../src/train/eval-results';
 
 /** Synthetic results: `wins[task][axis]` successes out of `n` episodes per cell. */
 function results(policy: string, wins: Record<string, Partial<Record<EvalAxis, number>>>, n = 10): EvalResults {

@@ -1,7 +1,9 @@
 import { describe, expect, test } from 'vitest';
 import { wilsonInterval } from '../../../src/train/intervals';
 import { ACTION_DIM, getInitState, getTask, runExpert, World } from '../../../src/sim/index';
-import { evaluate, planEpisodes, type EpisodeResult } from '../../../src/train/eval';
+import { evaluate } from '../../../src/train/eval';
+import { planEpisodes } from '../../../src/train/eval-plan';
+import type { EpisodeResult } from '../../../src/train/eval-results';
 import { ExpertPolicy, ModelPolicy, RandomPolicy, ReplayPolicy, type PolicyInput } from '../../../src/train/policy';
 
 /**

@@ -14,7 +14,8 @@ import { loadCheckpoint, saveCheckpoint, type CheckpointData, type CheckpointIO 
 import { evaluate } from '../../../src/train/eval.ts';
 import { loadPrtsPolicy } from '../../../src/train/inference.ts';
 import type { EpisodeStart, PolicyInput } from '../../../src/train/policy.ts';
-import { contextRanges, PostTrainRun, prefixLayout } from '../../../src/train/posttrain.ts';
+import { PostTrainRun } from '../../../src/train/posttrain.ts';
+import { contextRanges, prefixLayout } from '../../../src/train/posttrain-batch.ts';
 import { Pretrainer } from '../../../src/train/pretrain.ts';
 import { SPECIAL } from '../../../src/model/tokenizers/vocab.ts';
 import { tinyConfig } from './pretrain.helpers.ts';

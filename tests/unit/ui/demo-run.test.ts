@@ -7,7 +7,7 @@
  */
 import { describe, expect, test } from 'vitest';
 import { DEMO_ARCHIVE, DEMO_DATASET, DEMO_RECORD, DEMO_RECORD_SCHEMA, demoModeOf, parseDemoRecord, type DemoEpisode, type DemoRecord } from '../../../src/train/demo-run.ts';
-import { episodeSeed } from '../../../src/train/eval.ts';
+import { episodeSeed } from '../../../src/train/eval-plan.ts';
 import { DEMO_RUN, DEMO_URL, demoEpisode, ensureDemoRun, parseMarker, type DemoDeps } from '../../../src/ui/lib/demoRun.ts';
 import { demoSimParams, parsePolicyParams } from '../../../src/ui/tabs/sim/policyParams.ts';
 import { parseSimParams } from '../../../src/ui/tabs/sim/simParams.ts';
