@@ -10,7 +10,7 @@ import { SimEnv, createExpert } from './env';
 import { PHASES } from './experts/expert';
 import { samplePerturbation, type PerturbationKind } from './perturb';
 import { CONTROL_HZ } from './scene';
-import { getInitState, INIT_STATES_PER_TASK } from './tasks/init';
+import { getInitState, MAX_INIT_STATES_PER_TASK } from './tasks/init';
 import type { TaskSpec } from './tasks/spec';
 import { World } from './world';
 
@@ -139,8 +139,8 @@ export interface GenerateOptions {
  */
 export async function generateDemos(io: WritableDatasetIO, o: GenerateOptions): Promise<{ planned: number; saved: number; failed: number; total: number }> {
   const first = o.firstState ?? 0;
-  if (!Number.isInteger(first) || first < 0 || first + o.episodes > INIT_STATES_PER_TASK) {
-    throw new Error(`firstState + episodes must stay within the ${INIT_STATES_PER_TASK} fixed initial states, got ${first} + ${o.episodes}`);
+  if (!Number.isInteger(first) || first < 0 || first + o.episodes > MAX_INIT_STATES_PER_TASK) {
+    throw new Error(`firstState + episodes must stay within the ${MAX_INIT_STATES_PER_TASK} initial states, got ${first} + ${o.episodes}`);
   }
   const plan = o.tasks.flatMap((task) => Array.from({ length: o.episodes }, (_, i) => ({ task, init: first + i })));
   const writer = await LeRobotWriter.openOrCreate(io, { repoId: o.repoId, fps: CONTROL_HZ, robotType: 'panda_like', features: demoFeatures(o.size) });

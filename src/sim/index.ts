@@ -17,7 +17,7 @@ export { loadMujoco, setMujocoWasmUrl } from './mujoco';
 export { Expert, PHASES, type Phase, type ExpertAction } from './experts/expert';
 export { runExpert, type ExpertRollout } from './experts/rollout';
 export { listSuites, listTasks, getTask } from './tasks/suites';
-export { getInitState, sampleInitState, INIT_STATES_PER_TASK, type InitState, type ObjectPose } from './tasks/init';
+export { getInitState, sampleInitState, INIT_STATES_PER_TASK, MAX_INIT_STATES_PER_TASK, type InitState, type ObjectPose } from './tasks/init';
 export { evalPredicate, goalSatisfied, THRESHOLDS, type WorldState } from './tasks/predicates';
 export { SUITES, COLORS, validateTask, describe as describeObject } from './tasks/spec';
 export type { TaskSpec, Suite, ObjectSpec, FixtureSpec, RegionSpec, Predicate, PredicateName, Vec3 } from './tasks/spec';

@@ -18,7 +18,7 @@ import { acquireDevice } from '../../engine/device';
 import { MAX_IMAGE_SIZE } from '../camera/gpu';
 import { generateDemos } from '../demos';
 import { PERTURBATION_KINDS, type PerturbationKind } from '../perturb';
-import { INIT_STATES_PER_TASK } from '../tasks/init';
+import { INIT_STATES_PER_TASK, MAX_INIT_STATES_PER_TASK } from '../tasks/init';
 import { getTask, listTasks } from '../tasks/suites';
 import { SUITES, type TaskSpec } from '../tasks/spec';
 
@@ -29,8 +29,8 @@ const cli = defineCli({
   options: {
     suite: { type: 'string', choices: SUITES, help: 'every task of one suite' },
     task: { type: 'string', metavar: 'ID', help: 'one task, e.g. goal/open_drawer' },
-    episodes: { type: 'int', min: 1, max: INIT_STATES_PER_TASK, default: 50, help: 'episodes per task' },
-    'first-state': { type: 'int', min: 0, max: INIT_STATES_PER_TASK - 1, default: 0, help: 'episode k starts from fixed initial state first-state + k (held-out splits)' },
+    episodes: { type: 'int', min: 1, max: MAX_INIT_STATES_PER_TASK, default: 50, help: `episodes per task; states ${INIT_STATES_PER_TASK} and above are training-only (evaluation uses 0-${INIT_STATES_PER_TASK - 1})` },
+    'first-state': { type: 'int', min: 0, max: MAX_INIT_STATES_PER_TASK - 1, default: 0, help: 'episode k starts from initial state first-state + k (held-out splits)' },
     out: { type: 'string', required: true, metavar: 'dir', help: 'dataset directory (a rerun continues it)' },
     size: { type: 'int', min: 8, max: MAX_IMAGE_SIZE, default: 64, help: 'camera image width and height' },
     perturb: { type: 'list', choices: PERTURBATION_KINDS, metavar: 'kind,...', help: 'perturbation kinds applied per episode' },
@@ -45,8 +45,8 @@ const { out, suite, episodes, seed, size } = args;
 const taskId = args.task;
 if (!suite && !taskId) fail(`give --suite (${SUITES.join(', ')}) or --task ID`);
 const firstState = args['first-state'];
-if (firstState + episodes > INIT_STATES_PER_TASK) {
-  fail(`--first-state must be an integer with first-state + episodes <= ${INIT_STATES_PER_TASK} (there are ${INIT_STATES_PER_TASK} fixed initial states per task), got ${firstState}`);
+if (firstState + episodes > MAX_INIT_STATES_PER_TASK) {
+  fail(`--first-state must be an integer with first-state + episodes <= ${MAX_INIT_STATES_PER_TASK} (${INIT_STATES_PER_TASK} fixed benchmark states and training-only ones after them), got ${firstState}`);
 }
 const perturbKinds: PerturbationKind[] = args.perturb ?? [];
 

@@ -8,6 +8,13 @@ import { HOME_QPOS } from '../robot';
 import { objectFootprint, objectHalfHeight, type TaskSpec, type Vec3 } from './spec';
 
 export const INIT_STATES_PER_TASK = 50;
+/**
+ * Indices from INIT_STATES_PER_TASK up to this bound are more configurations drawn by the
+ * same seeded function, for training data only: evaluation, the Sim tab and every
+ * benchmark split use the 50 fixed states, so a dataset can grow past 50 demonstrations
+ * per task without touching a held-out state.
+ */
+export const MAX_INIT_STATES_PER_TASK = 1000;
 
 export interface ObjectPose {
   pos: Vec3;
@@ -79,9 +86,12 @@ export function sampleInitState(task: TaskSpec, index: number, rng = new Rng(has
   return { taskId: task.id, index, objects, drawers, arm: [...HOME_QPOS] };
 }
 
-/** The task's fixed initial state number `index` (0 <= index < 50). */
+/**
+ * The task's initial state number `index`: 0 <= index < 50 are the fixed benchmark
+ * states, 50 <= index < MAX_INIT_STATES_PER_TASK training-only ones.
+ */
 export function getInitState(task: TaskSpec, index: number): InitState {
-  if (!Number.isInteger(index) || index < 0 || index >= INIT_STATES_PER_TASK)
-    throw new Error(`init state index must be an integer in [0, ${INIT_STATES_PER_TASK}), got ${index}`);
+  if (!Number.isInteger(index) || index < 0 || index >= MAX_INIT_STATES_PER_TASK)
+    throw new Error(`init state index must be an integer in [0, ${MAX_INIT_STATES_PER_TASK}), got ${index}`);
   return sampleInitState(task, index);
 }

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { World, TOOL_DOWN, toolRotationVector } from '../../../src/sim/world';
-import { evalPredicate, getInitState, getTask, listTasks, runExpert, validateTask, type TaskSpec } from '../../../src/sim';
+import { evalPredicate, getInitState, getTask, INIT_STATES_PER_TASK, listTasks, MAX_INIT_STATES_PER_TASK, runExpert, validateTask, type TaskSpec } from '../../../src/sim';
 import { FINGERTIP_OFFSET, THRESHOLDS } from '../../../src/sim/tasks/predicates';
 import { matMul, axisAngleToMat } from '../../../src/sim/math';
 
@@ -38,6 +38,19 @@ describe('reach suite', () => {
     expect(getInitState(task, 7)).toEqual(getInitState(task, 7));
   });
 
+  test('training-only states after the 50 fixed ones: more layouts from the same seeded draw', () => {
+    const task = getTask('reach/touch_red');
+    const fixed = new Set(Array.from({ length: INIT_STATES_PER_TASK }, (_, i) => JSON.stringify(getInitState(task, i).objects)));
+    for (const i of [INIT_STATES_PER_TASK, 123, MAX_INIT_STATES_PER_TASK - 1]) {
+      const s = getInitState(task, i);
+      expect(s.index).toBe(i);
+      expect(fixed.has(JSON.stringify(s.objects))).toBe(false);
+      expect(new Set(task.objects.map((o) => slotOf(task, i, o.name))).size).toBe(task.objects.length);
+    }
+    expect(() => getInitState(task, MAX_INIT_STATES_PER_TASK)).toThrow(/\[0, 1000\), got 1000/);
+    expect(() => getInitState(task, -1)).toThrow(/got -1/);
+  });
+
   test('shuffle specs are validated with the field named', () => {
     const t = getTask('reach/touch_red');
     expect(() => validateTask({ ...t, shuffle: { objects: t.shuffle!.objects, regions: t.shuffle!.regions.slice(1) } })).toThrow(/shuffle: needs as many regions as objects/);
@@ -58,7 +71,8 @@ describe('Touch predicate and the expert', () => {
   afterAll(() => w?.delete());
 
   test('the expert touches the named block within the step limit, and only then does Touch hold', () => {
-    for (const i of [0, 1, 2]) {
+    // 321: a training-only state (after the 50 fixed ones).
+    for (const i of [0, 1, 2, 321]) {
       const init = getInitState(task, i);
       w.reset(init);
       expect(w.success()).toBe(false);
