@@ -113,6 +113,15 @@ test('a browser run downloads as one .prts.zip that Node loads, imports back, an
   expect(await page.locator('[data-testid="run-imported"]').innerText()).toMatch(/as run "e2e-node-2" \(post-trained, DiT, step 1\)/);
   await page.waitForSelector('[data-testid="run-e2e-node-2"]');
   expect(await page.locator('[data-testid="run-kind-e2e-node-2"]').innerText()).toBe('post (DiT)');
+  // The runs table fits its panel: every row's buttons in view, no sideways scrolling.
+  const fit = await page.evaluate(() => {
+    const table = document.querySelector('[data-testid="run-list"]') as HTMLElement;
+    const panel = document.querySelector('[data-testid="runs"]') as HTMLElement;
+    return { table: table.scrollWidth, box: table.parentElement!.clientWidth, panel: panel.getBoundingClientRect().right, right: table.getBoundingClientRect().right };
+  });
+  expect(fit.table).toBeLessThanOrEqual(fit.box);
+  expect(fit.right).toBeLessThanOrEqual(fit.panel);
+  await page.locator('[data-testid="runs"]').screenshot({ path: 'test-results/app-run-archive-runs.png' });
   expect(await page.locator('[data-testid="run-e2e-node-2"] td').nth(2).innerText()).toBe('demo7');
   const again = await download(page, 'e2e-node-2');
   const back = await unpackCheckpoint(readFileSync(again.path), again.name);

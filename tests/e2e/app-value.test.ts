@@ -69,8 +69,10 @@ test('Value and Embeddings tabs render from a checkpoint pre-trained in the brow
   await page.waitForSelector('[data-testid="value-view"], [data-testid="value-job"] .field-error', { timeout: 600_000 });
   expect(await page.locator('[data-testid="value-job"] .field-error').count()).toBe(0);
   await page.waitForFunction(() => Number(document.querySelector('[data-testid="value-plot"]')?.getAttribute('data-points')) > 0, null, { timeout: 60_000 });
-  // Two curves over the episode's 16 chunk starts.
+  // Two curves over the episode's 16 chunk starts; the bar and the result count the same chunks.
   expect(await points(page, 'value-plot')).toBe(32);
+  expect(await page.locator('[data-testid="value-chunks"]').innerText()).toBe('16');
+  expect(await page.locator('[data-testid="value-job"]').innerText()).toMatch(/^16\/16 chunks/);
   expect(await page.locator('[data-testid="value-frac"]').innerText()).toMatch(/^\d+(\.\d)?%$/);
   expect(await page.locator('[data-testid="value-spearman"]').innerText()).toMatch(/^(-?\d\.\d{3}|—)$/);
   // The cursor moves the frame and the URL.
@@ -82,8 +84,12 @@ test('Value and Embeddings tabs render from a checkpoint pre-trained in the brow
   await page.evaluate(([a, b]) => (location.hash = `#/embeddings?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}&ds=demo&iters=30&perp=4&stride=2`), [crl, bc]);
   await page.waitForSelector('[data-testid="emb-start"]:not([disabled])', { timeout: 60_000 });
   await page.click('[data-testid="emb-start"]');
+  // While it runs, the right side says so instead of the how-to placeholder.
+  await page.waitForSelector('[data-testid="emb-placeholder"]:has-text("Computing"), [data-testid="emb-view"]', { timeout: 60_000 });
   await page.waitForSelector('[data-testid="emb-view"], [data-testid="emb-job"] .field-error', { timeout: 600_000 });
   expect(await page.locator('[data-testid="emb-job"] .field-error').count()).toBe(0);
+  // Progress in the setting's iterations, per panel.
+  expect(await page.locator('[data-testid="emb-job"]').innerText()).toMatch(/^panel 2 of 2: iteration 30 \/ 30/);
   await page.waitForFunction(() => Number(document.querySelector('[data-testid="emb-plot-1"]')?.getAttribute('data-points')) > 0, null, { timeout: 60_000 });
   // 2 episodes x 8 chunk starts (stride 2) in each panel.
   expect(await points(page, 'emb-plot-0')).toBe(16);
@@ -103,6 +109,9 @@ test('Value and Embeddings tabs render from a checkpoint pre-trained in the brow
     expect(m['task.silhouette']).toMatch(/^-?\d\.\d\d$/);
     expect(m['phase.knn']).toMatch(/^\d\.\d\d$/);
   }
+  // The task legend is below the panels, whole, and none is drawn over the points.
+  expect(await page.locator('[data-testid="emb-legend"]').innerText()).toMatch(/push the blue block[\s\S]*lift the red block|lift the red block[\s\S]*push the blue block/);
+  expect(await page.locator('[data-testid="emb-plot-0"] .legend').count()).toBe(0);
   await page.selectOption('[data-testid="emb-color"]', 'phase');
   await page.screenshot({ path: 'test-results/app-embeddings.png' });
 

@@ -170,6 +170,21 @@ describe('workbench app', () => {
     await page.close();
   });
 
+  test('the first page paints without loading other tabs\' code (plotly, the Sim viewer)', async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const urls: string[] = [];
+    page.on('request', (r) => urls.push(new URL(r.url()).pathname));
+    await page.goto(`${base}/#/data`);
+    await page.waitForSelector('[data-testid="dataset-list"]', { timeout: 60_000 });
+    await page.waitForTimeout(2_000);
+    const fcp = await page.evaluate(() => performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? null);
+    console.info(`first contentful paint of #/data: ${fcp === null ? '?' : Math.round(fcp)} ms`);
+    expect(fcp).not.toBeNull();
+    expect(fcp!).toBeLessThan(15_000);
+    expect(urls.filter((u) => /plotly|\/tabs\/sim\/|\/sim\/view\/|\/three/.test(u))).toEqual([]);
+    await page.close();
+  });
+
   test('the data tab lists datasets and episodes and plays an episode', async () => {
     const { page, errors } = await open('#/data?ds=demo&ep=1');
     await page.waitForSelector('[data-testid="episode-list"] tr:has-text("lift the red block")', { timeout: 60_000 });
@@ -187,12 +202,26 @@ describe('workbench app', () => {
     });
     expect(px).toEqual([180, 180, 180, 255]);
     expect(await text(page, 'dataset-stats')).toMatch(/lift the red block\s+1\s+16\s+100%/);
+    // The stacked plots share one time axis: their plot areas start and end at the same x.
+    const areas = await page.evaluate(() =>
+      ['plot-observation.state', 'plot-action'].map((id) => {
+        const r = document.querySelector(`[data-testid="${id}"] .nsewdrag`)!.getBoundingClientRect();
+        return [Math.round(r.left), Math.round(r.width)];
+      }),
+    );
+    expect(areas[1]).toEqual(areas[0]);
+    // The heading counts the episodes the filter leaves.
+    await page.fill('[data-testid="episode-list"] input', 'lift');
+    expect(await text(page, 'episode-count')).toBe('Episodes (1 of 2)');
     expect(errors).toEqual([]);
     await page.close();
   });
 
   test('the robot tab connects, drives the robot, records an episode that appears in the Data tab, and latches the e-stop', async () => {
     const { page, errors } = await open(`#/robot?token=${TOKEN}`);
+    // Before Connect, with the server online, the page does not claim it needs one.
+    await page.waitForSelector('[data-testid="status-server"].sb-online', { timeout: 20_000 });
+    expect(await page.locator('[data-testid="page-robot"]').innerText()).not.toMatch(/needs the workbench server/);
     await page.click('[data-testid="robot-connect"]');
     await page.waitForSelector('[data-testid="telemetry"]', { timeout: 30_000 });
     await page.click('[data-testid="lease-request"]');
@@ -218,6 +247,18 @@ describe('workbench app', () => {
     await page.waitForSelector('[data-testid="estop-banner"]', { timeout: 10_000 });
     expect(await text(page, 'estop')).toBe('E-STOPPED');
     expect(server.bridge.estopLatched).toBe(true);
+    // Held keys while e-stopped send nothing, so no refusals pile up in the Events list.
+    await page.keyboard.down('KeyW');
+    await page.waitForTimeout(800);
+    await page.keyboard.up('KeyW');
+    expect(await text(page, 'robot-events')).not.toMatch(/estopped \(ee_delta\)/);
+    // Reset e-stop and Reset scene leave no stale e-stop banner behind.
+    await page.click('[data-testid="estop-reset"]');
+    await page.waitForSelector('[data-testid="estop-banner"]', { state: 'detached', timeout: 10_000 });
+    await page.click('button:has-text("Reset scene")');
+    await page.waitForTimeout(500);
+    expect(await page.locator('[data-testid="robot-error"]').count()).toBe(0);
+    expect(server.bridge.estopLatched).toBe(false);
 
     await page.goto(page.url().replace(/#.*$/, '#/data?ds=teleop'));
     const row = page.locator('[data-testid="dataset-list"] tr', { hasText: 'teleop' });

@@ -3,7 +3,7 @@ import { useState } from 'react';
 import { useGpuStore } from '../stores/gpu.ts';
 import { useServerStore } from '../stores/server.ts';
 import { gpuClient } from '../worker/gpuClient.ts';
-import { formatBytes } from '../../model/config.ts';
+import { formatBytes } from '../lib/format.ts';
 
 // The limits a researcher checks first when a model does not fit.
 const KEY_LIMITS = ['maxBufferSize', 'maxStorageBufferBindingSize', 'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup'];

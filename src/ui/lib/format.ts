@@ -21,6 +21,23 @@ export function formatNumber(v: number | undefined, digits = 4): string {
   return v.toPrecision(digits);
 }
 
+/**
+ * The one way the app writes a size: decimal units (kB, MB, GB), the convention the
+ * worker's job logs use too, so a run listed as "2.34 MB" is the same number its
+ * "saved browser run" log line printed.
+ */
+export function formatBytes(n: number): string {
+  if (!Number.isFinite(n) || n < 0) return '—';
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${v.toFixed(i === 0 ? 0 : v >= 100 ? 0 : v >= 10 ? 1 : 2)} ${units[i]}`;
+}
+
 export function downloadBytes(bytes: Uint8Array, filename: string, type = 'application/octet-stream'): void {
   const url = URL.createObjectURL(new Blob([bytes as BlobPart], { type }));
   const a = document.createElement('a');

@@ -6,6 +6,7 @@
 import { create } from 'zustand';
 import { createJSONStorage, persist } from 'zustand/middleware';
 import { configToJson, parseConfigJson, PRESETS, type FieldError, type PresetName } from '../../model/config.ts';
+import { matchPreset } from '../lib/configDraft.ts';
 
 export type Draft = Record<string, unknown>;
 
@@ -13,6 +14,8 @@ export interface ConfigState {
   draft: Draft;
   /** The preset the draft started from (shown in the editor, written to the URL). */
   preset: PresetName | 'custom';
+  /** The field edited last, so a cross-field error can be shown under it (not persisted). */
+  lastEdited: string | null;
   setField(path: string, value: unknown): void;
   loadPreset(name: PresetName): void;
   /** Replaces the draft with imported JSON; returns the errors (the draft is kept as imported when only fields fail). */
@@ -51,22 +54,24 @@ export const useConfigStore = create<ConfigState>()(
     (set, get) => ({
       draft: clone(PRESETS.tiny) as unknown as Draft,
       preset: 'tiny',
+      lastEdited: null,
       setField(path, value) {
-        set({ draft: setPath(get().draft, path, value), preset: 'custom' });
+        const draft = setPath(get().draft, path, value);
+        set({ draft, preset: matchPreset(draft, get().preset), lastEdited: path });
       },
       loadPreset(name) {
-        set({ draft: clone(PRESETS[name]) as unknown as Draft, preset: name });
+        set({ draft: clone(PRESETS[name]) as unknown as Draft, preset: name, lastEdited: null });
       },
       importJson(text) {
         const r = parseConfigJson(text);
         if (r.ok) {
-          set({ draft: r.value as unknown as Draft, preset: 'custom' });
+          set({ draft: r.value as unknown as Draft, preset: matchPreset(r.value), lastEdited: null });
           return [];
         }
         // Keep a structurally usable import (an object) so the user can fix fields in the form.
         try {
           const raw = JSON.parse(text) as unknown;
-          if (raw && typeof raw === 'object' && !Array.isArray(raw)) set({ draft: raw as Draft, preset: 'custom' });
+          if (raw && typeof raw === 'object' && !Array.isArray(raw)) set({ draft: raw as Draft, preset: 'custom', lastEdited: null });
         } catch {
           // JSON syntax error: the draft stays as it was; the error is returned.
         }

@@ -4,7 +4,8 @@
  * phases); dataset statistics. The dataset and episode are in the URL (#/data?ds=..&ep=..).
  */
 import { useEffect, useMemo, useState } from 'react';
-import { httpIO, LeRobotReader, type DatasetIO } from '../../../data/index.ts';
+import { LeRobotReader, type DatasetIO } from '../../../data/index.ts';
+import { serverDatasetIO } from '../../lib/datasetIO.ts';
 import { collectDropped, datasetRoots, filesIO } from '../../lib/fileIO.ts';
 import { intParam } from '../../lib/route.ts';
 import { useTabParams } from '../../lib/useRoute.ts';
@@ -12,6 +13,7 @@ import { useServerStore } from '../../stores/server.ts';
 import { create } from 'zustand';
 import { EpisodePlayer } from './EpisodePlayer.tsx';
 import { DatasetStats } from './DatasetStats.tsx';
+import { episodeCountLabel } from './series.ts';
 
 interface ServerDataset {
   id: string;
@@ -75,7 +77,7 @@ export default function DataTab() {
   const io = useMemo<DatasetIO | null>(() => {
     if (!ds) return null;
     if (ds.startsWith('local:')) return local[ds] ?? null;
-    return httpIO(`/api/datasets/${encodeURIComponent(ds)}/files/`);
+    return serverDatasetIO(ds);
   }, [ds, local]);
 
   return (
@@ -160,7 +162,7 @@ function DatasetPanel({ io, ep, onEpisode }: { io: DatasetIO; ep: number; onEpis
   return (
     <div className="panel" data-testid="episode-list">
       <div className="panel-head">
-        <h2>Episodes ({reader.episodes.length})</h2>
+        <h2 data-testid="episode-count">{episodeCountLabel(eps.length, reader.episodes.length, q !== '')}</h2>
         <input placeholder="filter by task" value={filter} onChange={(e) => setFilter(e.target.value)} />
       </div>
       <div className="scroll">

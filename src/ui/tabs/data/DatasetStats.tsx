@@ -2,6 +2,7 @@
 import { useMemo, useState } from 'react';
 import type { LeRobotReader } from '../../../data/index.ts';
 import { formatNumber } from '../../lib/format.ts';
+import { dimNames } from './series.ts';
 
 export function DatasetStats({ reader }: { reader: LeRobotReader }) {
   const numeric = Object.entries(reader.stats).filter(([k]) => reader.features[k] && reader.features[k].dtype !== 'image' && reader.features[k].dtype !== 'video');
@@ -22,6 +23,7 @@ export function DatasetStats({ reader }: { reader: LeRobotReader }) {
     return [...m.entries()].sort((a, b) => b[1].episodes - a[1].episodes);
   }, [reader]);
   const s = reader.stats[key];
+  const names = s ? dimNames(reader.features[key], key, s.min.length) : [];
 
   return (
     <div className="panel" data-testid="dataset-stats">
@@ -55,11 +57,11 @@ export function DatasetStats({ reader }: { reader: LeRobotReader }) {
           {s && (
             <div className="scroll" style={{ maxHeight: 260 }}>
               <table className="grid">
-                <thead><tr><th>dim</th>{['min', 'q01', 'q10', 'q50', 'q90', 'q99', 'max', 'mean', 'std'].map((h) => <th key={h} className="num">{h}</th>)}</tr></thead>
+                <thead><tr><th>channel</th>{['min', 'q01', 'q10', 'q50', 'q90', 'q99', 'max', 'mean', 'std'].map((h) => <th key={h} className="num">{h}</th>)}</tr></thead>
                 <tbody>
                   {s.min.map((_, d) => (
                     <tr key={d}>
-                      <td>{d}</td>
+                      <td title={`dimension ${d}`}>{names[d]}</td>
                       {[s.min, s.q01, s.q10, s.q50, s.q90, s.q99, s.max, s.mean, s.std].map((arr, i) => <td key={i} className="num">{formatNumber(arr?.[d], 3)}</td>)}
                     </tr>
                   ))}

@@ -4,6 +4,7 @@ import type { ColumnData, EpisodeData, LazyImage, LeRobotReader } from '../../..
 import { Plot } from '../../components/Plot.tsx';
 import { intParam } from '../../lib/route.ts';
 import { useTabParams } from '../../lib/useRoute.ts';
+import { channelSeries, dimNames, seriesAxes, unwrapNote } from './series.ts';
 
 const SKIP = new Set(['timestamp', 'frame_index', 'episode_index', 'index', 'task_index', 'phase', 'phase_description']);
 const PHASE_COLORS = ['rgba(76,139,245,0.08)', 'rgba(45,164,78,0.08)', 'rgba(191,135,0,0.10)', 'rgba(207,79,154,0.08)', 'rgba(130,80,223,0.08)'];
@@ -27,16 +28,6 @@ export function phasesOf(data: EpisodeData): Phase[] {
     else out[out.length - 1].to = t + 1;
   }
   return out;
-}
-
-function dimNames(reader: LeRobotReader, key: string, dim: number): string[] {
-  const names = reader.features[key]?.names;
-  if (Array.isArray(names) && names.length === dim) return names;
-  if (names && !Array.isArray(names)) {
-    const first = Object.values(names)[0];
-    if (Array.isArray(first) && first.length === dim) return first;
-  }
-  return Array.from({ length: dim }, (_, i) => `${key}[${i}]`);
 }
 
 export function EpisodePlayer({ reader, episode }: { reader: LeRobotReader; episode: number }) {
@@ -109,7 +100,7 @@ export function EpisodePlayer({ reader, episode }: { reader: LeRobotReader; epis
       </div>
       {!data && !error && <p className="muted">Loading episode…</p>}
       {series.map(({ key, col }) => (
-        <SeriesPlot key={key} name={key} col={col} length={data!.length} t={t} phases={phases} names={dimNames(reader, key, col.shape.reduce((a, b) => a * b, 1))} onPick={(x) => setParams({ t: Math.round(x) })} />
+        <SeriesPlot key={key} name={key} col={col} length={data!.length} t={t} phases={phases} names={dimNames(reader.features[key], key, col.shape.reduce((a, b) => a * b, 1))} onPick={(x) => setParams({ t: Math.round(x) })} />
       ))}
     </div>
   );
@@ -158,14 +149,18 @@ function SeriesPlot({ name, col, length, t, phases, names, onPick }: {
   onPick: (x: number) => void;
 }) {
   const dim = names.length;
+  // The names array is rebuilt on every render of the player; its content is what matters.
+  const nameKey = names.join('\u0000');
+  const series = useMemo(() => channelSeries(col.data as ArrayLike<number | bigint>, length, names), [col, length, nameKey]);
   const traces = useMemo(() => {
     const x = Array.from({ length }, (_, i) => i);
-    return names.map((n, d) => ({ type: 'scatter', mode: 'lines', name: n, x, y: x.map((i) => Number(col.data[i * dim + d])), line: { width: 1.2 } }));
-  }, [col, length, names, dim]);
+    return series.map((s) => ({ type: 'scatter', mode: 'lines', name: s.name, x, y: s.y, line: { width: 1.2 } }));
+  }, [series, length]);
+  const note = unwrapNote(series);
   const layout = useMemo(
     () => ({
       title: { text: name, font: { size: 12 }, x: 0.01, y: 0.98 },
-      margin: { l: 50, r: 10, t: 24, b: 28 },
+      ...seriesAxes(length),
       showlegend: dim <= 10,
       legend: { orientation: 'v', x: 1.01, y: 1, font: { size: 10 } },
       shapes: [
@@ -173,7 +168,12 @@ function SeriesPlot({ name, col, length, t, phases, names, onPick }: {
         { type: 'line', xref: 'x', yref: 'paper', x0: t, x1: t, y0: 0, y1: 1, line: { color: '#cf222e', width: 1.5 } },
       ],
     }),
-    [name, phases, t, dim],
+    [name, phases, t, dim, length],
   );
-  return <Plot data={traces} layout={layout} height={200} onClick={onPick} testId={`plot-${name}`} />;
+  return (
+    <>
+      <Plot data={traces} layout={layout} height={200} onClick={onPick} testId={`plot-${name}`} />
+      {note && <p className="hint" data-testid={`unwrapped-${name}`}>{note}</p>}
+    </>
+  );
 }

@@ -7,7 +7,7 @@
  * loads into the same view; its frames show when the server serves its dataset.
  * URL: #/embeddings?a=&b=&ds=&eps=&color=&perp=&iters=&exag=
  */
-import { useMemo, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { FileButton } from '../../components/FileButton.tsx';
 import type { Data, Layout, PlotlyHTMLElement } from 'plotly.js-dist-min';
 import type { LazyImage, LeRobotReader } from '../../../data/index.ts';
@@ -21,7 +21,8 @@ import { CheckpointSelect, CheckpointSources } from '../value/CheckpointPicker.t
 import { sourceFor, useCheckpoints } from '../value/checkpoints.ts';
 import { useServerDatasets } from '../value/serverData.ts';
 import { Frame, useDatasetReader } from '../value/ValueTab.tsx';
-import { groupPoints, parseEpisodeList } from './embeddings.ts';
+import { groupPoints, NO_PACE, parseEpisodeList, trackTsnePace, tsneEta, tsneProgressText, type TsnePace } from './embeddings.ts';
+import { scatterLayout, viewPlaceholder } from './view.ts';
 import { MetricsTable, Verdict } from './MetricsTable.tsx';
 import { datasetMismatch, parseTsneJson, parseTsneResult, servedDataset, type TsneResult } from './result.ts';
 
@@ -46,6 +47,12 @@ export default function EmbeddingsTab() {
   const eps = reader ? parseEpisodeList(epsText, reader.episodes.length) : { episodes: [], error: null };
   const sources = [params.a ?? '', params.b ?? ''].filter(Boolean).map((id) => ({ id, src: sourceFor(id, dropped) }));
   const { job, start, pause, resume, cancel, running } = useServiceJob();
+  // The settings the running job was started with: the fields may change meanwhile.
+  const [runShape, setRunShape] = useState<{ iterations: number; panels: number } | null>(null);
+  const [pace, setPace] = useState<TsnePace>(NO_PACE);
+  useEffect(() => {
+    if (job.progress && runShape) setPace((p) => trackTsnePace(p, job.progress!, runShape.iterations));
+  }, [job.progress, runShape]);
   const problem = !sources.length ? 'choose at least one checkpoint' : sources.some((s) => !s.src) ? 'a dropped checkpoint is gone (drop it again)' : !ds ? 'choose a dataset' : eps.error ? eps.error : !eps.episodes.length ? 'choose episodes' : null;
   const parsed = useMemo(() => {
     if (job.state !== 'done' || !job.result) return { result: null, error: null };
@@ -116,12 +123,23 @@ export default function EmbeddingsTab() {
             data-testid="emb-start"
             onClick={() => {
               setFile(null);
+              setRunShape({ iterations, panels: sources.length });
+              setPace(NO_PACE);
               void start({ kind: 'tsne', params: { checkpoints: sources.map((s) => s.src!), dataset: ds, episodes: eps.episodes, stride, batch: 8, perplexity, iterations, earlyExaggeration: exaggeration, seed: 0 } });
             }}
           >
             Run t-SNE
           </button>
-          <JobBar job={job} onPause={pause} onResume={resume} onCancel={cancel} testId="emb-job" unit="iterations" />
+          <JobBar
+            job={job}
+            onPause={pause}
+            onResume={resume}
+            onCancel={cancel}
+            testId="emb-job"
+            unit="iterations"
+            text={job.progress && runShape ? tsneProgressText(job.progress.step, runShape.iterations, runShape.panels) : undefined}
+            etaSeconds={job.progress && runShape ? tsneEta(pace, job.progress.step, runShape.iterations, runShape.panels) : undefined}
+          />
           <div className="row" style={{ marginTop: 8 }}>
             <FileButton
               label="Load t-SNE JSON…"
@@ -151,7 +169,7 @@ export default function EmbeddingsTab() {
         {result ? (
           <Panels key={file ? `file:${file.name}` : 'job'} result={result} reader={noFrames ? null : view.reader} ds={viewDs} noFrames={noFrames} color={color} />
         ) : (
-          <div className="panel"><p className="muted">Choose one or two checkpoints (e.g. with and without CRL), a dataset and episodes of several tasks (two or more episodes each, so k-NN has other episodes to ask), then Run t-SNE; or load the JSON of <code>npm run tsne --out</code>.</p></div>
+          <div className="panel"><p className="muted" data-testid="emb-placeholder">{viewPlaceholder(job.state)}</p></div>
         )}
       </div>
     </div>
@@ -208,6 +226,11 @@ function Panels({ result, reader, ds, noFrames, color }: { result: TsneResult; r
           </div>
         ))}
       </div>
+      <div className="legend" data-testid="emb-legend">
+        {groups.map((g, gi) => (
+          <span key={g.label}><span className="swatch" style={{ background: PALETTE[gi % PALETTE.length] }} />{g.label}</span>
+        ))}
+      </div>
       {noFrames && <p className="hint" data-testid="emb-no-frames">No frame previews or Data-tab links: {noFrames}.</p>}
       <div className="row" data-testid="emb-hover" style={{ minHeight: 120 }}>
         {hover ? (
@@ -231,7 +254,7 @@ function Scatter({ data, onHover, onClick, testId }: { data: Data[]; onHover(i: 
   const ref = (node: HTMLDivElement | null) => {
     if (!node) return;
     void loadPlotly().then(async (Plotly) => {
-      const gd: PlotlyHTMLElement = await Plotly.react(node, data, { ...BASE_LAYOUT, height: 360, xaxis: { visible: false }, yaxis: { visible: false }, hovermode: 'closest' } as Layout, { displaylogo: false, responsive: true });
+      const gd: PlotlyHTMLElement = await Plotly.react(node, data, { ...BASE_LAYOUT, ...scatterLayout() } as Layout, { displaylogo: false, responsive: true });
       node.dataset.points = String(data.reduce((a, t) => a + ((t as { x?: unknown[] }).x?.length ?? 0), 0));
       if (!node.dataset.bound) {
         node.dataset.bound = '1';

@@ -3,7 +3,7 @@ import { useState } from 'react';
 import { FileButton } from '../../components/FileButton.tsx';
 import { PRESET_NAMES, type FieldError, type PresetName } from '../../../model/config.ts';
 import { getPath, useConfigStore } from '../../stores/config.ts';
-import { FIELD_GROUPS, formatValue, parseInput, type FieldDef } from './fields.ts';
+import { checkboxValue, FIELD_GROUPS, formatValue, parseInput, type FieldDef } from './fields.ts';
 
 export function ConfigEditor({ errors, onPreset }: { errors: FieldError[]; onPreset: (p: PresetName) => void }) {
   const draft = useConfigStore((s) => s.draft);
@@ -112,6 +112,15 @@ function FieldRows({ title, fields, draft, byPath, setField }: {
                   {!f.options?.includes(value as number) && <option value={formatValue(f.kind, value)}>{formatValue(f.kind, value) || '—'}</option>}
                   {f.options?.map((o) => <option key={o} value={o}>{o}</option>)}
                 </select>
+              ) : f.kind === 'bool' ? (
+                <input
+                  id={id}
+                  type="checkbox"
+                  className={errs ? 'invalid' : ''}
+                  checked={value === true}
+                  data-testid={id}
+                  onChange={(e) => setField(f.path, checkboxValue(e.target.checked))}
+                />
               ) : (
                 <TextInput id={id} def={f} value={value} invalid={!!errs} onChange={(v) => setField(f.path, v)} />
               )}

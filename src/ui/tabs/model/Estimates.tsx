@@ -1,5 +1,6 @@
 /** Parameter count, sequence layout and training memory implied by a valid config. */
-import { formatBytes, formatCount, maxVocabSize, memoryEstimate, paramCount, sequenceLayout, type WorkbenchConfig } from '../../../model/config.ts';
+import { formatBytes } from '../../lib/format.ts';
+import { formatCount, maxVocabSize, memoryEstimate, paramCount, sequenceLayout, type WorkbenchConfig } from '../../../model/config.ts';
 import { useGpuStore } from '../../stores/gpu.ts';
 
 export function Estimates({ config }: { config: WorkbenchConfig }) {

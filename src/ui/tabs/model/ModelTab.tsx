@@ -2,6 +2,7 @@
 import { useEffect, useMemo } from 'react';
 import { isPresetName, sequenceLayout, validateConfig, type PresetName } from '../../../model/config.ts';
 import { useConfigStore } from '../../stores/config.ts';
+import { placeErrors } from '../../lib/configDraft.ts';
 import { useTabParams } from '../../lib/useRoute.ts';
 import { ConfigEditor } from './ConfigEditor.tsx';
 import { Estimates } from './Estimates.tsx';
@@ -13,6 +14,7 @@ export default function ModelTab() {
   const draft = useConfigStore((s) => s.draft);
   const preset = useConfigStore((s) => s.preset);
   const loadPreset = useConfigStore((s) => s.loadPreset);
+  const lastEdited = useConfigStore((s) => s.lastEdited);
   const result = useMemo(() => validateConfig(draft), [draft]);
 
   // A shared link names a preset: open it (unless the draft already is that preset).
@@ -34,7 +36,7 @@ export default function ModelTab() {
   const cfg = result.ok ? result.value : null;
   return (
     <div className="cols">
-      <ConfigEditor errors={result.ok ? [] : result.errors} onPreset={onPreset} />
+      <ConfigEditor errors={result.ok ? [] : placeErrors(result.errors, lastEdited)} onPreset={onPreset} />
       <div>
         <MaskView configTile={cfg?.model.attnTile ?? 32} configRuns={cfg ? runsFromSequence(sequenceLayout(cfg.model)) : null} />
         {cfg ? (

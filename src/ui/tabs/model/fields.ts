@@ -1,5 +1,5 @@
 /** What the config editor shows for each field: label, input kind, hint. Order is display order. */
-export type FieldKind = 'int' | 'number' | 'select' | 'list' | 'text';
+export type FieldKind = 'int' | 'number' | 'select' | 'list' | 'text' | 'bool';
 
 export interface FieldDef {
   path: string;
@@ -8,6 +8,8 @@ export interface FieldDef {
   options?: readonly number[];
   step?: number;
   hint?: string;
+  /** Absent from the presets (an optional schema key with a default). */
+  optional?: boolean;
 }
 
 export interface FieldGroup {
@@ -36,6 +38,7 @@ export const FIELD_GROUPS: FieldGroup[] = [
       { path: 'model.cameras', label: 'cameras', kind: 'list', hint: 'comma-separated names' },
       { path: 'model.imageSize', label: 'image size', kind: 'int' },
       { path: 'model.patchSize', label: 'vision patch', kind: 'int' },
+      { path: 'model.patchPositions', label: 'patch positions', kind: 'bool', hint: 'learned position embedding per image patch', optional: true },
       { path: 'model.stateDim', label: 'state dim', kind: 'int' },
       { path: 'model.stateDigits', label: 'state digits (10^n bins / value)', kind: 'int' },
       { path: 'model.instructionTokens', label: 'instruction tokens', kind: 'int' },
@@ -94,7 +97,18 @@ export function parseInput(kind: FieldKind, raw: string): unknown {
         .filter((s) => s.length > 0);
     case 'text':
       return raw;
+    case 'bool':
+      return checkboxValue(raw === 'true');
   }
+}
+
+/**
+ * The draft value of a checkbox. Unchecked removes the key rather than writing false:
+ * the boolean fields are optional and default off, so a box ticked and unticked again
+ * leaves the draft equal to the preset it came from.
+ */
+export function checkboxValue(checked: boolean): true | undefined {
+  return checked ? true : undefined;
 }
 
 export function formatValue(kind: FieldKind, v: unknown): string {

@@ -8,7 +8,9 @@ import { useTabParams } from '../../lib/useRoute.ts';
 import { formatNumber } from '../../lib/format.ts';
 import { useSessionStore } from '../../stores/session.ts';
 import { robotClient, useRobotStore } from './robotClient.ts';
-import { deltaFromAxes, GRIPPER_CLOSE, GRIPPER_OPEN, teleopAxes } from './teleop.ts';
+import { deltaFromAxes, GRIPPER_CLOSE, GRIPPER_OPEN, teleopAxes, teleopTick } from './teleop.ts';
+import { bannerError, disconnectedHint, noticeLine } from './notices.ts';
+import { useServerStore } from '../../stores/server.ts';
 
 export default function RobotTab() {
   const [params, setParams] = useTabParams();
@@ -65,15 +67,17 @@ export default function RobotTab() {
       const axes = teleopAxes(held.current, pad);
       const tel = useRobotStore.getState().telemetry;
       gripper.current ??= tel?.gripper ?? gLo;
-      const step = (gHi - gLo) / (hz * 1.0);
-      const closing = held.current.has(GRIPPER_CLOSE) || (pad?.buttons[7]?.pressed ?? false);
-      const opening = held.current.has(GRIPPER_OPEN) || (pad?.buttons[6]?.pressed ?? false);
-      let g = gripper.current;
-      if (closing) g = Math.min(Math.max(gLo, gHi), g + Math.abs(step));
-      if (opening) g = Math.max(Math.min(gLo, gHi), g - Math.abs(step));
-      const moved = axes.some((v) => v !== 0) || g !== gripper.current;
-      gripper.current = g;
-      if (moved) robotClient.eeDelta(deltaFromAxes(axes, high, speed, g));
+      const next = teleopTick({
+        axes,
+        gripper: gripper.current,
+        closing: held.current.has(GRIPPER_CLOSE) || (pad?.buttons[7]?.pressed ?? false),
+        opening: held.current.has(GRIPPER_OPEN) || (pad?.buttons[6]?.pressed ?? false),
+        gripperRange: [gLo, gHi],
+        hz,
+        estopped: tel?.safety.estop ?? false,
+      });
+      gripper.current = next.gripper;
+      if (next.send) robotClient.eeDelta(deltaFromAxes(axes, high, speed, next.gripper));
     }, 1000 / hz);
     return () => clearInterval(id);
   }, [isController, st.hello, speed]);
@@ -95,7 +99,8 @@ export default function RobotTab() {
     robotClient.connect(token);
   };
   const tel = st.telemetry;
-  const lastError = [...st.notices].reverse().find((n) => n.level === 'error' && Date.now() - n.at < 10_000);
+  const lastError = bannerError(st.notices, Date.now(), estopped);
+  const serverState = useServerStore((s) => s.state);
 
   return (
     <div className="cols3">
@@ -157,7 +162,7 @@ export default function RobotTab() {
       <div>
         {estopped && <div className="banner err" data-testid="estop-banner">E-STOP LATCHED{tel?.safety.estopBy ? ` by ${tel.safety.estopBy}` : ''}. The robot is held; reset the e-stop to move again.</div>}
         {tel?.safety.holding && !estopped && tel.safety.holdReason && <div className="banner warn">Robot holding: {tel.safety.holdReason}</div>}
-        {lastError && <div className="banner err" data-testid="robot-error">{lastError.text}</div>}
+        {lastError && <div className="banner err" data-testid="robot-error">{noticeLine(lastError)}</div>}
         {st.lastClamp && <div className="banner warn" data-testid="clamp">Clamped by the server: {st.lastClamp}</div>}
         <div className="panel">
           <h2>Telemetry</h2>
@@ -177,7 +182,7 @@ export default function RobotTab() {
               <canvas ref={canvas} className="mask" style={{ width: 320, display: st.frame ? 'block' : 'none' }} data-testid="robot-camera" />
             </div>
           ) : (
-            <p className="muted">{st.conn === 'connected' ? 'Waiting for telemetry…' : 'Not connected. The robot bridge needs the workbench server (npm start).'}</p>
+            <p className="muted">{st.conn === 'connected' ? 'Waiting for telemetry…' : disconnectedHint(serverState)}</p>
           )}
         </div>
         <div className="panel">
@@ -185,7 +190,7 @@ export default function RobotTab() {
           <div className="log" data-testid="robot-events">
             {st.notices.slice().reverse().map((n, i) => (
               <div key={i} style={{ color: n.level === 'error' ? 'var(--err)' : n.level === 'warn' ? 'var(--warn)' : undefined }}>
-                {new Date(n.at).toLocaleTimeString()} {n.text}
+                {new Date(n.at).toLocaleTimeString()} {noticeLine(n)}
               </div>
             ))}
           </div>

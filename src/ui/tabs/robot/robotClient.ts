@@ -5,6 +5,9 @@
  * and clamping; this client surfaces what the server says.
  */
 import { create } from 'zustand';
+import { appendNotice, type Notice } from './notices.ts';
+
+export type { Notice } from './notices.ts';
 
 export const SUBPROTOCOL = 'prts.v1';
 export const TOKEN_PREFIX = 'prts-token.';
@@ -34,12 +37,6 @@ export interface Telemetry {
   clients: number;
 }
 
-export interface Notice {
-  at: number;
-  level: 'info' | 'warn' | 'error';
-  text: string;
-}
-
 export type ConnState = 'disconnected' | 'connecting' | 'connected' | 'closed';
 
 export interface RobotState {
@@ -67,7 +64,7 @@ export const useRobotStore = create<RobotState>(() => ({
 }));
 
 const notify = (level: Notice['level'], text: string) =>
-  useRobotStore.setState((s) => ({ notices: [...s.notices, { at: Date.now(), level, text }].slice(-50) }));
+  useRobotStore.setState((s) => ({ notices: appendNotice(s.notices, { at: Date.now(), level, text }) }));
 
 /** Converts a PRTC binary frame to RGBA; returns null for anything else. */
 export function decodeCamera(buf: ArrayBuffer): { width: number; height: number; rgba: Uint8ClampedArray; seq: number } | null {
@@ -188,6 +185,8 @@ export class RobotClient {
         useRobotStore.setState({ telemetry: m as unknown as Telemetry });
         break;
       case 'ack': {
+        // Noted so the error banner knows that errors from before the reset are settled.
+        if (m.op === 'reset_scene') notify('info', 'scene reset');
         const clamps = m.clamps as { field: string; index: number; requested: number; applied: number; rule: string }[] | undefined;
         if (clamps?.length) {
           const text = clamps.map((c) => `${c.field}[${c.index}] ${c.requested.toFixed(4)} → ${c.applied.toFixed(4)} (${c.rule})`).join('; ');

@@ -43,3 +43,31 @@ export function teleopAxes(held: ReadonlySet<string>, pad: { axes: readonly numb
 export function deltaFromAxes(axes: number[], high: number[], speed: number, gripper: number): number[] {
   return [...axes.map((v, i) => v * speed * (high[i] ?? 0)), gripper];
 }
+
+export interface TeleopInput {
+  axes: number[];
+  /** The gripper target sent last. */
+  gripper: number;
+  closing: boolean;
+  opening: boolean;
+  gripperRange: [number, number];
+  hz: number;
+  /** The server's e-stop is latched: it refuses every motion command until reset. */
+  estopped: boolean;
+}
+
+/**
+ * One control-loop tick: the new gripper target and whether to send a command. Nothing is
+ * sent while the e-stop is latched, since each command would only come back refused, and
+ * the gripper target does not creep meanwhile, so a reset does not make it jump.
+ */
+export function teleopTick(t: TeleopInput): { gripper: number; send: boolean } {
+  if (t.estopped) return { gripper: t.gripper, send: false };
+  const [lo, hi] = t.gripperRange;
+  // A full open-to-close sweep takes one second whatever the control rate.
+  const step = Math.abs(hi - lo) / t.hz;
+  let g = t.gripper;
+  if (t.closing) g = Math.min(Math.max(lo, hi), g + step);
+  if (t.opening) g = Math.max(Math.min(lo, hi), g - step);
+  return { gripper: g, send: t.axes.some((v) => v !== 0) || g !== t.gripper };
+}

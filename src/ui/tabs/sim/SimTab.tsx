@@ -8,7 +8,7 @@
  */
 import { useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { acquireDevice } from '../../../engine/device.ts';
-import { getTask, INIT_STATES_PER_TASK, listSuites, PERTURBATION_KINDS, type PerturbationKind } from '../../../sim/index.ts';
+import { CONTROL_HZ, getTask, INIT_STATES_PER_TASK, listSuites, PERTURBATION_KINDS, type PerturbationKind } from '../../../sim/index.ts';
 import type { Predicate, TaskSpec } from '../../../sim/tasks/spec.ts';
 import { SimViewer } from '../../../sim/view/viewer.ts';
 import { useDemoDefaults } from '../../lib/demoRun.ts';
@@ -19,6 +19,8 @@ import { LiveEpisode, ReplayEpisode, type PlayableEpisode, type SimFrame } from 
 import { PolicyPanel } from './PolicyPanel.tsx';
 import { demoSimParams, parsePolicyParams, policyParamUpdates, rolloutMatches, type PolicySelection } from './policyParams.ts';
 import { parseSimParams, simParamUpdates, type SimSelection } from './simParams.ts';
+import { fitCamera, scenePoints } from './framing.ts';
+import { achievedSpeed, frameBadges, speedNote } from './playback.ts';
 import { useServiceJob, type ServiceJob } from './useJob.ts';
 
 function describePredicate(p: Predicate): string {
@@ -164,6 +166,7 @@ function Player({ title, open, outcome, children }: { title: string; open(): Pro
   const [done, setDone] = useState(false);
   const [speed, setSpeed] = useState(2);
   const [instruction, setInstruction] = useState('');
+  const [achieved, setAchieved] = useState<number | null>(null);
 
   useEffect(() => {
     let live = true;
@@ -174,6 +177,7 @@ function Player({ title, open, outcome, children }: { title: string; open(): Pro
       if (!live) return ep.dispose();
       viewer = new SimViewer(canvasRef.current!, { imagePanel: imagesRef.current! });
       viewer.setWorld(ep.world);
+      frameScene(viewer, ep);
       viewerRef.current = viewer;
       epRef.current = ep;
       setInstruction(ep.instruction);
@@ -226,11 +230,15 @@ function Player({ title, open, outcome, children }: { title: string; open(): Pro
     // A recording played from its end starts over.
     if (!ep.live && cursorRef.current >= ep.frames.length - 1) show(0);
     setPlaying(true);
+    setAchieved(null);
+    const from = { at: performance.now(), step: cursorRef.current };
+    const meter = setInterval(() => setAchieved(achievedSpeed(cursorRef.current - from.step, performance.now() - from.at, CONTROL_HZ)), 500);
     try {
       await viewer.play(advanceOnce, speed);
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e));
     } finally {
+      clearInterval(meter);
       setPlaying(false);
       if (epRef.current?.live) show(epRef.current.frames.length - 1);
     }
@@ -255,13 +263,15 @@ function Player({ title, open, outcome, children }: { title: string; open(): Pro
   const success = frame?.success ?? false;
   const atEnd = length > 0 && cursor >= length - 1;
   const size = epRef.current?.imageSize;
+  const badges = frameBadges({ hasOutcome: !!outcome, success, done, atEnd });
+  const note = speedNote(achieved, speed, live);
   return (
     <div className="panel" data-testid="sim-player" data-kind={live ? 'expert' : 'rollout'}>
       <div className="panel-head">
         <h2 data-testid="sim-instruction">{instruction || title}</h2>
         {outcome}
-        {success && <span className="tag ok" data-testid="sim-success">✓ success: goal holds</span>}
-        {done && atEnd && !success && <span className="tag err" data-testid="sim-failed">✗ ended without success</span>}
+        {badges.success && <span className="tag ok" data-testid="sim-success">✓ success: goal holds</span>}
+        {badges.failed && <span className="tag err" data-testid="sim-failed">✗ ended without success</span>}
       </div>
       {error && <p className="field-error" role="alert" data-testid="sim-error">{error}</p>}
       <div className="row" style={{ alignItems: 'flex-start' }}>
@@ -288,6 +298,7 @@ function Player({ title, open, outcome, children }: { title: string; open(): Pro
         <input type="range" className="grow" min={0} max={Math.max(0, length - 1)} value={cursor} disabled={playing || length < 2} onChange={(e) => show(Number(e.target.value))} data-testid="sim-scrub" />
         <span className="mono" data-testid="sim-step-count">step {cursor}/{Math.max(0, length - 1)}</span>
       </div>
+      {note && <p className={note.slow ? 'hint sim-slow' : 'hint'} style={note.slow ? { color: 'var(--warn)' } : undefined} data-testid="sim-speed">{note.text}</p>}
       <p data-testid="sim-phase" style={{ margin: '6px 0 0' }}>
         {frame?.phase ? <><span className="tag">{frame.phase}</span> {frame.description}</>
           : frame?.description ? <span className="mono">{frame.description}</span>
@@ -297,6 +308,18 @@ function Player({ title, open, outcome, children }: { title: string; open(): Pro
       {children}
     </div>
   );
+}
+
+/** Points the viewer at the whole scene, keeping its default viewing direction. */
+function frameScene(viewer: SimViewer, ep: PlayableEpisode): void {
+  const cam = viewer.camera;
+  const t = viewer.controls.target;
+  const back: [number, number, number] = [cam.position.x - t.x, cam.position.y - t.y, cam.position.z - t.z];
+  const fit = fitCamera(scenePoints(ep.world), back, cam.fov, cam.aspect);
+  if (!fit) return;
+  cam.position.set(...fit.position);
+  viewer.controls.target.set(...fit.target);
+  viewer.controls.update();
 }
 
 function TaskDetails({ s }: { s: TaskSpec }) {

@@ -1,7 +1,7 @@
 /** Checkpoints stored in IndexedDB: list, inspect, download/import safetensors, continue training, delete. */
 import { useEffect, useState } from 'react';
 import { FileButton } from '../../components/FileButton.tsx';
-import { formatBytes } from '../../../model/config.ts';
+import { formatBytes } from '../../lib/format.ts';
 import { deleteCheckpoint, listCheckpoints, loadCheckpoint, saveCheckpoint, type Checkpoint, type CheckpointSummary } from '../../lib/checkpoints.ts';
 import { downloadBytes, formatNumber } from '../../lib/format.ts';
 import { decodeSafetensors, encodeSafetensors } from '../../../train/safetensors.ts';

@@ -9,12 +9,12 @@ import type { RunSummary } from '../../../../worker/jobs/runs.ts';
 import { deleteRun } from '../../../../worker/jobs/runs.ts';
 import type { JobKind } from '../../../../worker/protocol.ts';
 import { DEFAULT_DIT } from '../../../model/dit.ts';
-import { formatBytes, validateConfig } from '../../../model/config.ts';
+import { validateConfig } from '../../../model/config.ts';
 import { useConfigStore } from '../../stores/config.ts';
 import { useTrainStore } from '../../stores/train.ts';
 import { useTrainSettings } from '../../stores/trainSettings.ts';
 import { useCheckpoints } from '../value/checkpoints.ts';
-import { downloadBytes } from '../../lib/format.ts';
+import { downloadBytes, formatBytes } from '../../lib/format.ts';
 import { useServerDatasets } from '../value/serverData.ts';
 import { continueSteps, posttrainForm, pretrainForm, type FormContext, type PosttrainSettings, type PretrainSettings } from './prtsJobs.ts';
 import { exportRunArchive, importRunArchive } from './runArchive.ts';
@@ -149,7 +149,7 @@ export function PretrainFields({ form }: { form: Forms['pretrain'] }) {
         {s.mode === 'new' ? (
           <>
             <Field id="prts-dataset" label="dataset" error={errors.dataset}>
-              <DatasetSelect id="prts-dataset" value={s.dataset} datasets={ctx.datasets} error={errors.dataset} onChange={(dataset) => form.set({ dataset })} />
+              <DatasetSelect id="prts-dataset" value={form.chosen.dataset ?? s.dataset} datasets={ctx.datasets} error={errors.dataset} onChange={(dataset) => form.set({ dataset })} />
             </Field>
             <Field id="prts-steps" label="steps" error={errors.steps} hint={cfg.ok ? `the config says ${cfg.value.train.steps}` : undefined}>
               <IntInput id="prts-steps" value={s.steps} error={errors.steps} onChange={(steps) => form.set({ steps })} />
@@ -181,7 +181,8 @@ export function PretrainFields({ form }: { form: Forms['pretrain'] }) {
 export function PosttrainFields({ form }: { form: Forms['posttrain'] }) {
   const s: PosttrainSettings = form.settings;
   const { errors, ctx } = form;
-  const src = ctx.runs.find((r) => r.name === s.source);
+  const source = form.chosen.source ?? s.source;
+  const src = ctx.runs.find((r) => r.name === source);
   const run = ctx.runs.find((r) => r.name === s.run);
   return (
     <div>
@@ -194,7 +195,7 @@ export function PosttrainFields({ form }: { form: Forms['posttrain'] }) {
         {s.mode === 'new' ? (
           <>
             <Field id="post-source" label="pre-training run" error={errors.source} hint={src ? `${src.dataset} · step ${src.steps} · ${src.withCrl ? `CRL λ=${src.lambdaCrl}` : 'no CRL'}` : undefined}>
-              <RunSelect id="post-source" value={s.source} runs={ctx.runs} kind="pretrain" error={errors.source} onChange={(source) => form.set({ source })} />
+              <RunSelect id="post-source" value={source} runs={ctx.runs} kind="pretrain" error={errors.source} onChange={(source) => form.set({ source })} />
             </Field>
             <Field id="post-dataset" label="dataset" error={errors.dataset}>
               <DatasetSelect id="post-dataset" value={s.dataset} datasets={ctx.datasets} error={errors.dataset} onChange={(dataset) => form.set({ dataset })} blank={src ? `the run's (${src.dataset})` : "the run's"} />
@@ -295,7 +296,7 @@ export function BrowserRuns({ setKind }: { setKind(k: JobKind): void }) {
         <p className="muted">None yet. PRTS pre-training and post-training save their runs here (IndexedDB, with config and tokenizers); the Value, Embeddings and Sim tabs read them.</p>
       ) : (
         <div className="scroll">
-          <table className="grid" data-testid="run-list">
+          <table className="grid fit" data-testid="run-list">
             <thead><tr><th>run</th><th className="num">step</th><th>dataset</th><th className="num">size</th><th /></tr></thead>
             <tbody>
               {runs.map((r) => (
@@ -304,7 +305,7 @@ export function BrowserRuns({ setKind }: { setKind(k: JobKind): void }) {
                   <td className="num" data-testid={`run-step-${r.name}`}>{r.steps}{r.totalSteps ? `/${r.totalSteps}` : ''}</td>
                   <td>{r.dataset || <span className="muted">none recorded</span>}</td>
                   <td className="num">{formatBytes(r.bytes)}</td>
-                  <td>
+                  <td className="actions">
                     <button type="button" disabled={busy.has(r.name)} title="Continue this run from its saved checkpoint" onClick={() => continueRun(r)} data-testid={`run-continue-${r.name}`}>▶</button>{' '}
                     {r.kind === 'pretrain' && (
                       <button type="button" title="Post-train: attach a DiT action expert" onClick={() => postTrain(r)} data-testid={`run-post-${r.name}`}>DiT</button>

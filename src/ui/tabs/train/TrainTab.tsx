@@ -18,7 +18,7 @@ import { cpuMlpErrors, useTrainSettings, type CpuMlpSettings } from '../../store
 import { gpuClient } from '../../worker/gpuClient.ts';
 import { Checkpoints } from './Checkpoints.tsx';
 import { BrowserRuns, PosttrainFields, PretrainFields, usePrtsForms } from './PrtsForms.tsx';
-import { defaultJobKind } from './prtsJobs.ts';
+import { blockerText, defaultJobKind } from './prtsJobs.ts';
 import { diagnosticsPlot, lossPlot, splitSeries } from './series.ts';
 
 const KINDS: readonly JobKind[] = ['pretrain', 'posttrain', 'tinycheck', 'cpu-mlp', 'selftest'];
@@ -83,8 +83,8 @@ function JobSetup({ kind, setKind, avail }: { kind: JobKind; setKind: (k: JobKin
   if (!avail) blocker = 'waiting for the GPU worker…';
   else if (a && !a.available) blocker = a.reason;
   else if (kind === 'tinycheck' && !cfg.ok) blocker = `the Model tab's config is invalid (${cfg.errors.map((e) => e.path).join(', ')})`;
-  else if (kind === 'cpu-mlp' && Object.keys(mlpErr).length) blocker = 'fix the fields marked below';
-  else if (prtsForm && !prtsForm.spec) blocker = 'fix the fields marked below';
+  else if (kind === 'cpu-mlp') blocker = blockerText(mlpErr);
+  else if (prtsForm && !prtsForm.spec) blocker = blockerText(prtsForm.errors) ?? 'waiting for the form';
 
   const onStart = async () => {
     setStartError(null);

@@ -81,6 +81,26 @@ export interface Form<F extends string, K extends 'pretrain' | 'posttrain'> {
   /** The job to start; null while any field has an error. */
   spec: { kind: K; params: JobParams[K] } | null;
   label: string;
+  /** What the form's selects show: the typed choice, or the only one there is. */
+  chosen: { dataset?: string; source?: string };
+}
+
+/**
+ * The only option when there is exactly one, so a form over a server with one dataset
+ * (or a browser with one pre-training run) opens ready to start instead of with an error.
+ */
+export function onlyChoice(typed: string, options: readonly string[] | null | undefined): string {
+  return typed || (options?.length === 1 ? options[0] : '');
+}
+
+/** The forms' labels of the error keys that are not their own label. */
+const FIELD_LABELS: Record<string, string> = { config: "Model tab's config", name: 'run name', source: 'pre-training run', checkpointEvery: 'save every' };
+
+/** Why Start is disabled, naming the fields, which the form shows above this message. */
+export function blockerText(errors: Partial<Record<string, string>>, labels: Partial<Record<string, string>> = FIELD_LABELS): string | null {
+  const keys = Object.keys(errors).filter((k) => errors[k]);
+  if (!keys.length) return null;
+  return `fix the field${keys.length > 1 ? 's' : ''} marked above (${keys.map((k) => labels[k] ?? k).join(', ')})`;
 }
 
 export const RUN_NAME = /^[\w.-]{1,64}$/;
@@ -175,23 +195,26 @@ export function pretrainForm(s: PretrainSettings, every: number, ctx: FormContex
       // The run continues with its saved config: the Model tab's plays no part.
       spec: ok ? { kind: 'pretrain', params: { dataset: run.dataset, steps: s.steps, name: run.name, checkpointEvery: every, resume: true } } : null,
       label: `pretrain ${s.run} → step ${s.steps}`,
+      chosen: {},
     };
   }
   if (!ctx.config.ok) errors.config = `the Model tab's config is invalid (${ctx.config.errors.map((x) => x.path).join(', ')}): fix it there`;
-  const de = datasetError(s.dataset, ctx.datasets);
+  const dataset = onlyChoice(s.dataset, ctx.datasets);
+  const de = datasetError(dataset, ctx.datasets);
   if (de) errors.dataset = de;
   const se = stepsError(s.steps);
   if (se) errors.steps = se;
   const typed = s.name.trim() !== '';
-  const name = typed ? s.name.trim() : uniqueRunName(`${ctx.config.ok ? ctx.config.value.name : 'prts'}-${s.dataset || 'data'}`, ctx.runs, ctx.busy);
+  const name = typed ? s.name.trim() : uniqueRunName(`${ctx.config.ok ? ctx.config.value.name : 'prts'}-${dataset || 'data'}`, ctx.runs, ctx.busy);
   const ne = newNameError(name, ctx);
   if (ne) errors.name = ne;
   const ok = Object.keys(errors).length === 0 && ctx.config.ok;
   return {
     errors,
     name,
-    spec: ok && ctx.config.ok ? { kind: 'pretrain', params: { dataset: s.dataset, config: ctx.config.value, steps: s.steps, name, checkpointEvery: every } } : null,
+    spec: ok && ctx.config.ok ? { kind: 'pretrain', params: { dataset, config: ctx.config.value, steps: s.steps, name, checkpointEvery: every } } : null,
     label: `pretrain ${name}`,
+    chosen: { dataset },
   };
 }
 
@@ -209,11 +232,13 @@ export function posttrainForm(s: PosttrainSettings, every: number, ctx: FormCont
         ? { kind: 'posttrain', params: { source: run.source ?? '', dataset: run.dataset, steps: s.steps, seed: 0, freezeBackbone: run.freezeBackbone ?? false, name: run.name, checkpointEvery: every, resume: true } }
         : null,
       label: `posttrain ${s.run} → step ${s.steps}`,
+      chosen: {},
     };
   }
-  const sourceError = runError(s.source, ctx, 'pretrain', 'pre-training run to post-train');
+  const source = onlyChoice(s.source, ctx.runs.filter((r) => r.kind === 'pretrain').map((r) => r.name));
+  const sourceError = runError(source, ctx, 'pretrain', 'pre-training run to post-train');
   if (sourceError) errors.source = sourceError;
-  const src = ctx.runs.find((r) => r.name === s.source);
+  const src = ctx.runs.find((r) => r.name === source);
   const dataset = s.dataset || src?.dataset || '';
   const de = datasetError(dataset, ctx.datasets, 'choose a server dataset (default: the source run\'s)');
   if (de) errors.dataset = de;
@@ -221,14 +246,15 @@ export function posttrainForm(s: PosttrainSettings, every: number, ctx: FormCont
   if (se) errors.steps = se;
   if (!Number.isInteger(s.seed) || s.seed < 0 || s.seed > 0xffffffff) errors.seed = 'seed must be a whole number in [0, 4294967295]';
   const typed = s.name.trim() !== '';
-  const name = typed ? s.name.trim() : uniqueRunName(`${s.source || 'run'}-post`, ctx.runs, ctx.busy);
-  const ne = newNameError(name, ctx) ?? (name === s.source ? 'the post-trained run needs a name of its own (this is its source run)' : undefined);
+  const name = typed ? s.name.trim() : uniqueRunName(`${source || 'run'}-post`, ctx.runs, ctx.busy);
+  const ne = newNameError(name, ctx) ?? (name === source ? 'the post-trained run needs a name of its own (this is its source run)' : undefined);
   if (ne) errors.name = ne;
   const ok = Object.keys(errors).length === 0;
   return {
     errors,
     name,
-    spec: ok ? { kind: 'posttrain', params: { source: s.source, dataset, steps: s.steps, seed: s.seed, freezeBackbone: s.freezeBackbone, name, checkpointEvery: every } } : null,
+    spec: ok ? { kind: 'posttrain', params: { source, dataset, steps: s.steps, seed: s.seed, freezeBackbone: s.freezeBackbone, name, checkpointEvery: every } } : null,
     label: `posttrain ${name}`,
+    chosen: { source },
   };
 }

@@ -8,7 +8,7 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import type { Data, Layout } from 'plotly.js-dist-min';
 import type { EpisodeData, LazyImage, LeRobotReader } from '../../../data/index.ts';
-import { httpIO } from '../../../data/index.ts';
+import { serverDatasetIO } from '../../lib/datasetIO.ts';
 import { Plot } from '../../components/Plot.tsx';
 import { useDemoDefaults, type DemoDefaults } from '../../lib/demoRun.ts';
 import { intParam } from '../../lib/route.ts';
@@ -20,7 +20,7 @@ import { useServiceJob } from '../sim/useJob.ts';
 import { CheckpointSelect, CheckpointSources } from './CheckpointPicker.tsx';
 import { sourceFor, useCheckpoints } from './checkpoints.ts';
 import { useServerDatasets } from './serverData.ts';
-import { parseValueResult, type ValueResult } from './result.ts';
+import { CHUNKS_LABEL, parseValueResult, valueProgressText, type ValueResult } from './result.ts';
 
 const BAND_COLORS = ['rgba(76,139,245,0.10)', 'rgba(45,164,78,0.10)', 'rgba(191,135,0,0.12)', 'rgba(207,79,154,0.10)', 'rgba(130,80,223,0.10)'];
 
@@ -29,7 +29,7 @@ export function useDatasetReader(ds: string): { reader: LeRobotReader | null; er
   useEffect(() => {
     if (!ds) return setSt({ reader: null, error: null });
     let live = true;
-    readerFor(httpIO(`/api/datasets/${encodeURIComponent(ds)}/files/`)).then(
+    readerFor(serverDatasetIO(ds)).then(
       (reader) => live && setSt({ reader, error: null }),
       (e: Error) => live && setSt({ reader: null, error: e.message }),
     );
@@ -98,7 +98,7 @@ export default function ValueTab() {
           >
             Compute V
           </button>
-          <JobBar job={job} onPause={pause} onResume={resume} onCancel={cancel} testId="value-job" unit="chunks" />
+          <JobBar job={job} onPause={pause} onResume={resume} onCancel={cancel} testId="value-job" unit="chunks" text={job.progress ? valueProgressText(job.progress.step, job.progress.total) : undefined} />
         </div>
         <CheckpointSources datasets={ids} defaultDataset={ds} />
       </div>
@@ -138,7 +138,7 @@ function ValueView({ result, reader }: { result: ValueResult; reader: LeRobotRea
       <div className="stats">
         <div className="stat"><div className="v" data-testid="value-frac">{(100 * m.fracTrueAbove).toFixed(1)}%</div><div className="k">frames with V_true &gt; V_wrong</div></div>
         <div className="stat"><div className="v" data-testid="value-spearman">{m.spearmanTime === null || !Number.isFinite(m.spearmanTime) ? '—' : m.spearmanTime.toFixed(3)}</div><div className="k">Spearman(V_true, t)</div></div>
-        <div className="stat"><div className="v">{m.frames}</div><div className="k">chunks</div></div>
+        <div className="stat"><div className="v" data-testid="value-chunks">{m.frames}</div><div className="k">{CHUNKS_LABEL}</div></div>
       </div>
       <Plot data={plotData} layout={layout as Layout} height={300} onClick={(x) => setParams({ t: Math.round(x) })} testId="value-plot" />
       <input type="range" style={{ width: '100%' }} min={0} max={result.T - 1} value={t} onChange={(e) => setParams({ t: Number(e.target.value) })} data-testid="value-cursor" />

@@ -24,3 +24,16 @@ export function parseValueResult(r: JsonValue): ValueResult {
   }
   return o;
 }
+
+/**
+ * The value job's progress in chunks. The job counts forward samples, and every chunk is
+ * scored twice (under the true and under the wrong instruction), so its "128/128" was
+ * 64 chunks, shown next to a result that said "64 chunks".
+ */
+export function valueProgressText(done: number, total: number): string {
+  const chunks = Math.ceil(total / 2);
+  return `${Math.min(chunks, Math.floor(done / 2))}/${chunks} chunks (each scored under both instructions)`;
+}
+
+/** The label under the result's chunk count: what the count is. */
+export const CHUNKS_LABEL = 'chunks scored (chunk starts of the episode)';

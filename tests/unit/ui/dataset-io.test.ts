@@ -1,0 +1,40 @@
+import { expect, test } from 'vitest';
+import { serverDatasetIO } from '../../../src/ui/lib/datasetIO.ts';
+
+function fakeServer(status = 200) {
+  const calls: string[] = [];
+  const fetchFn = async (input: string, init?: { method?: string; headers?: Record<string, string> }) => {
+    calls.push(`${init?.method ?? 'GET'} ${input.replace('/api/datasets/demo/files/', '')}${init?.headers?.Range ? ` ${init.headers.Range}` : ''}`);
+    const body = new TextEncoder().encode('{"a":1}');
+    return { ok: status === 200, status, statusText: '', headers: { get: (h: string) => (h === 'content-length' ? '1234' : null) }, arrayBuffer: async () => body.buffer as ArrayBuffer };
+  };
+  return { calls, fetchFn };
+}
+
+test('each dataset file is requested once: exists-then-size is one HEAD, exists-then-read of JSON one GET', async () => {
+  const { calls, fetchFn } = fakeServer();
+  const io = serverDatasetIO('demo', fetchFn);
+  expect(await io.exists('meta/episodes/chunk-000/file-000.parquet')).toBe(true);
+  expect(await io.size('meta/episodes/chunk-000/file-000.parquet')).toBe(1234);
+  await io.readRange('meta/episodes/chunk-000/file-000.parquet', 0, 4);
+  expect(await io.exists('meta/info.json')).toBe(true);
+  expect(new TextDecoder().decode(await io.readFile('meta/info.json'))).toBe('{"a":1}');
+  // A later read is a fresh request: the kept response served one read only.
+  await io.readFile('meta/info.json');
+  expect(calls).toEqual([
+    'HEAD meta/episodes/chunk-000/file-000.parquet',
+    'GET meta/episodes/chunk-000/file-000.parquet bytes=0-3',
+    'GET meta/info.json',
+    'GET meta/info.json',
+  ]);
+});
+
+test('a failed check is asked again next time', async () => {
+  const { calls, fetchFn } = fakeServer(404);
+  const io = serverDatasetIO('demo', fetchFn);
+  expect(await io.exists('meta/stats.json')).toBe(false);
+  expect(await io.exists('meta/stats.json')).toBe(false);
+  expect(await io.exists('data/file.parquet')).toBe(false);
+  expect(await io.exists('data/file.parquet')).toBe(false);
+  expect(calls).toHaveLength(4);
+});
