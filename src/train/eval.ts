@@ -29,8 +29,6 @@ import { RESULTS_SCHEMA, summarize, type EpisodeResult, type EvalResults } from 
 import { rollEpisodes } from './eval-rollout';
 import { RecedingHorizonExecutor, type Policy } from './policy';
 
-// The Sim tab (src/ui/tabs/sim/policyParams.ts) imports episodeSeed from here.
-export { episodeSeed } from './eval-plan';
 
 interface BatchContext {
   policy: Policy;

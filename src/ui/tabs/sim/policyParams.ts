@@ -7,7 +7,7 @@
 import type { RunSummary } from '../../../../worker/jobs/runs.ts';
 import { getTask } from '../../../sim/index.ts';
 import { DEMO_EVAL } from '../../../train/demo-run.ts';
-import { episodeSeed } from '../../../train/eval.ts';
+import { episodeSeed } from '../../../train/eval-plan.ts';
 import type { DemoDefaults } from '../../lib/demoRun.ts';
 import { enumParam, intParam } from '../../lib/route.ts';
 import { rolloutProblems, type CheckpointPeek, type RolloutMode, type RolloutSpec } from '../../../train/rollout-record.ts';
