@@ -1,7 +1,8 @@
 /**
  * npm run post-train -- --checkpoint <pre-trained run or step dir> --data <dataset dir> --out <run dir>
  *                      [--steps N] [--freeze-backbone] [--lr X] [--warmup N] [--seed S]
- *                      [--dit-d 64] [--dit-layers 2] [--dit-heads 4] [--checkpoint-every K] [--log-every L] [--resume]
+ *                      [--dit-d 64] [--dit-layers 2] [--dit-heads 4] [--tau-emphasis data|noise]
+ *                      [--checkpoint-every K] [--log-every L] [--resume]
  *
  * PRTS post-training in Node on Dawn (PRTS Sec. 3.4 / 6.1, docs/training.md): loads a
  * pre-training checkpoint, attaches a fresh DiT action expert (H = chunk length, K = the
@@ -42,6 +43,11 @@ const cli = defineCli({
     'dit-d': { type: 'int', min: 1, metavar: 'D', help: `DiT width, its MLP 4x as wide (default ${DEFAULT_DIT.dModel})` },
     'dit-layers': { type: 'int', min: 1, metavar: 'L', help: `DiT blocks (default ${DEFAULT_DIT.layers})` },
     'dit-heads': { type: 'int', min: 1, metavar: 'H', help: `DiT attention heads (default ${DEFAULT_DIT.heads})` },
+    'tau-emphasis': {
+      type: 'string',
+      choices: ['data', 'noise'],
+      help: "which end of the flow time the Beta(1.5, 1) draw favours: 'data' (default) or pi0's 'noise' (docs/flow-matching.md; on 4 overfit demonstrations it fitted where 'data' did not, docs/results.md round 3)",
+    },
     'checkpoint-every': { type: 'int', min: 0, metavar: 'K', help: 'checkpoint every K steps, 0 = at the end only (default train.checkpointEvery, 100)' },
     'log-every': { type: 'int', min: 1, default: 1, metavar: 'L', help: 'print every L-th step' },
     resume: { type: 'boolean', help: "continue --out's latest post-training checkpoint (--checkpoint is then not needed)" },
@@ -81,6 +87,7 @@ const run = await PostTrainRun.create(rt, source, reader, {
   warmup: args.warmup,
   seed: args.seed,
   dit: Object.keys(dit).length ? dit : undefined,
+  tau: args['tau-emphasis'] ? { emphasis: args['tau-emphasis'] as 'data' | 'noise' } : undefined,
   onProgress: (m) => console.error(m),
 }).catch((e: Error) => fail(e.message));
 const st = run.state();

@@ -38,6 +38,7 @@ describe('bad command lines exit 2 naming the option', () => {
     ['train', ['--data', 'd', '--out', 'o', 'tiny'], /^train: unexpected argument 'tiny'/],
     ['post-train', ['--data', 'd', '--out', 'o'], /^posttrain: --checkpoint <pre-trained run or step dir> is required \(unless --resume\)/],
     ['post-train', ['--data', 'd', '--out', 'o', '--checkpoint', 'c', '--lr', '2'], /^posttrain: --lr must be a number in \(0, 1\], got '2'/],
+    ['post-train', ['--data', 'd', '--out', 'o', '--checkpoint', 'c', '--tau-emphasis', 'middle'], /^posttrain: --tau-emphasis must be one of data, noise, got 'middle'/],
     ['eval', ['--suites', 'spatial'], /^eval: --policy or --checkpoint is required/],
     ['eval', ['--checkpoint', 'runs/a', '--policy', 'expert'], /^eval: give either --policy or --checkpoint, not both/],
     ['eval', ['--policy', 'expert', '--mode', 'ar'], /^eval: --mode applies to --checkpoint only/],
