@@ -1,5 +1,6 @@
 /**
  * npm run bench:server [-- --seconds 60 --observers 50 --hz 100 --mb 64]
+ * npm run bench:server -- --mode flood [--seconds 30 --flooders 16 --flood-hz 250 --keys 3000]
  *
  * 1. Dataset streaming: a 64 MB parquet-named file read in 1 MiB HTTP range requests
  *    (sequential, and 4 in flight as hyparquet does for column chunks) against reading
@@ -7,30 +8,65 @@
  *    warm page cache, and every range byte-checked against the disk copy.
  * 2. Robot bridge: one controller at 100 Hz plus 50 observers on loopback; command-to-
  *    driver latency percentiles, lost and reordered commands.
+ * 3. --mode flood (issue 16): 16 authenticated connections each sending a 29 KB message of
+ *    3,000 unknown keys 250 times a second and never reading, while a controller streams
+ *    commands, an observer presses the e-stop every 250 ms (the controller resets it) and
+ *    /api/health is polled at 20 Hz. E-stop ack and health latency percentiles, the longest
+ *    telemetry gap, whether the controller kept its lease, event-loop delay and memory.
+ *    The kinematic robot and the flood only; the streaming and load parts are skipped.
  * Ends with one JSON line.
  */
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { tmpdir, cpus } from 'node:os';
+import { tmpdir, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { startServer } from '../server/app.ts';
 import { defineCli } from '../src/cli/args.ts';
 import { parseConfig } from '../server/config.ts';
 import { KinematicDriver } from '../server/drivers/kinematic.ts';
 import { runCommandLoad } from '../server/tools/loadgen.ts';
+import { runFlood } from '../server/tools/flood.ts';
 
-const { seconds, observers, hz, mb } = defineCli({
+const { seconds, observers, hz, mb, mode, flooders, 'flood-hz': floodHz, keys } = defineCli({
   name: 'bench:server',
   command: 'npm run bench:server --',
-  description: 'Dataset streaming over HTTP ranges against disk reads, and the robot bridge under one controller plus observers; ends with one JSON line.',
+  description: 'Dataset streaming over HTTP ranges against disk reads, and the robot bridge under one controller plus observers (or, with --mode flood, under the issue-16 flood); ends with one JSON line.',
   options: {
     seconds: { type: 'number', above: 0, default: 60, help: 'duration of the robot-bridge load' },
     observers: { type: 'int', min: 1, default: 50, help: 'read-only WebSocket observers' },
     hz: { type: 'number', above: 0, default: 100, help: "the controller's command rate" },
     mb: { type: 'number', above: 0, default: 64, help: 'size of the streamed file in MiB' },
+    mode: { type: 'string', choices: ['load', 'flood'], default: 'load', help: 'load: streaming + controller/observers; flood: the issue-16 flood' },
+    flooders: { type: 'int', min: 1, default: 16, help: 'flood mode: flooding connections' },
+    'flood-hz': { type: 'number', above: 0, default: 250, help: 'flood mode: messages per second per flooder' },
+    keys: { type: 'int', min: 1, default: 3000, help: 'flood mode: unknown keys per flood message (3000 is ~29 KB)' },
   },
 }).parse();
+
+if (mode === 'flood') {
+  const dir = mkdtempSync(join(tmpdir(), 'prts-bench-flood-'));
+  const config = { port: 0, host: '127.0.0.1', dataDir: dir, robot: 'kinematic' as const };
+  const srv = await startServer({ config, driver: new KinematicDriver(parseConfig(config).safety), recorder: null });
+  console.log(`flood: ${flooders} connections x ${floodHz} msg/s of ${keys} unknown keys, never reading, for ${seconds} s ...`);
+  // A full collection before and at the end of the flood shows retained memory, not garbage.
+  v8.setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const r = await runFlood(srv, { flooders, hz: floodHz, keys, durationMs: seconds * 1000, gc });
+  console.log(`flood sent ${r.floodSent} messages (${r.floodMbPerS} MiB/s), skipped ${r.floodSkipped} (flooder socket full), flood connections closed ${r.floodClosed}`);
+  console.log(`e-stop ack p50 ${r.estopP50Ms} ms, p99 ${r.estopP99Ms} ms, max ${r.estopMaxMs} ms (${r.estopAcked}/${r.estopTrials} acked)`);
+  console.log(`health p50 ${r.healthP50Ms} ms, p99 ${r.healthP99Ms} ms, max ${r.healthMaxMs} ms (${r.healthRequests} requests)`);
+  console.log(`telemetry ${r.telemetryHz} Hz, longest gap ${r.telemetryMaxGapMs} ms; controller kept lease: ${r.controllerKeptLease}`);
+  console.log(`event loop delay p99 ${r.eventLoopP99Ms} ms, max ${r.eventLoopMaxMs} ms; rss ${r.rssBeforeMb} -> max ${r.rssMaxMb} MiB (${r.rssGrowthPerFlooderMb} MiB per flooder)`);
+  console.log(`live memory after a full GC (heap + buffers): ${r.liveBeforeMb} -> ${r.liveAfterMb} MiB (${r.liveGrowthPerFlooderMb} MiB per flooder)`);
+  const audit = { flood_close: srv.audit.recent('flood_close').length, slow_client_close: srv.audit.recent('slow_client_close').length };
+  await srv.close();
+  rmSync(dir, { recursive: true, force: true });
+  console.log(JSON.stringify({ bench: 'server-flood', seconds, ...r, audit, cpus: cpus().length, loadavg: loadavg().map((x) => Math.round(x * 100) / 100), node: process.version }));
+  process.exit(0);
+}
 const CHUNK = 1 << 20;
 
 const dataDir = mkdtempSync(join(tmpdir(), 'prts-bench-server-'));

@@ -21,10 +21,9 @@ import { SUBPROTOCOL } from './robot/protocol.ts';
 import type { TeleopRecorder } from './robot/recorder.ts';
 import type { RobotDriver } from './drivers/types.ts';
 import { createDriver } from './drivers/index.ts';
+import { redactString, redactUrl } from './redact.ts';
 
 export const SERVER_VERSION: string = (pkg as { version: string }).version;
-/** Most simultaneous robot WebSocket connections; more are refused with 503 at the upgrade. */
-const MAX_WS_CONNECTIONS = 256;
 
 export interface StartOptions {
   config?: ConfigInput;
@@ -102,23 +101,23 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     }
     if (req.raw.destroyed || (err as { code?: string }).code === 'ECONNRESET') {
       // The client went away mid-request (an aborted upload): nothing to answer, nothing broken.
-      audit.write('request_aborted', { method: req.method, url: req.url.slice(0, 200) });
+      audit.write('request_aborted', { method: req.method, url: redactUrl(req.url).slice(0, 200) });
       return reply.code(400).send({ error: 'aborted', message: 'request aborted by the client' });
     }
     // Unexpected errors: details to the server log, a generic message to the client.
-    process.stderr.write(`error on ${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}\n`);
+    process.stderr.write(redactString(`error on ${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}\n`));
     return reply.code(500).type('application/json; charset=utf-8').send({ error: 'internal', message: 'internal server error' });
   });
 
   const requireWrite = (req: FastifyRequest) => {
     const origin = req.headers.origin;
     if (!originAllowed(origin, origins)) {
-      audit.write('http_refused', { method: req.method, url: req.url.slice(0, 200), reason: 'origin', origin });
+      audit.write('http_refused', { method: req.method, url: redactUrl(req.url).slice(0, 200), reason: 'origin', origin });
       throw new HttpError(403, 'origin_not_allowed', `origin ${origin} is not allowed`);
     }
     const role = roleForToken(httpToken(req.raw), tokens);
     if (!role) {
-      audit.write('http_refused', { method: req.method, url: req.url.slice(0, 200), reason: 'token', remote: req.ip });
+      audit.write('http_refused', { method: req.method, url: redactUrl(req.url).slice(0, 200), reason: 'token', remote: req.ip });
       throw new HttpError(401, 'unauthorized', 'a valid token is required (Authorization: Bearer <token>)', { 'WWW-Authenticate': 'Bearer' });
     }
   };
@@ -172,6 +171,9 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     maxPayload: config.maxPayloadBytes,
     perMessageDeflate: false, // compression bombs and CPU cost are not worth it on loopback/LAN
     handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+    // One message per socket per event-loop turn: a client with a full 64 KB read cannot
+    // run ahead of another client's e-stop waiting in the next socket.
+    allowSynchronousEvents: false,
   });
 
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -194,7 +196,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       audit.write('ws_refused', { remote, reason: 'token' });
       return rejectUpgrade(socket, 401, 'unauthorized', 'a valid token is required (subprotocol prts-token.<token>, Authorization: Bearer, or ?token=)');
     }
-    if (bridge.connectionCount >= MAX_WS_CONNECTIONS) return rejectUpgrade(socket, 503, 'too_many_connections', `at most ${MAX_WS_CONNECTIONS} robot connections`);
+    if (bridge.connectionCount >= config.maxConnections) return rejectUpgrade(socket, 503, 'too_many_connections', `at most ${config.maxConnections} robot connections`);
     wss.handleUpgrade(req, socket, head, (ws) => bridge.accept(ws, role, remote));
   });
 

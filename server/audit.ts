@@ -4,9 +4,13 @@
  * append stream (no fsync per line: at 100 Hz that would cost more than the robot loop;
  * the stream is flushed on shutdown). The most recent entries are also kept in memory
  * so tests and the status endpoint can look at them without reading the file.
+ *
+ * Every entry is redacted on the way in (redact.ts): whichever caller forgets, a token
+ * in a URL, a header or a field named like a secret never reaches the file or the ring.
  */
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
+import { redactFields } from './redact.ts';
 
 export interface AuditEntry {
   ts: string;
@@ -34,7 +38,7 @@ export class AuditLog {
   }
 
   write(event: string, fields: Record<string, unknown> = {}): void {
-    const entry: AuditEntry = { ts: new Date().toISOString(), event, ...fields };
+    const entry = { ts: new Date().toISOString(), event, ...(redactFields(fields) as Record<string, unknown>) } as AuditEntry;
     this.ring.push(entry);
     if (this.ring.length > this.ringSize) this.ring.splice(0, this.ring.length - this.ringSize);
     this.stream?.write(JSON.stringify(entry) + '\n');

@@ -5,7 +5,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { TOKEN_SUBPROTOCOL_PREFIX } from './robot/protocol.ts';
-import type { Role } from './robot/bridge.ts';
+import type { Role } from './robot/connection.ts';
 
 export function generateToken(): string {
   return randomBytes(24).toString('base64url');

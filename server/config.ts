@@ -35,6 +35,20 @@ export const SafetyConfigSchema = z
     messageBurst: positive.default(300),
     /** A connection that keeps flooding past its rate for this many dropped messages is closed. */
     floodCloseAfter: positive.default(600),
+    /**
+     * Bytes per second any connection may send (token bucket, with `inboundByteBurst`, which
+     * is raised to maxPayloadBytes when smaller). Checked before a message is decoded or
+     * parsed: an over-budget message is dropped unread and the connection's socket is not
+     * read until its budget refills, so the kernel pushes back on the sender.
+     */
+    inboundBytesPerSec: positive.default(128 * 1024),
+    inboundByteBurst: positive.default(128 * 1024),
+    /**
+     * Milliseconds per second of JSON parsing and validation any connection may cost (token
+     * bucket). A controller at the full command rate costs about 2 ms/s.
+     */
+    parseMsPerSec: positive.default(20),
+    parseBurstMs: positive.default(50),
     /** State older than this cannot be used to clamp a command, so commands are refused. */
     staleStateMs: positive.default(500),
   })
@@ -102,6 +116,13 @@ export const ConfigSchema = z
     /** Extra origins allowed besides the server's own http://127.0.0.1:port and http://localhost:port. */
     allowedOrigins: z.array(z.string().regex(/^https?:\/\/[^/]+$/, 'must be an origin like http://host:port')).default([]),
     maxPayloadBytes: z.number().int().min(1024).max(16 << 20).default(64 * 1024),
+    /** Most simultaneous robot WebSocket connections; more are refused with 503 at the upgrade. */
+    maxConnections: z.number().int().min(1).max(65535).default(256),
+    /**
+     * Unsent bytes a connection may have queued before it is closed as not reading.
+     * Default: derived from the machine's memory and maxConnections (defaultSendBufferCap).
+     */
+    sendBufferCapBytes: z.number().int().min(16 * 1024).max(1 << 30).optional(),
     maxUploadBytes: z.number().int().min(1).default(4 * 1024 ** 3),
     telemetryHz: positive.default(30),
     cameraHz: positive.default(5),

@@ -16,6 +16,7 @@
 import WebSocket from 'ws';
 import { z } from 'zod';
 import type { RosbridgeConfig, SafetyConfig } from '../config.ts';
+import { redactUrl } from '../redact.ts';
 import { sumDeltas } from '../robot/safety.ts';
 import type { DriverEvents, RobotDriver, RobotInfo, RobotState, SafeCommand } from './types.ts';
 
@@ -82,7 +83,8 @@ export class RosbridgeDriver implements RobotDriver {
     checkType('services.hold', cfg.services.hold.type, SERVICE_TYPES);
     checkType('services.estop', cfg.services.estop.type, SERVICE_TYPES);
     this.info = {
-      name: `rosbridge:${cfg.url}`,
+      // The name is shown to clients and logged; a token in the rosbridge URL must not be.
+      name: `rosbridge:${redactUrl(cfg.url)}`,
       driver: 'rosbridge',
       jointNames: cfg.jointNames.slice(),
       jointLower: lower,

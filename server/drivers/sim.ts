@@ -5,6 +5,12 @@
  * step; the sim controller takes LIBERO-style normalised actions, so they are divided
  * by its per-step scales here. The camera is the sim's CPU reference ray-caster (the
  * same renderer the GPU camera is tested against), from the LIBERO-like front view.
+ *
+ * Hold: the EE controller re-bases every step on the measured joints and adds a
+ * null-space pull toward home, so a zero delta is not "stay here": fed zero deltas, a
+ * held arm crept about 2 mm/min (issue 16). A hold therefore bypasses the controller: it
+ * latches the joint configuration at the moment of the hold, stops the arm there (zero
+ * joint velocity, like brakes engaging) and keeps the position servos' targets on it.
  */
 import type { Config } from '../config.ts';
 import { sumDeltas } from '../robot/safety.ts';
@@ -29,6 +35,11 @@ const PANDA_MAX_VEL = [2.175, 2.175, 2.175, 2.175, 2.61, 2.61, 2.61];
  */
 const CAMERA_SIZE = 64;
 
+export interface SimDriverOptions {
+  /** Do not start the 20 Hz timer; the owner calls `stepOnce()` (tests simulate minutes in seconds). */
+  manualStep?: boolean;
+}
+
 export class SimDriver implements RobotDriver {
   readonly info: RobotInfo;
   private timer: NodeJS.Timeout | null = null;
@@ -36,6 +47,8 @@ export class SimDriver implements RobotDriver {
   private pending: number[][] = [];
   private gripperCmd = -1;
   private holding = true;
+  /** Joint configuration the arm is held at; null while commands drive it (or until the first held step). */
+  private holdQ: number[] | null = null;
   private moving = false;
   private lastQ: number[] = [];
   private geoms: Float32Array;
@@ -43,7 +56,12 @@ export class SimDriver implements RobotDriver {
   private frameStep = -1;
   private stepCount = 0;
 
-  private constructor(private readonly world: World, private readonly init: InitState, private readonly config: Config) {
+  private constructor(
+    private readonly world: World,
+    private readonly init: InitState,
+    private readonly config: Config,
+    private readonly opts: SimDriverOptions,
+  ) {
     this.info = {
       name: `mujoco-panda (${world.task.id})`,
       driver: 'sim',
@@ -62,17 +80,17 @@ export class SimDriver implements RobotDriver {
     this.lastQ = world.physics.armQ();
   }
 
-  static async create(config: Config): Promise<SimDriver> {
+  static async create(config: Config, opts: SimDriverOptions = {}): Promise<SimDriver> {
     const task = config.simTask ? getTask(config.simTask) : listTasks()[0];
     const world = await World.create(task, { objects: task.objects, fixtures: task.fixtures });
     const init = getInitState(task, ((config.seed % INIT_STATES_PER_TASK) + INIT_STATES_PER_TASK) % INIT_STATES_PER_TASK);
     world.reset(init);
-    return new SimDriver(world, init, config);
+    return new SimDriver(world, init, config, opts);
   }
 
   async start(events: DriverEvents): Promise<void> {
     this.events = events;
-    this.timer = setInterval(() => this.stepOnce(), 1000 / CONTROL_HZ);
+    if (!this.opts.manualStep) this.timer = setInterval(() => this.stepOnce(), 1000 / CONTROL_HZ);
   }
 
   available(): boolean {
@@ -96,6 +114,7 @@ export class SimDriver implements RobotDriver {
 
   command(cmd: SafeCommand): void {
     this.holding = false;
+    this.holdQ = null;
     if (cmd.kind === 'ee_delta') this.pending.push(cmd.delta);
     else if (cmd.kind === 'gripper') this.gripperCmd = cmd.value;
     // joint_target is refused by the bridge (supportsJointTarget is false).
@@ -103,7 +122,11 @@ export class SimDriver implements RobotDriver {
 
   hold(_reason?: string): void {
     this.pending = [];
+    // Already held: keep the latched configuration. Re-latching at the measured joints on
+    // every hold call (the bridge sends several) would let servo error accumulate.
+    if (this.holding && this.holdQ) return;
     this.holding = true;
+    this.latchHold();
   }
 
   estop(): void {
@@ -115,16 +138,47 @@ export class SimDriver implements RobotDriver {
     this.pending = [];
     this.gripperCmd = -1;
     this.holding = true;
+    this.holdQ = null;
+    this.latchHold();
   }
 
-  /** One 20 Hz step. A held arm gets a zero delta, which the controller turns into "stay here". */
-  private stepOnce(): void {
-    const d = this.holding ? null : sumDeltas(this.pending, this.config.safety);
-    this.pending = [];
-    if (d) this.gripperCmd = d[6];
-    const a = d ?? [0, 0, 0, 0, 0, 0, this.gripperCmd];
-    const action = [a[0] / POS_SCALE, a[1] / POS_SCALE, a[2] / POS_SCALE, a[3] / ROT_SCALE, a[4] / ROT_SCALE, a[5] / ROT_SCALE, a[6]];
-    this.world.step(action);
+  /** Latches the current joints as the hold configuration and stops the arm on it. */
+  private latchHold(): void {
+    const p = this.world.physics;
+    this.holdQ = p.armQ();
+    const qvel = p.qvel;
+    for (const d of p.armDof) qvel[d] = 0;
+    this.applyHoldTargets();
+    // mj_step leaves site poses computed before its last integration; recompute them so the
+    // state reported at the hold is the configuration actually held.
+    p.forward();
+  }
+
+  private applyHoldTargets(): void {
+    const p = this.world.physics;
+    const ctrl = p.ctrl;
+    const q = this.holdQ!;
+    for (let i = 0; i < 7; i++) ctrl[p.armAct[i]] = q[i];
+    // Same finger mapping as the EE controller: the gripper keeps its last command.
+    const finger = (FINGER_MAX * (1 - Math.max(-1, Math.min(1, this.gripperCmd)))) / 2;
+    for (const a of p.fingerAct) ctrl[a] = finger;
+  }
+
+  /** One 20 Hz control step (public for `manualStep` owners). */
+  stepOnce(): void {
+    if (this.holding) {
+      if (!this.holdQ) this.latchHold();
+      this.pending = [];
+      this.applyHoldTargets();
+      this.world.physics.step();
+    } else {
+      const d = sumDeltas(this.pending, this.config.safety);
+      this.pending = [];
+      if (d) this.gripperCmd = d[6];
+      const a = d ?? [0, 0, 0, 0, 0, 0, this.gripperCmd];
+      const action = [a[0] / POS_SCALE, a[1] / POS_SCALE, a[2] / POS_SCALE, a[3] / ROT_SCALE, a[4] / ROT_SCALE, a[5] / ROT_SCALE, a[6]];
+      this.world.step(action);
+    }
     this.stepCount++;
     const q = this.world.physics.armQ();
     this.moving = q.some((v, i) => Math.abs(v - this.lastQ[i]) > 1e-4);

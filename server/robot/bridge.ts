@@ -1,8 +1,12 @@
 /**
- * The robot bridge: WebSocket connections, the control lease, the watchdog, the latched
- * e-stop, command validation and clamping, telemetry and camera streaming, and teleop
- * recording hooks. All robot safety decisions are made here, in one place, so that no
- * client (however buggy or hostile) can move the robot except through these checks.
+ * The robot bridge: the latched e-stop, command validation and clamping, message
+ * dispatch, telemetry and camera streaming, and teleop recording hooks. All robot safety
+ * decisions are made here, in one place, so that no client (however buggy or hostile)
+ * can move the robot except through these checks. Around it:
+ *   connection.ts  one client's inbound budgets and outbound backpressure
+ *   lease.ts       the control lease and the watchdog
+ *   status.ts      the hello and telemetry messages
+ *   limits.ts      token buckets, timers, the send-buffer cap
  *
  * Invariants:
  * - Only the lease holder's motion commands reach the driver, and only after schema
@@ -10,86 +14,24 @@
  * - When the holder goes quiet for `watchdogMs`, disconnects, loses or changes the lease,
  *   the driver is told to hold.
  * - The e-stop is server state, not connection state: it survives reconnects and lease
- *   changes and is cleared only by an explicit reset_estop.
+ *   changes and is cleared only by an explicit reset_estop. Any authenticated message
+ *   with op "estop" latches it, whatever is wrong with its other fields.
+ * - No client's traffic can hold up another's: every message is bounded work, paid for
+ *   from its own connection's budgets (connection.ts).
  */
-import type { WebSocket, RawData } from 'ws';
+import type { WebSocket } from 'ws';
 import type { Config } from '../config.ts';
 import type { AuditLog } from '../audit.ts';
 import { hasFk, type RobotDriver, type RobotState, type SafeCommand } from '../drivers/types.ts';
-import {
-  MOTION_OPS,
-  PROTOCOL_VERSION,
-  encodeCameraFrame,
-  parseClientMessage,
-  type AckMessage,
-  type ClientMessage,
-  type ErrorCode,
-  type ErrorMessage,
-} from './protocol.ts';
-import { clampEeDelta, clampGripper, clampJointTarget, jointStepLimit, type Clamp } from './safety.ts';
+import { encodeCameraFrame, MOTION_OPS, type AckMessage, type ClientMessage, type ErrorCode, type FieldWarning, type ParseResult } from './protocol.ts';
+import { clampEeDelta, clampGripper, clampJointTarget, type Clamp } from './safety.ts';
 import type { TeleopRecorder } from './recorder.ts';
+import { Connection, type ConnectionHandlers, type ConnectionLimits, type Role } from './connection.ts';
+import { LeaseManager } from './lease.ts';
+import { defaultSendBufferCap } from './limits.ts';
+import { helloMessage, telemetryMessage, type BridgeSnapshot } from './status.ts';
 
-export type Role = 'operator' | 'admin';
-
-/** Above this many queued bytes a client is too slow for telemetry; frames are skipped for it. */
-const SLOW_CLIENT_BYTES = 1 << 20;
-/** Above this a client is not reading at all; it is closed so it cannot grow server memory. */
-const STUCK_CLIENT_BYTES = 32 << 20;
-
-class Bucket {
-  private tokens: number;
-  private last = performance.now();
-  constructor(private readonly rate: number, private readonly burst: number) {
-    this.tokens = burst;
-  }
-  take(now: number): boolean {
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.rate) / 1000);
-    this.last = now;
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
-      return true;
-    }
-    return false;
-  }
-}
-
-/**
- * A one-shot timer that can be pushed back cheaply. `refresh()` on a pending timer moves
- * its deadline without allocating, which matters at 100 commands a second; a fired or
- * disarmed timer is replaced by a new one (Node does not revive a cleared timer).
- */
-class Deadline {
-  private t: NodeJS.Timeout | null = null;
-  constructor(private readonly ms: number, private readonly fn: () => void) {}
-  arm(): void {
-    if (this.t) this.t.refresh();
-    else {
-      this.t = setTimeout(() => {
-        this.t = null;
-        this.fn();
-      }, this.ms);
-    }
-  }
-  disarm(): void {
-    if (this.t) clearTimeout(this.t);
-    this.t = null;
-  }
-}
-
-interface Conn {
-  id: string;
-  ws: WebSocket;
-  role: Role;
-  remote: string;
-  msgBucket: Bucket;
-  cmdBucket: Bucket;
-  dropWindowStart: number;
-  dropsInWindow: number;
-  lastRateErrorAt: number;
-  rateRefusals: number;
-  camera: boolean;
-  closed: boolean;
-}
+export type { Role } from './connection.ts';
 
 export interface BridgeOptions {
   config: Config;
@@ -100,13 +42,9 @@ export interface BridgeOptions {
 }
 
 export class RobotBridge {
-  private readonly conns = new Map<string, Conn>();
+  private readonly conns = new Map<string, Connection>();
   private nextConnId = 1;
-  private holder: Conn | null = null;
-  private lastSeq = -1;
-  private lastActivity = 0;
-  private readonly watchdogTimer: Deadline;
-  private readonly leaseTimer: Deadline;
+  private readonly lease: LeaseManager;
   private estop: { latched: boolean; by: string | null; reason: string | null; at: string | null } = { latched: false, by: null, reason: null, at: null };
   private holdReason: string | null = 'startup';
   private telemetrySeq = 0;
@@ -120,14 +58,40 @@ export class RobotBridge {
   private readonly driver: RobotDriver;
   private readonly audit: AuditLog;
   private readonly recorder?: TeleopRecorder;
+  private readonly limits: ConnectionLimits;
+  private readonly handlers: ConnectionHandlers;
 
   constructor(private readonly opts: BridgeOptions) {
     this.cfg = opts.config;
     this.driver = opts.driver;
     this.audit = opts.audit;
     this.recorder = opts.recorder;
-    this.watchdogTimer = new Deadline(this.cfg.safety.watchdogMs, () => this.onWatchdog());
-    this.leaseTimer = new Deadline(this.cfg.safety.leaseTimeoutMs, () => this.onLeaseTimeout());
+    this.limits = {
+      safety: this.cfg.safety,
+      maxPayloadBytes: this.cfg.maxPayloadBytes,
+      sendBufferCap: this.cfg.sendBufferCapBytes ?? defaultSendBufferCap(this.cfg.maxConnections),
+    };
+    this.lease = new LeaseManager(this.cfg.safety, {
+      audit: this.audit,
+      hold: (reason) => this.hold(reason),
+      broadcast: (obj) => this.broadcast(obj),
+      discardRecording: (reason) => this.discardRecording(reason),
+      onWatchdog: (holder, silentMs) => {
+        if (this.holdReason !== null) return;
+        this.hold('watchdog');
+        this.audit.write('watchdog', { conn: holder.id, silentMs });
+        this.broadcast({ type: 'safety', event: 'hold', reason: 'watchdog' });
+      },
+    });
+    this.handlers = {
+      onMessage: (conn, r, now) => this.onMessage(conn, r, now),
+      onClose: (conn, code) => this.onClose(conn, code),
+      onInternalError: (conn, e) => {
+        this.audit.write('internal_error', { conn: conn.id, message: e.message });
+        this.hold('internal_error');
+        conn.sendError('internal', 'internal error; the robot was held');
+      },
+    };
   }
 
   async start(): Promise<void> {
@@ -157,148 +121,57 @@ export class RobotBridge {
   }
 
   get leaseHolder(): string | null {
-    return this.holder?.id ?? null;
+    return this.lease.holder?.id ?? null;
   }
 
   get estopLatched(): boolean {
     return this.estop.latched;
   }
 
+  /** Unsent bytes past which a connection is closed as not reading. */
+  get sendBufferCap(): number {
+    return this.limits.sendBufferCap;
+  }
+
   accept(ws: WebSocket, role: Role, remote: string): void {
-    const s = this.cfg.safety;
-    const conn: Conn = {
-      id: `c${this.nextConnId++}`,
-      ws,
-      role,
-      remote,
-      msgBucket: new Bucket(s.messageRateHz, s.messageBurst),
-      cmdBucket: new Bucket(s.commandRateHz, s.commandBurst),
-      dropWindowStart: performance.now(),
-      dropsInWindow: 0,
-      lastRateErrorAt: -Infinity,
-      rateRefusals: 0,
-      camera: false,
-      closed: false,
-    };
+    const conn = new Connection(`c${this.nextConnId++}`, ws, role, remote, this.limits, this.audit, this.handlers);
     this.conns.set(conn.id, conn);
     this.audit.write('connect', { conn: conn.id, role, remote });
-    ws.on('message', (data, isBinary) => {
-      try {
-        this.onMessage(conn, data, isBinary);
-      } catch (e) {
-        // A bug must not take the process (and every other client) down; the robot holds.
-        this.audit.write('internal_error', { conn: conn.id, message: (e as Error).message });
-        this.hold('internal_error');
-        this.sendError(conn, 'internal', 'internal error; the robot was held');
-      }
-    });
-    ws.on('close', (code) => this.onClose(conn, code));
-    ws.on('error', (e) => this.audit.write('socket_error', { conn: conn.id, message: e.message }));
-    this.send(conn, this.hello(conn));
+    const holder = this.lease.holder;
+    conn.send(helloMessage(this.cfg, this.driver.info, this.opts.version, conn, { estop: this.estop, holder }, this.limits.sendBufferCap));
   }
 
-  private hello(conn: Conn) {
-    const info = this.driver.info;
-    const s = this.cfg.safety;
-    return {
-      type: 'hello',
-      protocol: PROTOCOL_VERSION,
-      server: { name: 'prts-workbench', version: this.opts.version },
-      connectionId: conn.id,
-      role: conn.role,
-      controller: this.holder?.id ?? null,
-      robot: {
-        name: info.name,
-        driver: info.driver,
-        controlHz: info.controlHz,
-        jointNames: info.jointNames,
-        jointLower: info.jointLower,
-        jointUpper: info.jointUpper,
-        jointMaxVel: info.jointMaxVel,
-        gripperRange: info.gripperRange,
-        supportsJointTarget: info.supportsJointTarget,
-      },
-      actionSpace: {
-        ee_delta: {
-          names: info.eeActionNames,
-          low: [-s.maxEeStep, -s.maxEeStep, -s.maxEeStep, -s.maxEeRotStep, -s.maxEeRotStep, -s.maxEeRotStep, Math.min(...info.gripperRange)],
-          high: [s.maxEeStep, s.maxEeStep, s.maxEeStep, s.maxEeRotStep, s.maxEeRotStep, s.maxEeRotStep, Math.max(...info.gripperRange)],
-          units: 'metres and radians per control step; gripper absolute',
-        },
-        joint_target: info.supportsJointTarget
-          ? { names: info.jointNames, low: info.jointLower, high: info.jointUpper, maxStep: info.jointNames.map((_, i) => jointStepLimit(i, info, s)) }
-          : null,
-      },
-      workspace: { min: s.workspaceMin, max: s.workspaceMax },
-      cameras: info.cameras.map((c, index) => ({ index, name: c.name, width: c.width, height: c.height, fps: Math.min(c.fps, this.cfg.cameraHz), format: 'rgb8' })),
-      rates: { telemetryHz: this.cfg.telemetryHz, commandRateHz: s.commandRateHz, messageRateHz: s.messageRateHz },
-      safety: { watchdogMs: s.watchdogMs, leaseTimeoutMs: s.leaseTimeoutMs, estop: this.estop.latched },
-      limits: { maxPayloadBytes: this.cfg.maxPayloadBytes },
-    };
-  }
-
-  private onMessage(conn: Conn, data: RawData, isBinary: boolean): void {
+  private onMessage(conn: Connection, r: ParseResult, now: number): void {
     if (conn.closed) return;
-    const now = performance.now();
-    if (!conn.msgBucket.take(now)) {
-      this.onDrop(conn, now);
-      return;
-    }
-    if (isBinary) {
-      this.sendError(conn, 'binary_not_accepted', 'binary frames are not accepted from clients; send JSON text frames');
-      return;
-    }
-    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
-    const r = parseClientMessage(text);
     if (!r.ok) {
-      this.send(conn, r.error);
-      if (this.holder === conn && r.error.op && MOTION_OPS.has(r.error.op as never)) {
+      conn.send(r.error);
+      if (this.lease.holder === conn && r.error.op && MOTION_OPS.has(r.error.op as never)) {
         this.audit.write('refused', { conn: conn.id, op: r.error.op, seq: r.error.seq, code: r.error.code, message: r.error.message });
       }
       return;
     }
-    this.dispatch(conn, r.msg, now);
+    this.dispatch(conn, r.msg, r.warnings, now);
   }
 
-  private onDrop(conn: Conn, now: number): void {
-    if (now - conn.dropWindowStart > 1000) {
-      conn.dropWindowStart = now;
-      conn.dropsInWindow = 0;
-    }
-    conn.dropsInWindow++;
-    if (conn.dropsInWindow >= this.cfg.safety.floodCloseAfter) {
-      this.audit.write('flood_close', { conn: conn.id, dropped: conn.dropsInWindow });
-      this.closeConn(conn, 1008, 'message rate limit exceeded');
-      return;
-    }
-    if (now - conn.lastRateErrorAt > 250) {
-      conn.lastRateErrorAt = now;
-      this.sendError(conn, 'rate_limited', `more than ${this.cfg.safety.messageRateHz} messages/s; messages are being dropped`);
-    }
-  }
-
-  private dispatch(conn: Conn, msg: ClientMessage, now: number): void {
+  private dispatch(conn: Connection, msg: ClientMessage, warnings: FieldWarning[], now: number): void {
     switch (msg.op) {
+      case 'estop':
+        return this.doEstop(conn, msg.reason ?? 'operator', msg.seq, warnings);
       case 'heartbeat':
-        if (this.holder === conn) this.renew();
-        this.send(conn, { type: 'ack', op: 'heartbeat', seq: msg.seq });
+        if (this.lease.holder === conn) this.lease.renew();
+        conn.send({ type: 'ack', op: 'heartbeat', seq: msg.seq });
         return;
       case 'lease_request':
-        return this.leaseRequest(conn, msg.seq);
+        return this.lease.request(conn, msg.seq);
       case 'lease_release':
-        if (this.holder !== conn) return this.sendError(conn, 'not_controller', 'you do not hold the lease', msg);
-        this.releaseLease('released');
-        this.send(conn, { type: 'ack', op: 'lease_release', seq: msg.seq });
-        return;
+        return this.lease.release(conn, msg.seq);
       case 'takeover':
-        return this.takeover(conn, msg.seq);
-      case 'estop':
-        return this.doEstop(conn, msg.reason ?? 'operator', msg.seq);
+        return this.lease.takeover(conn, msg.seq);
       case 'reset_estop':
         return this.resetEstop(conn, msg.seq);
       case 'subscribe':
         conn.camera = msg.camera;
-        this.send(conn, { type: 'ack', op: 'subscribe', seq: msg.seq });
+        conn.send({ type: 'ack', op: 'subscribe', seq: msg.seq });
         return;
       case 'reset_scene':
         return void this.resetScene(conn, msg.seq);
@@ -313,86 +186,6 @@ export class RobotBridge {
     }
   }
 
-  // ---- lease -------------------------------------------------------------------------
-
-  private leaseRequest(conn: Conn, seq?: number): void {
-    if (this.holder === conn) {
-      this.renew();
-      this.send(conn, { type: 'ack', op: 'lease_request', seq });
-      return;
-    }
-    if (this.holder) {
-      this.audit.write('lease_denied', { conn: conn.id, holder: this.holder.id });
-      return this.sendError(conn, 'lease_held', `the lease is held by ${this.holder.id}${conn.role === 'admin' ? '; use takeover' : ''}`, { op: 'lease_request', seq });
-    }
-    this.grant(conn, 'granted');
-    this.send(conn, { type: 'ack', op: 'lease_request', seq });
-  }
-
-  private takeover(conn: Conn, seq?: number): void {
-    if (conn.role !== 'admin') {
-      this.audit.write('refused', { conn: conn.id, op: 'takeover', code: 'forbidden' });
-      return this.sendError(conn, 'forbidden', 'takeover needs the admin token', { op: 'takeover', seq });
-    }
-    const prev = this.holder;
-    if (prev && prev !== conn) {
-      this.discardRecording('lease_takeover');
-      this.send(prev, { type: 'lease', holder: conn.id, reason: 'revoked', by: conn.id });
-    }
-    this.grant(conn, prev && prev !== conn ? 'takeover' : 'granted', prev?.id);
-    this.send(conn, { type: 'ack', op: 'takeover', seq });
-  }
-
-  private grant(conn: Conn, reason: string, from?: string): void {
-    this.holder = conn;
-    this.lastSeq = -1;
-    // A new controller starts from a robot at rest, never from the previous one's motion.
-    this.hold('lease_change');
-    this.renew();
-    this.leaseTimer.arm();
-    this.audit.write('lease', { conn: conn.id, role: conn.role, reason, from: from ?? null });
-    this.broadcast({ type: 'lease', holder: conn.id, role: conn.role, reason });
-  }
-
-  private releaseLease(reason: string): void {
-    const prev = this.holder;
-    if (!prev) return;
-    this.discardRecording(`lease_${reason}`);
-    this.holder = null;
-    this.watchdogTimer.disarm();
-    this.leaseTimer.disarm();
-    this.hold(`lease_${reason}`);
-    this.audit.write('lease', { conn: prev.id, role: prev.role, reason });
-    this.broadcast({ type: 'lease', holder: null, reason, previous: prev.id });
-  }
-
-  private renew(): void {
-    this.lastActivity = performance.now();
-    this.watchdogTimer.arm();
-    this.leaseTimer.arm();
-  }
-
-  private onWatchdog(): void {
-    if (!this.holder) return;
-    if (this.holdReason === null) {
-      this.hold('watchdog');
-      this.audit.write('watchdog', { conn: this.holder.id, silentMs: Math.round(performance.now() - this.lastActivity) });
-      this.broadcast({ type: 'safety', event: 'hold', reason: 'watchdog' });
-    }
-  }
-
-  private onLeaseTimeout(): void {
-    if (!this.holder) return;
-    const silent = performance.now() - this.lastActivity;
-    if (silent + 1 < this.cfg.safety.leaseTimeoutMs) {
-      this.leaseTimer.arm();
-      return;
-    }
-    const h = this.holder;
-    this.releaseLease('expired');
-    this.send(h, { type: 'lease', holder: null, reason: 'expired' });
-  }
-
   private hold(reason: string): void {
     this.holdReason = reason;
     this.lastAction = null;
@@ -401,22 +194,27 @@ export class RobotBridge {
 
   // ---- e-stop ------------------------------------------------------------------------
 
-  private doEstop(conn: Conn, reason: string, seq?: number): void {
+  private doEstop(conn: Connection, reason: string, seq: number | undefined, warnings: FieldWarning[]): void {
     // Any authenticated connection may stop the robot: an observer who sees danger must not need the lease.
+    // The robot is stopped first; everything else (logging, telling clients, bad fields) comes after.
     const first = !this.estop.latched;
     this.estop = { latched: true, by: conn.id, reason, at: new Date().toISOString() };
     this.holdReason = 'estop';
     this.lastAction = null;
     this.driver.estop();
-    this.audit.write('estop', { conn: conn.id, role: conn.role, reason, alreadyLatched: !first });
+    const entry: Record<string, unknown> = { conn: conn.id, role: conn.role, reason, alreadyLatched: !first };
+    if (warnings.length) entry.warnings = warnings;
+    this.audit.write('estop', entry);
     this.broadcast({ type: 'safety', event: 'estop', latched: true, by: conn.id, reason });
-    this.send(conn, { type: 'ack', op: 'estop', seq });
+    const ack: AckMessage = { type: 'ack', op: 'estop', seq };
+    if (warnings.length) ack.warnings = warnings;
+    conn.send(ack);
   }
 
-  private resetEstop(conn: Conn, seq?: number): void {
-    if (this.holder !== conn && conn.role !== 'admin') {
+  private resetEstop(conn: Connection, seq?: number): void {
+    if (this.lease.holder !== conn && conn.role !== 'admin') {
       this.audit.write('refused', { conn: conn.id, op: 'reset_estop', code: 'not_controller' });
-      return this.sendError(conn, 'not_controller', 'only the lease holder or an admin may reset the e-stop', { op: 'reset_estop', seq });
+      return conn.sendError('not_controller', 'only the lease holder or an admin may reset the e-stop', { op: 'reset_estop', seq });
     }
     const was = this.estop.latched;
     this.estop = { latched: false, by: null, reason: null, at: null };
@@ -424,38 +222,30 @@ export class RobotBridge {
     this.hold('estop_reset');
     this.audit.write('estop_reset', { conn: conn.id, role: conn.role, wasLatched: was });
     this.broadcast({ type: 'safety', event: 'estop_reset', latched: false, by: conn.id });
-    this.send(conn, { type: 'ack', op: 'reset_estop', seq });
+    conn.send({ type: 'ack', op: 'reset_estop', seq });
   }
 
   // ---- motion ------------------------------------------------------------------------
 
-  private refuse(conn: Conn, code: ErrorCode, message: string, msg: { op: string; seq?: number }, field?: string): void {
-    if (code === 'rate_limited') {
-      // Aggregate rate refusals in the log: one line per burst, not one per dropped command.
-      conn.rateRefusals++;
-      const now = performance.now();
-      if (now - conn.lastRateErrorAt < 250) return;
-      conn.lastRateErrorAt = now;
-      this.audit.write('refused', { conn: conn.id, op: msg.op, seq: msg.seq, code, count: conn.rateRefusals });
-      conn.rateRefusals = 0;
-    } else {
-      this.audit.write('refused', { conn: conn.id, op: msg.op, seq: msg.seq, code, message });
-    }
-    this.sendError(conn, code, message, msg, field);
+  private refuse(conn: Connection, code: ErrorCode, message: string, msg: { op: string; seq?: number }, field?: string): void {
+    this.audit.write('refused', { conn: conn.id, op: msg.op, seq: msg.seq, code, message });
+    conn.sendError(code, message, msg, field);
   }
 
-  private motion(conn: Conn, msg: Extract<ClientMessage, { op: 'ee_delta' | 'joint_target' | 'gripper' }>, now: number): void {
-    if (this.holder !== conn) {
-      return this.refuse(conn, 'not_controller', this.holder ? `observers cannot command the robot; ${this.holder.id} holds the lease` : 'request the lease (lease_request) before sending commands', msg);
+  private motion(conn: Connection, msg: Extract<ClientMessage, { op: 'ee_delta' | 'joint_target' | 'gripper' }>, now: number): void {
+    const holder = this.lease.holder;
+    if (holder !== conn) {
+      return this.refuse(conn, 'not_controller', holder ? `observers cannot command the robot; ${holder.id} holds the lease` : 'request the lease (lease_request) before sending commands', msg);
     }
     if (this.estop.latched) {
       return this.refuse(conn, 'estopped', 'the e-stop is latched; commands are refused until reset_estop', msg);
     }
     if (!conn.cmdBucket.take(now)) {
-      return this.refuse(conn, 'rate_limited', `more than ${this.cfg.safety.commandRateHz} commands/s`, msg);
+      // Reported (with this seq) in the connection's next aggregated rate_limited error.
+      return conn.noteDrop('commands', now, msg.seq, msg.op);
     }
-    if (msg.seq <= this.lastSeq) {
-      return this.refuse(conn, 'stale_seq', `seq ${msg.seq} is not greater than the last accepted seq ${this.lastSeq}`, msg, 'seq');
+    if (msg.seq <= this.lease.lastSeq) {
+      return this.refuse(conn, 'stale_seq', `seq ${msg.seq} is not greater than the last accepted seq ${this.lease.lastSeq}`, msg, 'seq');
     }
     const state = this.driver.available() ? this.driver.state() : null;
     if (!state || now - state.t > this.cfg.safety.staleStateMs) {
@@ -491,33 +281,33 @@ export class RobotBridge {
         break;
       }
     }
-    this.lastSeq = msg.seq;
+    this.lease.lastSeq = msg.seq;
     this.holdReason = null;
-    this.renew();
+    this.lease.renew();
     this.lastAction = action ?? this.lastAction;
     this.driver.command(safe);
     if (clamps.length) this.audit.write('clamp', { conn: conn.id, op: msg.op, seq: msg.seq, clamps });
     const ack: AckMessage = { type: 'ack', op: msg.op, seq: msg.seq };
     if (clamps.length) ack.clamps = clamps;
-    this.send(conn, ack);
+    conn.send(ack);
   }
 
-  private async resetScene(conn: Conn, seq?: number): Promise<void> {
-    if (this.holder !== conn) return this.refuse(conn, 'not_controller', 'only the lease holder may reset the scene', { op: 'reset_scene', seq });
+  private async resetScene(conn: Connection, seq?: number): Promise<void> {
+    if (this.lease.holder !== conn) return this.refuse(conn, 'not_controller', 'only the lease holder may reset the scene', { op: 'reset_scene', seq });
     if (this.estop.latched) return this.refuse(conn, 'estopped', 'the e-stop is latched', { op: 'reset_scene', seq });
     if (!this.driver.resetScene) return this.refuse(conn, 'unsupported', `the ${this.driver.info.driver} driver cannot reset its scene`, { op: 'reset_scene', seq });
     this.hold('reset_scene');
     await this.driver.resetScene();
     this.hold('reset_scene');
     this.audit.write('reset_scene', { conn: conn.id });
-    this.send(conn, { type: 'ack', op: 'reset_scene', seq });
+    conn.send({ type: 'ack', op: 'reset_scene', seq });
   }
 
   // ---- recording ---------------------------------------------------------------------
 
-  private async record(conn: Conn, msg: Extract<ClientMessage, { op: 'record_start' | 'record_stop' | 'record_discard' }>): Promise<void> {
+  private async record(conn: Connection, msg: Extract<ClientMessage, { op: 'record_start' | 'record_stop' | 'record_discard' }>): Promise<void> {
     if (!this.recorder) return this.refuse(conn, 'unsupported', 'recording is not available on this server', msg);
-    if (this.holder !== conn) return this.refuse(conn, 'not_controller', 'only the lease holder may record', msg);
+    if (this.lease.holder !== conn) return this.refuse(conn, 'not_controller', 'only the lease holder may record', msg);
     try {
       if (msg.op === 'record_start') {
         if (this.recorder.active) return this.refuse(conn, 'recording', 'a recording is already running; stop or discard it first', msg);
@@ -536,11 +326,11 @@ export class RobotBridge {
         this.audit.write('record_discarded', { conn: conn.id, reason: 'operator' });
         this.broadcast({ type: 'record', state: 'discarded', reason: 'operator' });
       }
-      this.send(conn, { type: 'ack', op: msg.op, seq: msg.seq });
+      conn.send({ type: 'ack', op: msg.op, seq: msg.seq });
     } catch (e) {
       this.audit.write('record_failed', { conn: conn.id, op: msg.op, message: (e as Error).message });
       this.broadcast({ type: 'record', state: 'failed', message: (e as Error).message });
-      this.sendError(conn, 'recording', `recording ${msg.op} failed: ${(e as Error).message}`, msg);
+      conn.sendError('recording', `recording ${msg.op} failed: ${(e as Error).message}`, msg);
     }
   }
 
@@ -567,30 +357,23 @@ export class RobotBridge {
 
   // ---- streaming ---------------------------------------------------------------------
 
-  private sendTelemetry(): void {
-    if (this.conns.size === 0) return;
-    const s = this.driver.state();
-    const msg = JSON.stringify({
-      type: 'telemetry',
-      seq: this.telemetrySeq++,
-      t: Math.round(this.now() * 10) / 10,
-      q: s?.q ?? null,
-      ee: s ? { pos: s.eePos, quat: s.eeQuat } : null,
-      gripper: s?.gripper ?? null,
-      moving: s?.moving ?? false,
-      safety: {
-        estop: this.estop.latched,
-        estopBy: this.estop.by,
-        holding: s?.holding ?? true,
-        holdReason: this.holdReason,
-        driverAvailable: this.driver.available(),
-      },
-      lease: { holder: this.holder?.id ?? null, role: this.holder?.role ?? null },
-      lastSeq: this.lastSeq,
+  private snapshot(): BridgeSnapshot {
+    return {
+      estop: this.estop,
+      holdReason: this.holdReason,
+      holder: this.lease.holder,
+      lastSeq: this.lease.lastSeq,
+      driverAvailable: this.driver.available(),
       recording: this.recorder?.active ? this.recorder.status() : null,
       clients: this.conns.size,
-    });
-    for (const c of this.conns.values()) this.sendRaw(c, msg, false);
+    };
+  }
+
+  private sendTelemetry(): void {
+    if (this.conns.size === 0) return;
+    const msg = telemetryMessage(this.telemetrySeq++, this.now(), this.driver.state(), this.snapshot());
+    // Also the periodic backpressure check: a client that stopped reading is closed here.
+    for (const c of this.conns.values()) c.sendRaw(msg, false);
   }
 
   private sendCamera(): void {
@@ -600,58 +383,19 @@ export class RobotBridge {
     const f = this.driver.camera(0);
     if (!f) return;
     const buf = encodeCameraFrame(f.camera, f.width, f.height, this.cameraSeq++, this.now(), f.rgb);
-    for (const c of this.conns.values()) if (c.camera) this.sendRaw(c, buf, false);
+    for (const c of this.conns.values()) if (c.camera) c.sendRaw(buf, false);
   }
 
   broadcast(obj: object): void {
     const text = JSON.stringify(obj);
-    for (const c of this.conns.values()) this.sendRaw(c, text, true);
+    for (const c of this.conns.values()) c.sendRaw(text, true);
   }
 
-  private send(conn: Conn, obj: object): void {
-    this.sendRaw(conn, JSON.stringify(obj), true);
-  }
-
-  private sendError(conn: Conn, code: ErrorCode, message: string, msg?: { op?: string; seq?: number }, field?: string): void {
-    const e: ErrorMessage = { type: 'error', code, message };
-    if (field) e.field = field;
-    if (msg?.op) e.op = msg.op;
-    if (msg?.seq !== undefined) e.seq = msg.seq;
-    this.send(conn, e);
-  }
-
-  /** `essential` messages (acks, errors, lease and safety events) are never skipped for slowness. */
-  private sendRaw(conn: Conn, data: string | Buffer, essential: boolean): void {
-    if (conn.closed || conn.ws.readyState !== 1) return;
-    const buffered = conn.ws.bufferedAmount;
-    if (buffered > STUCK_CLIENT_BYTES) {
-      this.audit.write('slow_client_close', { conn: conn.id, buffered });
-      this.closeConn(conn, 1008, 'client is not reading; closed');
-      return;
-    }
-    if (!essential && buffered > SLOW_CLIENT_BYTES) return;
-    conn.ws.send(data);
-  }
-
-  private closeConn(conn: Conn, code: number, reason: string): void {
-    if (conn.closed) return;
-    conn.closed = true;
-    try {
-      conn.ws.close(code, reason);
-    } catch {
-      conn.ws.terminate();
-    }
-    // Do not wait for the closing handshake to act: a flooding or stuck controller loses the robot now.
-    this.onClose(conn, code);
-    setTimeout(() => conn.ws.terminate(), 1000).unref();
-  }
-
-  private onClose(conn: Conn, code: number): void {
+  private onClose(conn: Connection, code: number): void {
     if (!this.conns.has(conn.id)) return;
-    conn.closed = true;
     this.conns.delete(conn.id);
     this.audit.write('disconnect', { conn: conn.id, code });
-    if (this.holder === conn) this.releaseLease('disconnected');
+    this.lease.onDisconnect(conn);
   }
 
   /** Graceful shutdown: hold the robot, roll back an unfinished recording, close every socket. */
@@ -660,23 +404,15 @@ export class RobotBridge {
     this.closing = true;
     if (this.telemetryTimer) clearInterval(this.telemetryTimer);
     if (this.cameraTimer) clearInterval(this.cameraTimer);
-    this.watchdogTimer.disarm();
-    this.leaseTimer.disarm();
+    const holder = this.lease.holder;
+    this.lease.close();
     this.hold('shutdown');
-    this.audit.write('shutdown', { holder: this.holder?.id ?? null });
+    this.audit.write('shutdown', { holder: holder?.id ?? null });
     if (this.recorder?.active) {
       await this.recorder.discard().catch((e: Error) => this.audit.write('record_failed', { reason: 'shutdown', message: e.message }));
       this.audit.write('record_discarded', { reason: 'shutdown' });
     }
-    for (const c of [...this.conns.values()]) {
-      c.closed = true;
-      try {
-        c.ws.close(1001, 'server shutting down');
-      } catch {
-        c.ws.terminate();
-      }
-    }
-    this.holder = null;
+    for (const c of [...this.conns.values()]) c.shutdown();
     this.conns.clear();
     await this.driver.close();
   }
