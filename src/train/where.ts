@@ -1,0 +1,102 @@
+/**
+ * Where a policy went: replays the actions an evaluation kept (--keep-actions) and says,
+ * per episode, where the tool came lowest and which object stood nearest to that point.
+ * A success rate says how often a policy fails; this says how: a policy that descends on
+ * the wrong block has grounded the motion but not the instruction, one that descends on
+ * no block at all has not found the objects (docs/results.md rounds 3 and 5).
+ *
+ * The replay is the physics of the evaluated episode: the same task, fixed initial state
+ * and perturbation (applyPerturbation), stepped with the recorded actions. Observation
+ * noise does not enter, because the recorded actions already carry its effect.
+ */
+import { applyPerturbation, getInitState, getTask } from '../sim/index';
+import { World } from '../sim/world';
+import type { EpisodeResult } from './eval-results';
+
+export type LandingKind = 'success' | 'goal_object' | 'other_object' | 'no_object';
+
+export interface Landing {
+  index: number;
+  taskId: string;
+  initState: number;
+  perturbation: string;
+  kind: LandingKind;
+  /** The tool's lowest point over the episode (m, world frame). */
+  lowest: [number, number, number];
+  /** The object nearest to that point in the horizontal plane, and its distance (m). */
+  nearest: string;
+  nearestDistance: number;
+  /** Horizontal distance from that point to the nearest object the goal names (m; null when the goal names none). */
+  goalDistance: number | null;
+}
+
+export interface WhereOptions {
+  /** Horizontal distance within which the lowest point counts as on an object (m, default 0.04). */
+  radius?: number;
+}
+
+/** The objects a task's goal predicates name (Touch/Up: [object]; On/In: [object, support]). */
+function goalObjects(goal: { args: string[] }[], objects: Set<string>): string[] {
+  return [...new Set(goal.flatMap((p) => p.args).filter((a) => objects.has(a)))];
+}
+
+/** Replays each episode's kept actions and classifies where it came down. Episodes without actions are refused. */
+export async function whereEpisodesWent(episodes: readonly EpisodeResult[], o: WhereOptions = {}): Promise<Landing[]> {
+  const radius = o.radius ?? 0.04;
+  if (!(radius > 0)) throw new RangeError(`radius must be a positive distance in metres, got ${radius}`);
+  const out: Landing[] = [];
+  for (const e of episodes) {
+    if (!e.actions) throw new Error(`episode ${e.index} (${e.taskId}#${e.initState}) has no actions: evaluate with --keep-actions`);
+    const task = getTask(e.taskId);
+    const cfg = applyPerturbation(task, getInitState(task, e.initState), e.perturbationRecord);
+    const world = await World.create(cfg.task, cfg.scene, cfg.goal);
+    try {
+      world.reset(cfg.init);
+      let lowest: [number, number, number] = [0, 0, Infinity];
+      let succeeded = false;
+      for (const a of e.actions) {
+        world.step(a);
+        succeeded ||= world.success();
+        const p = world.proprio().eePos;
+        if (p[2] < lowest[2]) lowest = [p[0], p[1], p[2]];
+      }
+      // The replay is only evidence about the evaluated episode if it reproduces its outcome.
+      if (succeeded !== e.success) {
+        throw new Error(
+          `episode ${e.index} (${e.taskId}#${e.initState}, ${e.perturbation}): the replay ${succeeded ? 'succeeds' : 'fails'} where the evaluation ${e.success ? 'succeeded' : 'failed'}; were the results written by another version of the simulator?`,
+        );
+      }
+      const names = cfg.scene.objects.map((x) => x.name);
+      const flat = (name: string) => {
+        const q = world.objectPos(name);
+        return Math.hypot(q[0] - lowest[0], q[1] - lowest[1]);
+      };
+      let nearest = '';
+      let nearestDistance = Infinity;
+      for (const n of names) {
+        const d = flat(n);
+        if (d < nearestDistance) [nearest, nearestDistance] = [n, d];
+      }
+      const goals = goalObjects(cfg.goal, new Set(names));
+      const goalDistance = goals.length ? Math.min(...goals.map(flat)) : null;
+      const kind: LandingKind = e.success
+        ? 'success'
+        : nearestDistance > radius
+          ? 'no_object'
+          : goals.includes(nearest)
+            ? 'goal_object'
+            : 'other_object';
+      out.push({ index: e.index, taskId: e.taskId, initState: e.initState, perturbation: e.perturbation, kind, lowest, nearest, nearestDistance, goalDistance });
+    } finally {
+      world.delete();
+    }
+  }
+  return out;
+}
+
+/** Counts of each kind, in a fixed order. */
+export function landingCounts(landings: readonly Landing[]): Record<LandingKind, number> {
+  const c: Record<LandingKind, number> = { success: 0, goal_object: 0, other_object: 0, no_object: 0 };
+  for (const l of landings) c[l.kind]++;
+  return c;
+}
