@@ -1,6 +1,6 @@
 /**
  * Where a policy went: replays the actions an evaluation kept (--keep-actions) and says,
- * per episode, where the tool came lowest and which object stood nearest to that point.
+ * per episode, where the tool came down and which object stood nearest to that point.
  * A success rate says how often a policy fails; this says how: a policy that descends on
  * the wrong block has grounded the motion but not the instruction, one that descends on
  * no block at all has not found the objects (docs/results.md rounds 3 and 5).
@@ -23,16 +23,24 @@ export interface Landing {
   kind: LandingKind;
   /** The tool's lowest point over the episode (m, world frame). */
   lowest: [number, number, number];
-  /** The object nearest to that point in the horizontal plane, and its distance (m). */
+  /**
+   * Where it came down: the first point below `descent` (or the lowest point if it never
+   * got that low). A policy that lands beside the blocks often slides along the table
+   * afterwards, so its lowest point says less about where it was aiming.
+   */
+  touchdown: [number, number, number];
+  /** The object nearest to the touchdown point in the horizontal plane, and its distance (m). */
   nearest: string;
   nearestDistance: number;
-  /** Horizontal distance from that point to the nearest object the goal names (m; null when the goal names none). */
+  /** Horizontal distance from the touchdown point to the nearest object the goal names (m; null when the goal names none). */
   goalDistance: number | null;
 }
 
 export interface WhereOptions {
-  /** Horizontal distance within which the lowest point counts as on an object (m, default 0.04). */
+  /** Horizontal distance within which the touchdown point counts as on an object (m, default 0.04). */
   radius?: number;
+  /** Height (m, world frame) below which the tool counts as coming down (default 0.08: above the reach blocks' 5 cm tops). */
+  descent?: number;
 }
 
 /** The objects a task's goal predicates name (Touch/Up: [object]; On/In: [object, support]). */
@@ -44,6 +52,8 @@ function goalObjects(goal: { args: string[] }[], objects: Set<string>): string[]
 export async function whereEpisodesWent(episodes: readonly EpisodeResult[], o: WhereOptions = {}): Promise<Landing[]> {
   const radius = o.radius ?? 0.04;
   if (!(radius > 0)) throw new RangeError(`radius must be a positive distance in metres, got ${radius}`);
+  const descent = o.descent ?? 0.08;
+  if (!Number.isFinite(descent)) throw new RangeError(`descent must be a height in metres, got ${descent}`);
   const out: Landing[] = [];
   for (const e of episodes) {
     if (!e.actions) throw new Error(`episode ${e.index} (${e.taskId}#${e.initState}) has no actions: evaluate with --keep-actions`);
@@ -53,23 +63,37 @@ export async function whereEpisodesWent(episodes: readonly EpisodeResult[], o: W
     try {
       world.reset(cfg.init);
       let lowest: [number, number, number] = [0, 0, Infinity];
+      const names = cfg.scene.objects.map((x) => x.name);
+      // Objects where they stood at that moment: a policy sliding along the table pushes them.
+      const snapshot = () => new Map(names.map((n) => [n, world.objectPos(n)] as const));
+      let touchdown: [number, number, number] | null = null;
+      let atTouchdown = snapshot();
+      let atLowest = atTouchdown;
       let succeeded = false;
       for (const a of e.actions) {
         world.step(a);
         succeeded ||= world.success();
         const p = world.proprio().eePos;
-        if (p[2] < lowest[2]) lowest = [p[0], p[1], p[2]];
+        if (p[2] < lowest[2]) {
+          lowest = [p[0], p[1], p[2]];
+          if (!touchdown) atLowest = snapshot();
+        }
+        if (!touchdown && p[2] < descent) {
+          touchdown = [p[0], p[1], p[2]];
+          atTouchdown = snapshot();
+        }
       }
+      const at = touchdown ?? lowest;
+      const objectsThen = touchdown ? atTouchdown : atLowest;
       // The replay is only evidence about the evaluated episode if it reproduces its outcome.
       if (succeeded !== e.success) {
         throw new Error(
           `episode ${e.index} (${e.taskId}#${e.initState}, ${e.perturbation}): the replay ${succeeded ? 'succeeds' : 'fails'} where the evaluation ${e.success ? 'succeeded' : 'failed'}; were the results written by another version of the simulator?`,
         );
       }
-      const names = cfg.scene.objects.map((x) => x.name);
       const flat = (name: string) => {
-        const q = world.objectPos(name);
-        return Math.hypot(q[0] - lowest[0], q[1] - lowest[1]);
+        const q = objectsThen.get(name)!;
+        return Math.hypot(q[0] - at[0], q[1] - at[1]);
       };
       let nearest = '';
       let nearestDistance = Infinity;
@@ -86,7 +110,7 @@ export async function whereEpisodesWent(episodes: readonly EpisodeResult[], o: W
           : goals.includes(nearest)
             ? 'goal_object'
             : 'other_object';
-      out.push({ index: e.index, taskId: e.taskId, initState: e.initState, perturbation: e.perturbation, kind, lowest, nearest, nearestDistance, goalDistance });
+      out.push({ index: e.index, taskId: e.taskId, initState: e.initState, perturbation: e.perturbation, kind, lowest, touchdown: at, nearest, nearestDistance, goalDistance });
     } finally {
       world.delete();
     }

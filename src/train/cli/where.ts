@@ -1,8 +1,9 @@
 /**
- * npm run eval:where -- --results results.json [--radius 0.04] [--per-episode] [--out landings.json]
+ * npm run eval:where -- --results results.json [--radius 0.04] [--descent 0.08] [--per-episode] [--out landings.json]
  *
  * Where the evaluated policy went (src/train/where.ts): replays every episode of a results
- * file written with `npm run eval -- --keep-actions` and sorts the failures into those that
+ * file written with `npm run eval -- --keep-actions`, finds where the tool first came down,
+ * and sorts the failures into those that
  * came down on a goal object, on another object (the instruction was not grounded), or on
  * none (the objects were not found). Ends with one JSON line of counts.
  */
@@ -14,10 +15,11 @@ import { landingCounts, whereEpisodesWent } from '../where.ts';
 const cli = defineCli({
   name: 'eval:where',
   command: 'npm run eval:where --',
-  description: 'Replays the kept actions of an evaluation (eval --keep-actions) and says where each episode came lowest: on a goal object, on another object or on none. Ends with one JSON line of counts.',
+  description: 'Replays the kept actions of an evaluation (eval --keep-actions) and says where each episode came down: on a goal object, on another object or on none. Ends with one JSON line of counts.',
   options: {
     results: { type: 'string', required: true, metavar: 'results.json', help: 'an eval results file written with --keep-actions' },
-    radius: { type: 'number', above: 0, max: 1, default: 0.04, help: 'horizontal distance (m) within which the lowest point counts as on an object' },
+    radius: { type: 'number', above: 0, max: 1, default: 0.04, help: 'horizontal distance (m) within which the touchdown point counts as on an object' },
+    descent: { type: 'number', min: -1, max: 2, default: 0.08, help: 'height (m) below which the tool counts as coming down; the touchdown point is the first one below it (else the lowest)' },
     'per-episode': { type: 'boolean', help: 'a line per episode' },
     out: { type: 'string', metavar: 'landings.json', help: 'every episode, as JSON' },
   },
@@ -47,12 +49,12 @@ const results = (() => {
 const missing = results.episodes.filter((e) => !e.actions).length;
 if (missing) fail(`--results ${args.results}: ${missing} of ${results.episodes.length} episodes have no actions; evaluate with --keep-actions`);
 
-const landings = await whereEpisodesWent(results.episodes, { radius: args.radius }).catch((e: Error) => fail(e.message));
+const landings = await whereEpisodesWent(results.episodes, { radius: args.radius, descent: args.descent }).catch((e: Error) => fail(e.message));
 const cm = (m: number | null) => (m === null ? '-' : `${(m * 100).toFixed(1)} cm`);
 if (args['per-episode']) {
   for (const l of landings) {
     console.log(
-      `${l.taskId}#${l.initState} ${l.perturbation}: ${l.kind}; lowest z ${cm(l.lowest[2])}, nearest ${l.nearest} at ${cm(l.nearestDistance)}, goal object at ${cm(l.goalDistance)}`,
+      `${l.taskId}#${l.initState} ${l.perturbation}: ${l.kind}; came down at (${cm(l.touchdown[0])}, ${cm(l.touchdown[1])}), nearest ${l.nearest} at ${cm(l.nearestDistance)}, goal object at ${cm(l.goalDistance)}; lowest z ${cm(l.lowest[2])}`,
     );
   }
 }

@@ -64,7 +64,9 @@ describe('eval:where', () => {
     expect(landings[2].nearest).toBe('green_block');
     expect(landings[2].nearestDistance).toBeLessThan(0.02);
     expect(landings[2].goalDistance).toBeGreaterThan(0.04);
-    expect(landings[3].lowest[2]).toBeGreaterThan(0.2); // never came down
+    expect(landings[3].lowest[2]).toBeGreaterThan(0.2); // never came down: the touchdown is the lowest point
+    expect(landings[3].touchdown).toEqual(landings[3].lowest);
+    expect(landings[2].touchdown[2]).toBeLessThan(0.08);
     expect(landingCounts(landings)).toEqual({ success: 2, goal_object: 0, other_object: 1, no_object: 1 });
   });
 
@@ -73,5 +75,6 @@ describe('eval:where', () => {
     await expect(whereEpisodesWent([episode({ success: true, actions: still })])).rejects.toThrow(/replay fails where the evaluation succeeded/);
     await expect(whereEpisodesWent([episode({})])).rejects.toThrow(/no actions: evaluate with --keep-actions/);
     await expect(whereEpisodesWent([], { radius: 0 })).rejects.toThrow(/radius must be a positive distance/);
+    await expect(whereEpisodesWent([], { descent: Number.NaN })).rejects.toThrow(/descent must be a height/);
   });
 });
