@@ -97,7 +97,7 @@ describe('perturbations', () => {
     const task = getTask('goal/open_drawer');
     const init = getInitState(task, 0);
     expect(() => samplePerturbation(task, init, ['wind' as PerturbationKind], 1)).toThrow(/unknown perturbation kind 'wind'/);
-    expect(() => getInitState(task, 50)).toThrow(/index/);
+    expect(() => getInitState(task, 1000)).toThrow(/index must be an integer in \[0, 1000\), got 1000/); // 50-999 are training-only states
     expect(() => getTask('goal/fly')).toThrow(/unknown task 'goal\/fly'/);
   });
 });
