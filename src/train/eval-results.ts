@@ -6,17 +6,12 @@
  */
 import { wilsonInterval } from './intervals';
 import { SUITES, type Perturbation, type Suite } from '../sim/index';
-import { EVAL_AXES, type EvalAxis, type SkippedEpisode } from './eval-plan';
+import { EVAL_AXES, type EpisodePlan, type EvalAxis, type SkippedEpisode } from './eval-plan';
 
 export const RESULTS_SCHEMA = 'prts-workbench/eval-results@1';
 
-export interface EpisodeResult {
-  index: number;
-  suite: Suite;
-  taskId: string;
-  initState: number;
-  perturbation: EvalAxis;
-  seed: number;
+/** A planned episode (its record renamed perturbationRecord) and how it went. */
+export interface EpisodeResult extends Omit<EpisodePlan, 'record'> {
   instruction: string;
   perturbationRecord: Perturbation | null;
   success: boolean;
