@@ -56,16 +56,59 @@ type FetchLike = (input: string, init?: { headers?: Record<string, string>; meth
 }>;
 
 /**
+ * How many bytes from a file's end httpIO's size() fetches with the size: one suffix-range
+ * GET answers both "how large is it" and the parquet footer read that always follows
+ * (openParquet reads this many bytes from the end), so opening a parquet file over HTTP is
+ * one request, and a file this small is read whole by it.
+ */
+export const HTTP_TAIL_BYTES = 64 * 1024;
+
+/**
  * Read-only access to a dataset served over HTTP (the workbench server, or any static
  * server that honours Range). Parquet footers and column chunks are fetched with range
- * requests, so opening an episode does not download the whole file.
+ * requests, so opening an episode does not download the whole file. size() is a GET of
+ * the last HTTP_TAIL_BYTES (`Range: bytes=-N`), the total taken from Content-Range; those
+ * bytes are kept and serve later readRange calls that fall inside them.
  */
 export function httpIO(baseUrl: string, fetchFn: FetchLike = globalThis.fetch as unknown as FetchLike): DatasetIO {
   const base = baseUrl.endsWith('/') ? baseUrl : baseUrl + '/';
   const url = (path: string) => base + checkRelativePath(path).split('/').map(encodeURIComponent).join('/');
-  const sizes = new Map<string, number>();
+  // One size request per path, shared by concurrent callers; a failed one is forgotten.
+  const sizes = new Map<string, Promise<number>>();
+  /** The end of each sized file: `bytes` are the file's bytes from `start` to its end. */
+  const tails = new Map<string, { start: number; bytes: Uint8Array }>();
   const fail = (path: string, res: { status: number; statusText: string }) =>
     new Error(`GET ${url(path)} failed: HTTP ${res.status} ${res.statusText}`);
+
+  async function fetchSize(path: string): Promise<number> {
+    const suffix = `bytes=-${HTTP_TAIL_BYTES}`;
+    const res = await fetchFn(url(path), { headers: { Range: suffix } });
+    const contentRange = res.headers.get('content-range');
+    const bad = (problem: string) => new Error(`GET ${url(path)} with Range ${suffix}: ${problem}; cannot tell the file size`);
+    if (res.status === 416) {
+      // No suffix of an empty file is satisfiable: the server answers `bytes */0`.
+      if (contentRange?.trim() !== 'bytes */0') {
+        throw bad(`HTTP 416 ${res.statusText} with ${contentRange === null ? 'no Content-Range' : `Content-Range "${contentRange}"`} (expected "bytes */0" for an empty file)`);
+      }
+      tails.set(path, { start: 0, bytes: new Uint8Array(0) });
+      return 0;
+    }
+    if (!res.ok) throw fail(path, res);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    // A server without range support answers 200 with the whole file.
+    if (res.status !== 206) {
+      tails.set(path, { start: 0, bytes });
+      return bytes.length;
+    }
+    const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(contentRange?.trim() ?? '');
+    if (!m) throw bad(`HTTP 206 with ${contentRange === null ? 'no Content-Range' : `a malformed Content-Range "${contentRange}"`}`);
+    const [first, last, total] = [Number(m[1]), Number(m[2]), Number(m[3])];
+    if (last !== total - 1 || first > last || bytes.length !== last - first + 1) {
+      throw bad(`Content-Range "${contentRange}" with ${bytes.length} bytes is not the end of the file`);
+    }
+    tails.set(path, { start: first, bytes });
+    return total;
+  }
 
   return {
     async readFile(path) {
@@ -75,6 +118,10 @@ export function httpIO(baseUrl: string, fetchFn: FetchLike = globalThis.fetch as
     },
     async readRange(path, start, end) {
       if (end <= start) return new Uint8Array(0);
+      const tail = tails.get(path);
+      if (tail && start >= tail.start && end <= tail.start + tail.bytes.length) {
+        return tail.bytes.slice(start - tail.start, end - tail.start);
+      }
       const res = await fetchFn(url(path), { headers: { Range: `bytes=${start}-${end - 1}` } });
       if (!res.ok) throw fail(path, res);
       const bytes = new Uint8Array(await res.arrayBuffer());
@@ -86,15 +133,15 @@ export function httpIO(baseUrl: string, fetchFn: FetchLike = globalThis.fetch as
       }
       return bytes;
     },
-    async size(path) {
-      const known = sizes.get(path);
-      if (known !== undefined) return known;
-      const res = await fetchFn(url(path), { method: 'HEAD' });
-      if (!res.ok) throw fail(path, res);
-      const len = Number(res.headers.get('content-length'));
-      if (!Number.isFinite(len)) throw new Error(`HEAD ${url(path)} gave no Content-Length`);
-      sizes.set(path, len);
-      return len;
+    size(path) {
+      let known = sizes.get(path);
+      if (!known) {
+        known = fetchSize(path);
+        sizes.set(path, known);
+        const mine = known;
+        mine.catch(() => { if (sizes.get(path) === mine) sizes.delete(path); });
+      }
+      return known;
     },
     async exists(path) {
       const res = await fetchFn(url(path), { method: 'HEAD' });

@@ -2,7 +2,7 @@
 import { cachedAsyncBuffer, parquetMetadataAsync, parquetRead, type AsyncBuffer, type FileMetaData, type SchemaElement } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import type { CompressionCodec } from 'hyparquet';
-import type { DatasetIO } from './io.ts';
+import { HTTP_TAIL_BYTES, type DatasetIO } from './io.ts';
 import { DatasetError } from './types.ts';
 
 export interface ParquetFile {
@@ -22,8 +22,9 @@ export async function openParquet(io: DatasetIO, path: string): Promise<ParquetF
   }
   // hyparquet reads the last 512 KB by default to find the footer; over HTTP that is a
   // large share of an image file when one episode is all we want. Our footers are a few
-  // KB per episode; a larger one costs one more request.
-  const initialFetchSize = 64 * 1024;
+  // KB per episode; a larger one costs one more request. Over httpIO the size request
+  // already fetched this tail, so the footer read itself is free.
+  const initialFetchSize = HTTP_TAIL_BYTES;
   const file = cachedAsyncBuffer({
     byteLength,
     slice: async (start, end) => {

@@ -5,13 +5,18 @@ function fakeServer(status = 200) {
   const calls: string[] = [];
   const fetchFn = async (input: string, init?: { method?: string; headers?: Record<string, string> }) => {
     calls.push(`${init?.method ?? 'GET'} ${input.replace('/api/datasets/demo/files/', '')}${init?.headers?.Range ? ` ${init.headers.Range}` : ''}`);
+    // A 1234-byte parquet file, answered to a suffix range as the workbench server does.
+    if (status === 200 && init?.headers?.Range?.startsWith('bytes=-')) {
+      const headers = { get: (h: string) => (h === 'content-range' ? 'bytes 0-1233/1234' : h === 'content-length' ? '1234' : null) };
+      return { ok: true, status: 206, statusText: '', headers, arrayBuffer: async () => new ArrayBuffer(1234) };
+    }
     const body = new TextEncoder().encode('{"a":1}');
     return { ok: status === 200, status, statusText: '', headers: { get: (h: string) => (h === 'content-length' ? '1234' : null) }, arrayBuffer: async () => body.buffer as ArrayBuffer };
   };
   return { calls, fetchFn };
 }
 
-test('each dataset file is requested once: exists-then-size is one HEAD, exists-then-read of JSON one GET', async () => {
+test('exists-then-read of a JSON file is one GET; exists-then-size of a parquet file is its HEAD and one suffix GET, which also serves the footer read', async () => {
   const { calls, fetchFn } = fakeServer();
   const io = serverDatasetIO('demo', fetchFn);
   expect(await io.exists('meta/episodes/chunk-000/file-000.parquet')).toBe(true);
@@ -23,7 +28,7 @@ test('each dataset file is requested once: exists-then-size is one HEAD, exists-
   await io.readFile('meta/info.json');
   expect(calls).toEqual([
     'HEAD meta/episodes/chunk-000/file-000.parquet',
-    'GET meta/episodes/chunk-000/file-000.parquet bytes=0-3',
+    'GET meta/episodes/chunk-000/file-000.parquet bytes=-65536',
     'GET meta/info.json',
     'GET meta/info.json',
   ]);
