@@ -66,8 +66,8 @@ import { Dit, type DitConfig } from '../model/dit.ts';
 import { sampleNoise } from '../model/flow.ts';
 import { KvCache } from '../model/kvcache.ts';
 import { ParamStore } from '../model/params.ts';
-import { PrtsModel, type ModelBatch } from '../model/prts.ts';
-import { SPECIAL, TokenizerBundle, type DocumentPrefix } from '../model/tokenizers/index.ts';
+import { PrtsModel } from '../model/prts.ts';
+import { SPECIAL, TokenizerBundle, type DocumentLayout, type DocumentPrefix } from '../model/tokenizers/index.ts';
 import { ACTION_DIM } from '../sim/index.ts';
 import { applyParams, loadCheckpoint, type CheckpointData } from './checkpoint.ts';
 import { ModelPolicy, mixSeeds, type EpisodeStart, type PolicyInput } from './policy.ts';
@@ -75,7 +75,9 @@ import { actionSpaceOf, ditChannelMask, fromDitActions, type ActionSpace } from 
 import { contextRanges } from './posttrain-batch.ts';
 import { sampleActions } from './posttrain-sampling.ts';
 import { prtsConfigOf, visionSpec } from './pretrain.ts';
-import { patchesPerImage, patchFeatureWidth, slotFeatures, type VisionSpec } from './vision.ts';
+import { packDocuments, withGenerated, type PackedBatch, type PackDocument } from './inference-pack.ts';
+import { bestByValue, checkValueSelect, rowDots, sampleAllowed, type ValueSelectOptions } from './value-select.ts';
+import { patchesPerImage, slotFeatures, type VisionSpec } from './vision.ts';
 
 export class InferenceError extends Error {
   override name = 'InferenceError';
@@ -105,6 +107,15 @@ export interface PrtsPolicyOptions {
    * Chunks where the constraint overrode the model's own pick are counted (arConstrained).
    */
   constrainLength?: boolean;
+  /**
+   * Value-guided selection (src/train/value-select.ts): propose this many chunks per
+   * observation (default 1, the plain policy) and execute the one with the highest CRL
+   * value phi(s, a) . psi(instruction). Candidate 0 is the usual chunk; the others are AR
+   * samples at `temperature` or DiT samples from further noise.
+   */
+  candidates?: number;
+  /** AR sampling temperature of candidates 1.. (default 1). */
+  temperature?: number;
   /** Policy name (default "prts-<mode>(step N)"). */
   name?: string;
 }
@@ -137,6 +148,26 @@ async function readScoped(fn: () => Tensor): Promise<Float32Array> {
   }
 }
 
+/** What propose() returns: see there. */
+export interface Proposal {
+  candidates: number;
+  /** [inputs x candidates] chunks in the simulator's units, observation-major. */
+  chunks: Float32Array[];
+  /** The CRL value of each chunk under its input's instruction; null with one candidate. */
+  values: Float32Array | null;
+  /** Per input, the candidate predict() executes. */
+  chosen: number[];
+}
+
+/** Candidates of one propose() call before selection. */
+interface MadeCandidates {
+  chunks: Float32Array[];
+  /** FAST spans (local ids) the critic scores; empty with one candidate (DiT: no encoding needed). */
+  fast: Int32Array[];
+  /** Books the executed candidate's problems (AR decoding) against its environment. */
+  onChosen?: (row: number, envId: number) => void;
+}
+
 export interface InferenceStats {
   /** act() calls and chunks produced. */
   calls: number;
@@ -152,13 +183,16 @@ export interface InferenceStats {
   arConstrained: number;
   /** The same per environment slot since the slot's last reset. */
   arConstrainedByEnv: Record<number, number>;
+  /** Value-guided selection: chunks chosen among several candidates, and how many of those were not candidate 0 (the plain policy's chunk). */
+  valueSelected: number;
+  valueOverrode: number;
 }
 
 /** The loaded model behind a PrtsPolicy; predict() is its ChunkFn. */
 export class PrtsInference {
   readonly mode: PrtsPolicyMode;
   readonly horizon: number;
-  readonly stats: InferenceStats = { calls: 0, chunks: 0, arFailures: 0, arFailuresByEnv: {}, lastFailure: null, arTokens: 0, arConstrained: 0, arConstrainedByEnv: {} };
+  readonly stats: InferenceStats = { calls: 0, chunks: 0, arFailures: 0, arFailuresByEnv: {}, lastFailure: null, arTokens: 0, arConstrained: 0, arConstrainedByEnv: {}, valueSelected: 0, valueOverrode: 0 };
   private readonly vision: VisionSpec;
   private readonly space: ActionSpace;
   private readonly rngs = new Map<number, Rng>();
@@ -169,7 +203,7 @@ export class PrtsInference {
     readonly bundle: TokenizerBundle,
     readonly model: PrtsModel,
     readonly dit: { dit: Dit; store: ParamStore } | null,
-    readonly opts: { mode: PrtsPolicyMode; steps: number; seed: number; maxArTokens: number; kvCache: boolean; constrainLength: boolean; ownRuntime: boolean },
+    readonly opts: { mode: PrtsPolicyMode; steps: number; seed: number; maxArTokens: number; kvCache: boolean; constrainLength: boolean; ownRuntime: boolean; select: ValueSelectOptions },
   ) {
     this.mode = opts.mode;
     this.horizon = data.config.model.chunkLength;
@@ -212,77 +246,9 @@ export class PrtsInference {
     return { prefixes, features: slotFeatures(frames, inputs.length, this.vision) };
   }
 
-  /**
-   * Packs documents (prefix + generated tokens) one per tile-aligned row, all rows of the
-   * same length; `features` are the prefixes' slot features (see prompts()).
-   */
-  private pack(prefixes: DocumentPrefix[], generated: number[][], features: Float32Array, rows: number[]): ModelBatch & { docStart: Int32Array; docLength: Int32Array } {
-    const tile = this.data.config.model.attnTile;
-    const F = patchFeatureWidth(this.vision);
-    const slots = this.data.config.model.cameras.length * patchesPerImage(this.vision);
-    const lens = rows.map((b) => prefixes[b].ids.length + generated[b].length);
-    const rowLen = Math.ceil(Math.max(...lens) / tile) * tile;
-    const B = rows.length;
-    const n = B * rowLen;
-    const ids = new Int32Array(n).fill(SPECIAL.pad);
-    const roles = new Uint8Array(n).fill(Role.VISION_STATE);
-    const docs = new Int32Array(n);
-    const positions = new Int32Array(n);
-    const patchFeatures = new Float32Array(n * F);
-    const docStart = new Int32Array(B);
-    const docLength = new Int32Array(B);
-    const last = new Int32Array(B);
-    rows.forEach((b, r) => {
-      const p = prefixes[b];
-      const g = generated[b];
-      const base = r * rowLen;
-      ids.set(p.ids, base);
-      roles.set(p.roles, base);
-      positions.set(p.positions, base);
-      const next = p.positions[p.positions.length - 1] + 1;
-      g.forEach((id, i) => {
-        ids[base + p.ids.length + i] = id;
-        roles[base + p.ids.length + i] = Role.AR_ACTION;
-        positions[base + p.ids.length + i] = next + i;
-      });
-      const len = lens[r];
-      docs.fill(r, base, base + len);
-      // Row padding is its own document (ids after the samples), so no real token sees it.
-      for (let j = len; j < rowLen; j++) {
-        docs[base + j] = B + r;
-        positions[base + j] = j - len;
-      }
-      docStart[r] = base;
-      docLength[r] = len;
-      last[r] = base + len - 1;
-      // <|image|> tokens appear camera by camera, patch by patch: the slot order of slotFeatures.
-      let k = 0;
-      for (let i = 0; i < p.ids.length; i++) {
-        if (p.ids[i] !== SPECIAL.image) continue;
-        if (k >= slots) throw new InferenceError(`the prompt of env row ${r} has more <|image|> slots than ${slots}`);
-        patchFeatures.set(features.subarray((b * slots + k) * F, (b * slots + k + 1) * F), (base + i) * F);
-        k++;
-      }
-      if (k !== slots) throw new InferenceError(`the prompt of env row ${r} has ${k} <|image|> slots, expected ${slots}`);
-    });
-    const empty = new Int32Array(0);
-    return {
-      n,
-      ids,
-      roles,
-      docs,
-      positions,
-      patchFeatures,
-      targetIndices: last,
-      targets: new Int32Array(B),
-      actionEndIndex: empty,
-      goalEndIndex: empty,
-      goalOf: new Int32Array(B),
-      t: new Int32Array(B),
-      T: new Int32Array(B).fill(1),
-      docStart,
-      docLength,
-    };
+  /** Packs documents one per tile-aligned row (inference-pack.ts); document r uses the features of sample featureRows[r]. */
+  private pack(docs: readonly PackDocument[], features: Float32Array, featureRows: readonly number[]): PackedBatch {
+    return packDocuments(this.vision, this.data.config.model.attnTile, docs, features, featureRows);
   }
 
   /** Dataset-unit chunks [H * D] -> the simulator's [H x 7] in [-1, 1]. */
@@ -293,83 +259,198 @@ export class PrtsInference {
   }
 
   async predict(inputs: PolicyInput[]): Promise<Float32Array[]> {
-    if (this.disposed) throw new InferenceError('predict(): the policy was disposed');
-    if (inputs.length === 0) return [];
-    const { prefixes, features } = this.prompts(inputs);
-    const chunks = this.mode === 'dit' ? await this.predictDit(inputs, prefixes, features) : await this.predictAr(inputs, prefixes, features);
-    this.stats.calls++;
-    this.stats.chunks += chunks.length;
-    return chunks;
+    const p = await this.propose(inputs);
+    return p.chosen.map((k, b) => p.chunks[b * p.candidates + k]);
   }
 
-  private async predictDit(inputs: PolicyInput[], prefixes: DocumentPrefix[], features: Float32Array): Promise<Float32Array[]> {
+  /**
+   * Every candidate chunk of every input (observation-major: candidate k of input b at
+   * b * candidates + k, in the simulator's units), their CRL values when there are
+   * several, and which one predict() executes. With one candidate this is the plain
+   * policy. The Sim tab and analyses read it to see what the critic chose between.
+   */
+  async propose(inputs: PolicyInput[]): Promise<Proposal> {
+    if (this.disposed) throw new InferenceError('predict(): the policy was disposed');
+    const C = this.opts.select.candidates;
+    if (inputs.length === 0) return { candidates: C, chunks: [], values: null, chosen: [] };
+    const { prefixes, features } = this.prompts(inputs);
+    const rows = this.candidateRows(inputs.length);
+    const made = this.mode === 'dit' ? await this.proposeDit(inputs, prefixes, features, rows) : await this.proposeAr(inputs, prefixes, features, rows);
+    let values: Float32Array | null = null;
+    let chosen = inputs.map(() => 0);
+    if (C > 1) {
+      values = await this.candidateValues(inputs, features, made.fast);
+      chosen = bestByValue(values, C);
+      this.stats.valueSelected += chosen.length;
+      this.stats.valueOverrode += chosen.filter((k) => k !== 0).length;
+    }
+    chosen.forEach((k, b) => made.onChosen?.(b * C + k, inputs[b].envId));
+    this.stats.calls++;
+    this.stats.chunks += inputs.length;
+    return { candidates: C, chunks: made.chunks, values, chosen };
+  }
+
+  private rngOf(x: PolicyInput): Rng {
+    const rng = this.rngs.get(x.envId);
+    if (!rng) throw new InferenceError(`env ${x.envId} was not reset; call reset() with its EpisodeStart first (its seed seeds the sampling noise)`);
+    return rng;
+  }
+
+  /** Candidate rows, observation-major: row b * K + k proposes chunk k for input b. */
+  private candidateRows(B: number): number[] {
+    const K = this.opts.select.candidates;
+    return Array.from({ length: B * K }, (_, r) => Math.floor(r / K));
+  }
+
+  private async proposeDit(inputs: PolicyInput[], prefixes: DocumentPrefix[], features: Float32Array, rows: number[]): Promise<MadeCandidates> {
     const { dit } = this.dit!;
     const { horizon: H, actionDim: K } = dit.cfg;
-    const B = inputs.length;
+    const R = rows.length;
     const batch = this.pack(
-      prefixes,
-      prefixes.map(() => []),
+      rows.map((b) => prefixes[b]),
       features,
-      inputs.map((_, b) => b),
+      rows,
     );
-    const noise = new Float32Array(B * H * K);
-    inputs.forEach((x, b) => {
-      const rng = this.rngs.get(x.envId);
-      if (!rng) throw new InferenceError(`env ${x.envId} was not reset; call reset() with its EpisodeStart first (its seed seeds the DiT noise)`);
-      noise.set(sampleNoise(rng, H * K), b * H * K);
-    });
+    // Candidate 0 draws the episode's noise exactly as the plain policy does; the others
+    // continue the same stream, so one candidate reproduces the plain policy.
+    const noise = new Float32Array(R * H * K);
+    const streams = inputs.map((x) => this.rngOf(x));
+    rows.forEach((b, r) => noise.set(sampleNoise(streams[b], H * K), r * H * K));
     const { start, end } = contextRanges(batch);
     const map = this.model.blockMap(batch);
     let hidden: Tensor | null = null;
+    let actions: Float32Array;
     try {
       // tidy: the layers' intermediates are freed here (only the hidden states are kept).
       hidden = tidy(() => noGrad(() => this.model.hidden(batch, map)));
-      const mask = ditChannelMask(this.space, B, H, K);
+      const mask = ditChannelMask(this.space, R, H, K);
       const out = await sampleActions(dit, { hidden, start, end }, this.opts.steps, new Rng(0), { mask, noise });
-      const actions = fromDitActions(this.space, out, B, H, K);
-      const D = this.space.q01.length;
-      return inputs.map((_, b) => this.toSim(actions.subarray(b * H * D, (b + 1) * H * D)));
+      actions = fromDitActions(this.space, out, R, H, K);
     } finally {
       hidden?.dispose();
       map.release();
     }
+    const D = this.space.q01.length;
+    const chunkOf = (r: number) => actions.subarray(r * H * D, (r + 1) * H * D);
+    return {
+      chunks: rows.map((_, r) => this.toSim(chunkOf(r))),
+      // The critic reads FAST tokens: each sample is scored as its own tokenization.
+      fast: this.opts.select.candidates > 1 ? rows.map((_, r) => this.bundle.fast.encode(chunkOf(r))) : [],
+    };
   }
 
-  private async predictAr(inputs: PolicyInput[], prefixes: DocumentPrefix[], features: Float32Array): Promise<Float32Array[]> {
-    const { tokens, constrained } = await this.decodeTokens(prefixes, features, this.opts.kvCache, false, this.opts.constrainLength);
+  private async proposeAr(inputs: PolicyInput[], prefixes: DocumentPrefix[], features: Float32Array, rows: number[]): Promise<MadeCandidates> {
+    const C = this.opts.select.candidates;
+    const streams = inputs.map((x) => (C > 1 ? this.rngOf(x) : null));
+    const sampling = { temperature: this.opts.select.temperature, rngs: rows.map((b, r) => (r % C === 0 ? null : streams[b])) };
+    const { tokens, constrained } = await this.decodeTokens(
+      rows.map((b) => prefixes[b]),
+      features,
+      rows,
+      this.opts.kvCache,
+      false,
+      this.opts.constrainLength,
+      sampling,
+    );
     const vocab = this.bundle.vocab;
     const D = this.space.q01.length;
-    return tokens.map((g, b) => {
+    const fast = tokens.map((g) => vocab.fastLocalOf(g));
+    const decoded = fast.map((f) => this.bundle.fast.decode(f));
+    // Problems count for the executed chunk only: the others were proposals.
+    const onChosen = (r: number, env: number) => {
+      const g = tokens[r];
       const ended = g[g.length - 1] === SPECIAL.actionEndAr;
-      const dec = this.bundle.fast.decode(vocab.fastLocalOf(g));
-      if (constrained[b]) {
-        const env = inputs[b].envId;
+      const dec = decoded[r];
+      if (constrained[r]) {
         this.stats.arConstrained++;
         this.stats.arConstrainedByEnv[env] = (this.stats.arConstrainedByEnv[env] ?? 0) + 1;
       }
       if (!ended || !dec.valid) {
-        const env = inputs[b].envId;
         this.stats.arFailures++;
         this.stats.arFailuresByEnv[env] = (this.stats.arFailuresByEnv[env] ?? 0) + 1;
         const reasons = [ended ? null : `no <|action_end_ar|> within ${this.opts.maxArTokens} tokens`, dec.valid ? null : dec.reason].filter(Boolean);
         this.stats.lastFailure = `env ${env}: ${reasons.join('; ')}; executed the lenient decode`;
       }
-      return this.toSim(dec.actions.subarray(0, this.horizon * D));
+    };
+    return { chunks: decoded.map((dec) => this.toSim(dec.actions.subarray(0, this.horizon * D))), fast, onChosen };
+  }
+
+  /**
+   * The CRL value V = phi(s, a) . psi(l) of candidate FAST spans (local ids; row r
+   * belongs to input floor(r / K)), laid out as training documents so phi and psi read
+   * exactly what training taught them to. A span that cannot be laid out (empty, or an
+   * id outside FAST) gets -Infinity and is never chosen over a valid one.
+   */
+  async candidateValues(inputs: PolicyInput[], features: Float32Array, fast: readonly Int32Array[]): Promise<Float32Array> {
+    const K = fast.length / inputs.length;
+    const patches = this.data.config.model.cameras.map(() => patchesPerImage(this.vision));
+    const values = new Float32Array(fast.length).fill(-Infinity);
+    const layouts: { row: number; doc: DocumentLayout }[] = [];
+    fast.forEach((span, r) => {
+      if (span.length === 0 || span.some((id) => id < 0 || id >= this.bundle.fast.vocabSize)) return;
+      const x = inputs[Math.floor(r / K)];
+      layouts.push({ row: r, doc: this.bundle.layoutTokens({ imagePatches: patches, state: x.obs.proprio.state, instruction: x.instruction }, span) });
     });
+    if (layouts.length === 0) return values;
+    const batch = this.pack(
+      layouts.map((l) => l.doc),
+      features,
+      layouts.map((l) => Math.floor(l.row / K)),
+    );
+    batch.actionEndIndex = Int32Array.from(layouts, (l, i) => batch.docStart[i] + l.doc.actionEndIndex);
+    batch.goalEndIndex = Int32Array.from(layouts, (l, i) => batch.docStart[i] + l.doc.goalEndIndex);
+    batch.goalOf = Int32Array.from(layouts, (_, i) => i);
+    const map = this.model.blockMap(batch);
+    const scope = new Scope();
+    try {
+      const { phi, psi } = scope.run(() =>
+        noGrad(() => {
+          const h = this.model.hidden(batch, map);
+          return { phi: this.model.phi(h, batch), psi: this.model.psi(h, batch) };
+        }),
+      );
+      const [ph, ps] = (await Promise.all([phi.toFloat32(), psi.toFloat32()])) as [Float32Array, Float32Array];
+      const v = rowDots(ph, ps, this.data.config.model.crlDim);
+      layouts.forEach((l, i) => (values[l.row] = v[i]));
+      return values;
+    } finally {
+      scope.dispose();
+      map.release();
+    }
   }
 
   /**
    * The AR tokens (and optionally logits) for a batch of inputs, without turning them
-   * into chunks: what predict() decodes in 'ar' mode. Works in either mode.
+   * into chunks: what predict() decodes in 'ar' mode (greedy). Works in either mode.
    */
   async decodeAr(inputs: PolicyInput[], opts: ArDecodeOptions = {}): Promise<ArDecodeResult> {
     if (this.disposed) throw new InferenceError('decodeAr(): the policy was disposed');
     if (inputs.length === 0) return { tokens: [], logits: opts.keepLogits ? [] : undefined, constrained: [] };
     const { prefixes, features } = this.prompts(inputs);
-    return this.decodeTokens(prefixes, features, opts.kvCache ?? this.opts.kvCache, opts.keepLogits ?? false, opts.constrainLength ?? this.opts.constrainLength);
+    return this.decodeTokens(
+      prefixes,
+      features,
+      prefixes.map((_, b) => b),
+      opts.kvCache ?? this.opts.kvCache,
+      opts.keepLogits ?? false,
+      opts.constrainLength ?? this.opts.constrainLength,
+    );
   }
 
-  private async decodeTokens(prefixes: DocumentPrefix[], features: Float32Array, cached: boolean, keepLogits: boolean, constrainLength: boolean): Promise<ArDecodeResult> {
+  /**
+   * Decodes one span per prompt (prompt r uses the features of sample featureRows[r]).
+   * Rows with an Rng in `sampling.rngs` draw each token from softmax(logits / temperature)
+   * over the ids the greedy pick may choose from; the others pick greedily.
+   */
+  private async decodeTokens(
+    prefixes: DocumentPrefix[],
+    features: Float32Array,
+    featureRows: readonly number[],
+    cached: boolean,
+    keepLogits: boolean,
+    constrainLength: boolean,
+    sampling?: { temperature: number; rngs: readonly (Rng | null)[] },
+  ): Promise<ArDecodeResult> {
     const vocab = this.bundle.vocab;
     const V = vocab.size;
     const res: ArDecodeResult = { tokens: prefixes.map(() => []), logits: keepLogits ? prefixes.map(() => []) : undefined, constrained: prefixes.map(() => false) };
@@ -377,21 +458,31 @@ export class PrtsInference {
     // Coefficients still owed per row; each FAST id spends symbolCounts[id] of them.
     const counts = this.bundle.fast.symbolCounts();
     const owed = prefixes.map(() => this.bundle.fast.maxTokens);
-    // Greedy step for the rows of `active` (in order): the best FAST id or <|action_end_ar|>
-    // (the only targets BC ever trained), and with constrainLength only those that keep
-    // the span decodable: ids that fit in what is owed, the end exactly when nothing is.
+    const candidates = [SPECIAL.actionEndAr as number, ...Array.from({ length: vocab.fastSize }, (_, i) => vocab.fastOffset + i)];
+    // A FAST id or <|action_end_ar|> (the only targets BC ever trained), and with
+    // constrainLength only those that keep the span decodable: ids that fit in what is
+    // owed, the end exactly when nothing is.
+    const allowedFor = (b: number) => (id: number) => {
+      if (!constrainLength) return true;
+      if (id === SPECIAL.actionEndAr) return owed[b] === 0;
+      return owed[b] > 0 && counts[id - vocab.fastOffset] <= owed[b];
+    };
     const pick = (active: number[], logits: Float32Array) => {
       active.forEach((b, r) => {
         const row = r * V;
+        const allowed = allowedFor(b);
+        // The unconstrained greedy pick, to count where the constraint overrode the model.
         let free: number = SPECIAL.actionEndAr;
-        let best: number = constrainLength && owed[b] > 0 ? -1 : SPECIAL.actionEndAr;
-        for (let id = vocab.fastOffset; id < vocab.fastOffset + vocab.fastSize; id++) {
+        let best = -1;
+        for (const id of candidates) {
           const v = logits[row + id];
           if (v > logits[row + free]) free = id;
-          if (constrainLength && (owed[b] === 0 || counts[id - vocab.fastOffset] > owed[b])) continue;
-          if (best < 0 || v > logits[row + best]) best = id;
+          if (allowed(id) && (best < 0 || v > logits[row + best])) best = id;
         }
-        if (best !== free) res.constrained[b] = true;
+        const rng = sampling?.rngs[b];
+        if (rng) best = sampleAllowed(logits, row, candidates, allowed, sampling!.temperature, rng);
+        if (best < 0) best = SPECIAL.actionEndAr; // unreachable: the end is allowed whenever no FAST id fits
+        if (!allowed(free)) res.constrained[b] = true;
         if (best !== SPECIAL.actionEndAr) owed[b] -= counts[best - vocab.fastOffset];
         res.tokens[b].push(best);
         res.logits?.[b].push(logits.slice(r * V, (r + 1) * V));
@@ -401,11 +492,15 @@ export class PrtsInference {
     };
     const unfinished = () => finished.flatMap((f, b) => (f ? [] : [b]));
     if (cached) {
-      await this.decodeCached(prefixes, features, pick, unfinished, res.tokens);
+      await this.decodeCached(prefixes, features, featureRows, pick, unfinished, res.tokens);
       return res;
     }
     for (let active = unfinished(); active.length > 0; active = unfinished()) {
-      const batch = this.pack(prefixes, res.tokens, features, active);
+      const batch = this.pack(
+        active.map((b) => withGenerated(prefixes[b], res.tokens[b])),
+        features,
+        active.map((b) => featureRows[b]),
+      );
       const map = this.model.blockMap(batch);
       try {
         pick(active, await readScoped(() => this.model.arLogits(this.model.hidden(batch, map), batch)));
@@ -420,6 +515,7 @@ export class PrtsInference {
   private async decodeCached(
     prefixes: DocumentPrefix[],
     features: Float32Array,
+    featureRows: readonly number[],
     pick: (active: number[], logits: Float32Array) => void,
     unfinished: () => number[],
     tokens: number[][],
@@ -433,12 +529,7 @@ export class PrtsInference {
         throw new InferenceError(`env row ${b}: prompt token ${bad} has role ${ROLE_NAMES[p.roles[bad]] ?? p.roles[bad]}, which an AR_ACTION query may not attend; the KV cache assumes it sees the whole prompt (use kvCache: false)`);
       }
     });
-    const batch = this.pack(
-      prefixes,
-      prefixes.map(() => []),
-      features,
-      prefixes.map((_, b) => b),
-    );
+    const batch = this.pack(prefixes, features, featureRows);
     // The last generated token is never fed back, hence - 1.
     const capacity = Math.max(...prefixes.map((p) => p.ids.length)) + this.opts.maxArTokens - 1;
     const cache = new KvCache(this.model.rt, { layers: cfg.layers, rows: B, capacity, heads: cfg.heads, headDim: cfg.headDim });
@@ -529,6 +620,15 @@ export async function prtsPolicyFromCheckpoint(data: CheckpointData, opts: PrtsP
   }
   if (bundle.fast.horizon !== cfg.model.chunkLength) throw new InferenceError(`tokenizers.json FAST horizon ${bundle.fast.horizon} differs from config model.chunkLength ${cfg.model.chunkLength}`);
   const maxArTokens = opts.maxArTokens ?? bundle.fast.maxTokens + 1;
+  const select = { candidates: opts.candidates ?? 1, temperature: opts.temperature ?? 1 };
+  try {
+    checkValueSelect(select);
+  } catch (e) {
+    throw new InferenceError((e as Error).message);
+  }
+  if (select.candidates > 1 && !data.trainer.withCrl) {
+    throw new InferenceError(`candidates ${select.candidates}: value-guided selection needs the CRL critic, and this checkpoint's backbone was trained without CRL`);
+  }
   const rt = opts.rt ?? (await openRuntime());
   let model: PrtsModel | null = null;
   let dit: { dit: Dit; store: ParamStore } | null = null;
@@ -541,7 +641,7 @@ export async function prtsPolicyFromCheckpoint(data: CheckpointData, opts: PrtsP
       dit = { dit: new Dit(store, ditCfg), store };
       applyParams(store, data.params.filter((t) => t.name.startsWith('dit.')));
     }
-    const inference = new PrtsInference(data, bundle, model, dit, { mode, steps, seed: opts.seed ?? 0, maxArTokens, kvCache, constrainLength, ownRuntime: !opts.rt });
+    const inference = new PrtsInference(data, bundle, model, dit, { mode, steps, seed: opts.seed ?? 0, maxArTokens, kvCache, constrainLength, ownRuntime: !opts.rt, select });
     return new PrtsPolicy(inference, opts.name ?? `prts-${mode}(${data.trainer.kind} step ${data.trainer.step})`);
   } catch (e) {
     dit?.dit.dispose();

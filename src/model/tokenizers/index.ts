@@ -82,6 +82,16 @@ export class TokenizerBundle {
     );
   }
 
+  /**
+   * A document around FAST tokens the model produced itself (local ids, e.g. a decoded
+   * candidate chunk): the same layout as layout() with those tokens as the action span,
+   * so the CRL blocks score exactly what will be executed (value-guided selection).
+   */
+  layoutTokens(sample: Omit<SampleInput, 'actions'>, fast: ArrayLike<number>, options?: LayoutOptions): DocumentLayout {
+    const { prompt, instruction } = this.instruction.encodeWithPrompt(sample.instruction, this.embodiment);
+    return layoutDocument(this.vocab, { imagePatches: sample.imagePatches, proprio: this.proprio.encode(sample.state), prompt, instruction, fast }, options);
+  }
+
   /** The inference prompt: everything before the first FAST token (ends with <|action_start|>). */
   prefix(sample: Omit<SampleInput, 'actions'>): DocumentPrefix {
     const { prompt, instruction } = this.instruction.encodeWithPrompt(sample.instruction, this.embodiment);

@@ -5,6 +5,7 @@
  *                 [--perturbations nominal,position_swap,... | all] [--envs 16] [--seed 0]
  *                 [--execute-steps N] [--max-steps N] [--camera 64] [--chunk H]
  *                 [--keep-actions] [--out results.json] [--markdown results.md] [--per-task]
+ *                 [--candidates N [--temperature T]]   (checkpoints: best of N chunks by the CRL value)
  * npm run eval -- --compare a.json,b.json [--labels CRL,no-CRL] [--per-task] [--markdown diff.md]
  *
  * Rolls a policy out through the evaluation harness (src/train/eval.ts) in Node, prints
@@ -31,6 +32,8 @@ const cli = defineCli({
     policy: { type: 'string', metavar: 'expert|random[:seed]|replay:<results.json>|checkpoint:<dir>[:dit|:ar]', help: 'the policy to roll out (required unless --compare)' },
     checkpoint: { type: 'string', metavar: 'dir', help: 'short for --policy checkpoint:<dir> (a run directory or a .prts.zip archive)' },
     mode: { type: 'string', choices: ['dit', 'ar'], help: "with --checkpoint: the DiT action expert or AR FAST decoding (default dit when the checkpoint has one)" },
+    candidates: { type: 'int', min: 1, max: 64, metavar: 'N', help: 'with --checkpoint: propose N chunks per observation and execute the one with the highest CRL value phi(s,a).psi(l) (default 1, the plain policy; docs/evaluation.md)' },
+    temperature: { type: 'number', above: 0, metavar: 'T', help: 'with --candidates: AR sampling temperature of the proposals after the first (default 1)' },
     suites: { type: 'list', choices: SUITES, metavar: 'a,b', help: 'the tasks of these suites' },
     tasks: { type: 'list', metavar: 'id,...', help: 'these tasks, e.g. goal/open_drawer' },
     states: { type: 'range', max: INIT_STATES_PER_TASK - 1, help: 'fixed initial states per task (default all)' },
@@ -67,11 +70,12 @@ async function checkpointPolicy(spec: string, args: Args): Promise<Policy> {
   if (!dir) fail('--policy checkpoint:<dir>[:dit|:ar] needs a directory');
   const [{ loadPrtsPolicy }, { nodeCheckpointIO }] = await Promise.all([import('../inference'), import('../checkpoint-node')]);
   const io = await nodeCheckpointIO(dir, { create: false }).catch((e: Error) => fail(`--policy checkpoint:${dir}: ${e.message}`));
-  const policy = await loadPrtsPolicy(io, undefined, { mode, seed: args.seed });
+  const policy = await loadPrtsPolicy(io, undefined, { mode, seed: args.seed, candidates: args.candidates, temperature: args.temperature }).catch((e: Error) => fail(`--policy checkpoint:${dir}: ${e.message}`));
   const d = policy.inference.data;
   console.log(
     `checkpoint ${resolve(dir)}: ${d.trainer.kind} step ${d.trainer.step}/${d.trainer.steps} (backbone ${d.trainer.withCrl ? 'with' : 'without'} CRL), ` +
-      `${policy.inference.mode === 'dit' ? 'DiT head, 5 Euler steps' : 'AR FAST decoding'}, chunk ${policy.chunkSize}`,
+      `${policy.inference.mode === 'dit' ? 'DiT head, 5 Euler steps' : 'AR FAST decoding'}, chunk ${policy.chunkSize}` +
+      (policy.inference.opts.select.candidates > 1 ? `, best of ${policy.inference.opts.select.candidates} by CRL value (temperature ${policy.inference.opts.select.temperature})` : ''),
   );
   return policy;
 }
@@ -123,10 +127,17 @@ async function runCompare(files: string[], args: Args): Promise<void> {
   console.log(JSON.stringify({ a: c.a, b: c.b, warnings: c.warnings, rows: c.rows.filter((r) => r.taskId === null).map((r) => ({ suite: r.suite, axis: r.perturbation, a: r.a.rate, b: r.b.rate, diff: r.diff, lo: r.lo, hi: r.hi, significant: r.significant })) }));
 }
 
+/** The policy spec as given (--checkpoint is short for --policy checkpoint:<dir>). */
+function spec0(args: Args): string {
+  return args.checkpoint !== undefined ? `checkpoint:${args.checkpoint}` : (args.policy ?? '');
+}
+
 async function main(): Promise<void> {
   const args = cli.parse();
   if (args.compare) return runCompare(args.compare, args);
   if (args.checkpoint !== undefined && args.policy !== undefined) fail('give either --policy or --checkpoint, not both');
+  if ((args.candidates !== undefined || args.temperature !== undefined) && !spec0(args).startsWith('checkpoint:')) fail('--candidates and --temperature apply to checkpoint policies only');
+  if (args.temperature !== undefined && args.candidates === undefined) fail('--temperature needs --candidates N (it sets how the proposals after the first are sampled)');
   if (args.mode !== undefined && args.checkpoint === undefined) fail('--mode applies to --checkpoint only (with --policy write checkpoint:<dir>:dit|:ar)');
   const spec = args.checkpoint !== undefined ? `checkpoint:${args.checkpoint}${args.mode ? `:${args.mode}` : ''}` : (args.policy ?? fail('--policy or --checkpoint is required'));
 

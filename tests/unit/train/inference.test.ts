@@ -12,7 +12,7 @@ import { Runtime } from '../../../src/engine/runtime.ts';
 import { ACTION_DIM, BatchEnv, getTask, type Observation } from '../../../src/sim/index.ts';
 import { loadCheckpoint, saveCheckpoint, type CheckpointData, type CheckpointIO } from '../../../src/train/checkpoint.ts';
 import { evaluate } from '../../../src/train/eval.ts';
-import { loadPrtsPolicy } from '../../../src/train/inference.ts';
+import { loadPrtsPolicy, prtsPolicyFromCheckpoint } from '../../../src/train/inference.ts';
 import type { EpisodeStart, PolicyInput } from '../../../src/train/policy.ts';
 import { PostTrainRun } from '../../../src/train/posttrain.ts';
 import { contextRanges, prefixLayout } from '../../../src/train/posttrain-batch.ts';
@@ -258,6 +258,88 @@ describe('PRTS checkpoint policy', () => {
       policy.dispose();
     }
     await expect(prtsPolicyFromCheckpoint(data, { mode: 'ar', rt, maxArTokens: 0 })).rejects.toThrow(/maxArTokens must be a positive integer, got 0/);
+  });
+
+  test('value-guided selection, AR: candidate 0 is the greedy chunk, the executed one has the highest CRL value, batched = one by one', async () => {
+    const plain = await loadPrtsPolicy(runIO, undefined, { mode: 'ar', rt });
+    const policy = await loadPrtsPolicy(runIO, undefined, { mode: 'ar', rt, candidates: 4, temperature: 1.5 });
+    try {
+      await plain.reset(episodes([3, 4]));
+      const greedy = await plain.act(inputs());
+      await policy.reset(episodes([3, 4]));
+      const p = await policy.inference.propose(inputs());
+      expect(p.candidates).toBe(4);
+      expect(p.chunks).toHaveLength(8);
+      expect(p.values).toHaveLength(8);
+      // Cosines of unit vectors.
+      expect(Array.from(p.values!).every((v) => Number.isFinite(v) && Math.abs(v) <= 1 + 1e-5)).toBe(true);
+      [0, 1].forEach((b) => {
+        expect(Array.from(p.chunks[b * 4])).toEqual(Array.from(greedy[b]));
+        const vals = Array.from(p.values!.subarray(b * 4, b * 4 + 4));
+        expect(vals[p.chosen[b]]).toBe(Math.max(...vals));
+      });
+      // The samples differ from the greedy chunk somewhere (temperature 1.5 over an untrained head).
+      expect(p.chunks.some((c, r) => r % 4 !== 0 && Array.from(c).join() !== Array.from(p.chunks[r - (r % 4)]).join())).toBe(true);
+      // Same episode seeds -> the same proposals and values; each env alone gives its rows of the batched call.
+      await policy.reset(episodes([3, 4]));
+      const again = await policy.inference.propose(inputs());
+      expect(again.chunks.map((c) => Array.from(c))).toEqual(p.chunks.map((c) => Array.from(c)));
+      await policy.reset(episodes([3, 4]));
+      const solo = [await policy.inference.propose([inputs()[0]]), await policy.inference.propose([inputs()[1]])];
+      expect(solo.flatMap((x) => x.chunks.map((c) => Array.from(c)))).toEqual(p.chunks.map((c) => Array.from(c)));
+      const soloValues = solo.flatMap((x) => Array.from(x.values!));
+      soloValues.forEach((v, r) => expect(v).toBeCloseTo(p.values![r], 5));
+      // act() executes the chosen candidate, and the choices are counted.
+      await policy.reset(episodes([3, 4]));
+      const acted = await policy.act(inputs());
+      expect(acted.map((c) => Array.from(c))).toEqual(p.chosen.map((k, b) => Array.from(p.chunks[b * 4 + k])));
+      const st = policy.inference.stats;
+      expect(st.valueSelected).toBe(8);
+      expect(st.valueOverrode).toBe(4 * p.chosen.filter((k) => k !== 0).length);
+      expect(policy.diagnostics()).toMatchObject({ valueSelected: 8 });
+      const live = rt.liveBytes;
+      for (let i = 0; i < 2; i++) await policy.act(inputs());
+      expect(rt.liveBytes).toBe(live);
+    } finally {
+      plain.dispose();
+      policy.dispose();
+    }
+  });
+
+  test('value-guided selection, DiT: candidate 0 is the plain policy\'s sample; one candidate is the plain policy', async () => {
+    const plain = await loadPrtsPolicy(runIO, undefined, { mode: 'dit', rt, seed: 9 });
+    const one = await loadPrtsPolicy(runIO, undefined, { mode: 'dit', rt, seed: 9, candidates: 1 });
+    const policy = await loadPrtsPolicy(runIO, undefined, { mode: 'dit', rt, seed: 9, candidates: 3 });
+    try {
+      for (const x of [plain, one, policy]) await x.reset(episodes([5, 6]));
+      const base = await plain.act(inputs());
+      const single = await one.inference.propose(inputs());
+      expect(single.values).toBeNull();
+      expect(single.chosen).toEqual([0, 0]);
+      expect(single.chunks.map((c) => Array.from(c))).toEqual(base.map((c) => Array.from(c)));
+      const p = await policy.inference.propose(inputs());
+      expect(p.chunks).toHaveLength(6);
+      [0, 1].forEach((b) => {
+        expect(Array.from(p.chunks[b * 3])).toEqual(Array.from(base[b]));
+        expect(Array.from(p.chunks[b * 3 + 1])).not.toEqual(Array.from(base[b]));
+        const vals = Array.from(p.values!.subarray(b * 3, b * 3 + 3));
+        expect(vals[p.chosen[b]]).toBe(Math.max(...vals));
+      });
+    } finally {
+      plain.dispose();
+      one.dispose();
+      policy.dispose();
+    }
+  });
+
+  test('value-guided selection is refused without a CRL critic and with bad settings, naming the field', async () => {
+    const noCrl = { ...preData, trainer: { ...preData.trainer, withCrl: false } };
+    await expect(prtsPolicyFromCheckpoint(noCrl, { mode: 'ar', rt, candidates: 2 })).rejects.toThrow(/value-guided selection needs the CRL critic/);
+    await expect(prtsPolicyFromCheckpoint(preData, { mode: 'ar', rt, candidates: 0 })).rejects.toThrow(/candidates must be an integer in 1..64, got 0/);
+    await expect(prtsPolicyFromCheckpoint(preData, { mode: 'ar', rt, candidates: 2, temperature: -1 })).rejects.toThrow(/temperature must be a positive number, got -1/);
+    // One candidate needs no critic: it is the plain policy.
+    const p = await prtsPolicyFromCheckpoint(noCrl, { mode: 'ar', rt, candidates: 1 });
+    p.dispose();
   });
 
   test('a pre-training checkpoint has no DiT: dit mode says so', async () => {

@@ -1,0 +1,89 @@
+/**
+ * Value-guided chunk selection: the policy proposes several chunks per observation and
+ * executes the one its own CRL critic rates highest, V(s, a, l) = phi(s, a) . psi(l)
+ * (DESIGN.md 4). This is contrastive RL's use of the critic as a goal-conditioned
+ * Q-function (Eysenbach et al. 2022 pick actions by it): InfoNCE makes phi . psi a
+ * log-density ratio of reaching goal l from (s, a), so among proposals for one state the
+ * highest V is the chunk most consistent with the named goal. A backbone trained without
+ * CRL has no such critic, which is where CRL can change success directly.
+ *
+ * Candidate 0 of every observation is the policy's usual chunk (greedy AR decoding, or
+ * the DiT sample of the episode's noise stream), so one candidate is exactly the plain
+ * policy, and ties keep it.
+ */
+import type { Rng } from '../engine/random.ts';
+
+export class ValueSelectError extends Error {
+  override name = 'ValueSelectError';
+}
+
+export interface ValueSelectOptions {
+  /** Chunks proposed per observation (1 = the plain policy). */
+  candidates: number;
+  /** Sampling temperature of the AR proposals after the first (> 0). */
+  temperature: number;
+}
+
+export function checkValueSelect(o: ValueSelectOptions): void {
+  if (!Number.isInteger(o.candidates) || o.candidates < 1 || o.candidates > 64) {
+    throw new ValueSelectError(`candidates must be an integer in 1..64, got ${o.candidates}`);
+  }
+  if (!(Number.isFinite(o.temperature) && o.temperature > 0)) throw new ValueSelectError(`temperature must be a positive number, got ${o.temperature}`);
+}
+
+/**
+ * Per observation, the candidate with the highest value (first on ties). `values` is
+ * observation-major: candidates k of observation b at b * K + k.
+ */
+export function bestByValue(values: ArrayLike<number>, K: number): number[] {
+  if (!(K >= 1) || values.length % K !== 0) throw new ValueSelectError(`bestByValue: ${values.length} values are not a whole number of groups of ${K}`);
+  const out: number[] = [];
+  for (let b = 0; b < values.length / K; b++) {
+    let best = 0;
+    for (let k = 1; k < K; k++) {
+      const v = values[b * K + k];
+      if (Number.isNaN(v)) throw new ValueSelectError(`bestByValue: value ${b * K + k} is NaN`);
+      if (v > values[b * K + best]) best = k;
+    }
+    out.push(best);
+  }
+  return out;
+}
+
+/** Rows of cosine similarity phi[r] . psi[r] (both [R x dim], unit rows). */
+export function rowDots(phi: Float32Array, psi: Float32Array, dim: number): Float32Array {
+  if (phi.length !== psi.length || phi.length % dim !== 0) throw new ValueSelectError(`rowDots: phi has ${phi.length} values, psi ${psi.length}, dim ${dim}`);
+  const out = new Float32Array(phi.length / dim);
+  for (let r = 0; r < out.length; r++) {
+    let v = 0;
+    for (let d = 0; d < dim; d++) v += phi[r * dim + d] * psi[r * dim + d];
+    out[r] = v;
+  }
+  return out;
+}
+
+/**
+ * Draws an id in proportion to exp(logit / temperature) over the ids `allowed` accepts
+ * (softmax restricted to them; the max is subtracted for stability). Returns -1 when
+ * nothing is allowed.
+ */
+export function sampleAllowed(logits: Float32Array, offset: number, ids: readonly number[], allowed: (id: number) => boolean, temperature: number, rng: Rng): number {
+  let max = -Infinity;
+  for (const id of ids) if (allowed(id) && logits[offset + id] > max) max = logits[offset + id];
+  if (max === -Infinity) return -1;
+  let total = 0;
+  const weights = ids.map((id) => {
+    const w = allowed(id) ? Math.exp((logits[offset + id] - max) / temperature) : 0;
+    total += w;
+    return w;
+  });
+  let u = rng.next() * total;
+  let lastAllowed = -1;
+  for (let i = 0; i < ids.length; i++) {
+    if (weights[i] === 0) continue;
+    lastAllowed = ids[i];
+    u -= weights[i];
+    if (u < 0) return ids[i];
+  }
+  return lastAllowed; // rounding left u a hair above 0
+}

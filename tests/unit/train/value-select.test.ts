@@ -1,0 +1,75 @@
+/** The pure parts of value-guided selection (src/train/value-select.ts); inference.test.ts runs it through a checkpoint. */
+import { describe, expect, test } from 'vitest';
+import { Rng } from '../../../src/engine/random.ts';
+import { bestByValue, checkValueSelect, rowDots, sampleAllowed } from '../../../src/train/value-select.ts';
+
+describe('bestByValue', () => {
+  test('the argmax of each group, the first on ties, so candidate 0 (the plain policy) wins a tie', () => {
+    expect(bestByValue([0.1, 0.5, 0.2, /**/ 0.3, 0.3, 0.3, /**/ -1, -Infinity, -0.5], 3)).toEqual([1, 0, 2]);
+    expect(bestByValue([-Infinity, -Infinity], 2)).toEqual([0]);
+    expect(bestByValue([0.4], 1)).toEqual([0]);
+  });
+
+  test('property: the chosen value is the group max and no earlier candidate reaches it', () => {
+    const rng = new Rng(5);
+    for (let trial = 0; trial < 200; trial++) {
+      const K = 1 + rng.int(6);
+      const B = 1 + rng.int(5);
+      // Few distinct values, so ties are common.
+      const v = Array.from({ length: B * K }, () => rng.int(3) / 2);
+      bestByValue(v, K).forEach((k, b) => {
+        const g = v.slice(b * K, (b + 1) * K);
+        expect(g[k]).toBe(Math.max(...g));
+        expect(g.slice(0, k).every((x) => x < g[k])).toBe(true);
+      });
+    }
+  });
+
+  test('refuses ragged groups and NaN values', () => {
+    expect(() => bestByValue([1, 2, 3], 2)).toThrow(/3 values are not a whole number of groups of 2/);
+    expect(() => bestByValue([1, NaN], 2)).toThrow(/value 1 is NaN/);
+  });
+});
+
+test('rowDots is the per-row dot product and refuses mismatched shapes', () => {
+  expect(Array.from(rowDots(Float32Array.from([1, 0, 0.6, 0.8]), Float32Array.from([0, 1, 0.6, 0.8]), 2))).toEqual([0, Math.fround(0.36) + Math.fround(0.64)].map(Math.fround));
+  expect(() => rowDots(new Float32Array(4), new Float32Array(2), 2)).toThrow(/phi has 4 values, psi 2/);
+});
+
+describe('sampleAllowed', () => {
+  const logits = Float32Array.from([9, 0.5, 1.5, -1, 1.0, 2.0]); // offset 1: ids 0..4 -> 0.5, 1.5, -1, 1, 2
+  const ids = [0, 1, 2, 3, 4];
+
+  test('draws in proportion to softmax(logit / T) over the allowed ids, never a disallowed one', () => {
+    const allowed = (id: number) => id !== 4;
+    for (const T of [1, 0.5, 2]) {
+      const rng = new Rng(17);
+      const n = 40_000;
+      const counts = [0, 0, 0, 0, 0];
+      for (let i = 0; i < n; i++) counts[sampleAllowed(logits, 1, ids, allowed, T, rng)]++;
+      expect(counts[4]).toBe(0);
+      const w = [0, 1, 2, 3].map((id) => Math.exp(logits[1 + id] / T));
+      const z = w.reduce((a, b) => a + b, 0);
+      // 4 binomial standard deviations.
+      [0, 1, 2, 3].forEach((id) => {
+        const p = w[id] / z;
+        expect(Math.abs(counts[id] / n - p)).toBeLessThan(4 * Math.sqrt((p * (1 - p)) / n) + 1e-9);
+      });
+    }
+  });
+
+  test('a low temperature gives the allowed argmax; nothing allowed gives -1', () => {
+    const rng = new Rng(1);
+    for (let i = 0; i < 100; i++) expect(sampleAllowed(logits, 1, ids, (id) => id < 3, 0.01, rng)).toBe(1);
+    expect(sampleAllowed(logits, 1, ids, () => false, 1, rng)).toBe(-1);
+  });
+});
+
+test('checkValueSelect names the bad field', () => {
+  expect(() => checkValueSelect({ candidates: 0, temperature: 1 })).toThrow(/candidates must be an integer in 1..64, got 0/);
+  expect(() => checkValueSelect({ candidates: 2.5, temperature: 1 })).toThrow(/candidates/);
+  expect(() => checkValueSelect({ candidates: 65, temperature: 1 })).toThrow(/candidates/);
+  expect(() => checkValueSelect({ candidates: 4, temperature: 0 })).toThrow(/temperature must be a positive number, got 0/);
+  expect(() => checkValueSelect({ candidates: 4, temperature: NaN })).toThrow(/temperature/);
+  expect(() => checkValueSelect({ candidates: 4, temperature: 0.7 })).not.toThrow();
+});
