@@ -140,6 +140,17 @@ export const TrainConfigSchema = z
      * (issue 10, docs/results.md round 3); the noise trains the neighbouring bins too.
      */
     stateNoise: z.number({ error: 'state noise must be a number' }).min(0, 'state noise must be >= 0').max(100, 'state noise is at most 100 bins').optional(),
+    /**
+     * Keyframe weighting: samples whose chunk starts before step `steps` of their episode
+     * are drawn `weight` times as often (src/model/batch/sampler.ts says why). Default off.
+     */
+    startFrames: z
+      .object({
+        steps: pos('start frames steps').max(100_000, 'start frames steps is at most 100000'),
+        weight: pos('start frames weight').max(1000, 'start frames weight is at most 1000'),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((t, ctx) => {

@@ -18,7 +18,7 @@ import { DEFAULT_DIT, validateDitConfig, type DitConfig } from '../model/dit';
 import { sampleTau, type TauSampling } from '../model/flow';
 import type { Runtime } from '../engine/runtime';
 import type { LeRobotReader } from '../data/index';
-import { buildBatch, decodeFrames, SampleIndex, TaskBalancedSampler, type PackedBatch, type Sample } from '../model/batch';
+import { buildBatch, decodeFrames, SampleIndex, startFrameMultiplicity, TaskBalancedSampler, type PackedBatch, type Sample } from '../model/batch';
 import type { WorkbenchConfig } from '../model/config';
 import { PrtsModel } from '../model/prts';
 import { TokenizerBundle } from '../model/tokenizers/index';
@@ -158,6 +158,7 @@ export class PostTrainRun {
         samplesPerTask: train.samplesPerTask,
         // Not the pre-training stream: post-training sees the batches in a different order.
         seed: (train.samplerSeed + 0x9e37) >>> 0,
+        multiplicity: startFrameMultiplicity(index, cfg.train.startFrames),
       });
       let start = { step: 0, tokens: 0, seconds: 0, history: [] as PostTrainStepMetrics[] };
       if (resumed) {

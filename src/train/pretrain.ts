@@ -26,7 +26,7 @@ import { AdamW } from '../engine/optim.ts';
 import type { Runtime } from '../engine/runtime.ts';
 import { Scope } from '../engine/tensor.ts';
 import type { ImageFrame, LeRobotReader } from '../data/index.ts';
-import { buildBatch, decodeFrames, SampleIndex, shareGoals, TaskBalancedSampler, type PackedBatch, type Sample } from '../model/batch.ts';
+import { buildBatch, decodeFrames, SampleIndex, shareGoals, startFrameMultiplicity, TaskBalancedSampler, type PackedBatch, type Sample } from '../model/batch.ts';
 import { proprioBins, type WorkbenchConfig } from '../model/config.ts';
 import { PrtsModel, type PrtsConfig } from '../model/prts.ts';
 import { TokenizerBundle, type DocumentLayout, type EmbodimentDescriptor } from '../model/tokenizers/index.ts';
@@ -205,6 +205,7 @@ export class Pretrainer {
       tasksPerBatch: options.tasksPerBatch,
       samplesPerTask: options.samplesPerTask,
       seed: options.samplerSeed,
+      multiplicity: startFrameMultiplicity(index, config.train.startFrames),
     });
     let start = { step: 0, tokens: 0, seconds: 0, history: [] as PretrainStepMetrics[] };
     try {

@@ -13,6 +13,14 @@
  * A task with fewer than samplesPerTask samples contributes all of them and repeats some
  * to keep the batch shape fixed; `repeats` counts those.
  *
+ * Keyframe weighting (`multiplicity`): a sample with multiplicity m enters each pass of its
+ * task m times, so it is drawn m times as often as a sample with multiplicity 1. The
+ * pre-trainer gives the first frames of every episode more weight (train.startFrames):
+ * there the arm has not moved yet, so only the instruction and the image say where to go;
+ * in later frames the arm's own displacement, visible in the cameras, already tells the
+ * direction, and a model trained on uniform frames learns to continue a motion instead
+ * of choosing it (the copycat problem of behaviour cloning; Wen et al. 2020, 2021).
+ *
  * Everything comes from one Rng seeded at construction, so the k-th batch is a function
  * of (seed, k) and a resumed run replays the same stream (skip(k) is cheap).
  */
@@ -29,6 +37,8 @@ export interface TaskSamplerOptions {
   seed: number;
   /** 'uniform' (default): each task equally often. 'proportional': by sample count. */
   taskWeighting?: 'uniform' | 'proportional';
+  /** Per sample, how many times it enters each pass of its task (positive integers; default all 1). */
+  multiplicity?: ArrayLike<number>;
 }
 
 export interface SampledBatch {
@@ -53,6 +63,8 @@ export class TaskBalancedSampler {
   /** Completed passes over each task's samples. */
   readonly passes: Int32Array;
   private readonly started: Uint8Array;
+  /** Per task, its sample ids repeated by multiplicity (what one pass draws). */
+  private readonly passMembers: Int32Array[];
   private taskCycle: number[] = [];
   private steps = 0;
 
@@ -69,9 +81,20 @@ export class TaskBalancedSampler {
       if (!Number.isInteger(k) || k < 0) throw new SamplerError(`TaskBalancedSampler: taskOfSample[${i}] = ${k}; task ids must be non-negative integers`);
       maxTask = Math.max(maxTask, k);
     }
+    const mult = options.multiplicity;
+    if (mult !== undefined && mult.length !== taskOfSample.length) {
+      throw new SamplerError(`TaskBalancedSampler: multiplicity has ${mult.length} entries for ${taskOfSample.length} samples`);
+    }
     const lists: number[][] = Array.from({ length: maxTask + 1 }, () => []);
-    for (let i = 0; i < taskOfSample.length; i++) lists[taskOfSample[i]].push(i);
+    const passLists: number[][] = Array.from({ length: maxTask + 1 }, () => []);
+    for (let i = 0; i < taskOfSample.length; i++) {
+      const m = mult ? mult[i] : 1;
+      if (!Number.isInteger(m) || m < 1 || m > 1000) throw new SamplerError(`TaskBalancedSampler: multiplicity[${i}] = ${m}; multiplicities must be integers in 1..1000`);
+      lists[taskOfSample[i]].push(i);
+      for (let r = 0; r < m; r++) passLists[taskOfSample[i]].push(i);
+    }
     this.members = lists.map((l) => Int32Array.from(l));
+    this.passMembers = passLists.map((l) => Int32Array.from(l));
     this.activeTasks = Int32Array.from(lists.flatMap((l, k) => (l.length > 0 ? [k] : [])));
     if (this.activeTasks.length < tasksPerBatch) {
       throw new SamplerError(`TaskBalancedSampler: tasksPerBatch (${tasksPerBatch}) exceeds the number of tasks with samples (${this.activeTasks.length})`);
@@ -157,7 +180,7 @@ export class TaskBalancedSampler {
   private refill(task: number, inSlot: readonly number[]): void {
     if (this.started[task]) this.passes[task]++;
     this.started[task] = 1;
-    const order = this.rng.shuffle(Array.from(this.members[task]));
+    const order = this.rng.shuffle(Array.from(this.passMembers[task]));
     this.queues[task].push(...order.filter((i) => !inSlot.includes(i)), ...order.filter((i) => inSlot.includes(i)));
   }
 }

@@ -207,6 +207,11 @@ export class SampleIndex {
     return this.sampleTask;
   }
 
+  /** Chunk start (step within its episode) of every sample. */
+  get tOfSample(): Int32Array {
+    return this.sampleT;
+  }
+
   /** Sample ids of each task (ascending). */
   samplesOfTask(task: number): Int32Array {
     if (!this.byTask) {
@@ -282,4 +287,13 @@ export async function decodeFrames(reader: LeRobotReader, frames: readonly Frame
       return col.data[f.t].decode();
     }),
   );
+}
+
+/**
+ * Per sample, how many times it enters a sampler pass under train.startFrames (the
+ * sampler's multiplicity): `weight` for chunks starting before step `steps`, else 1.
+ */
+export function startFrameMultiplicity(index: SampleIndex, startFrames: { steps: number; weight: number } | undefined): Int32Array | undefined {
+  if (!startFrames || startFrames.weight === 1) return undefined;
+  return Int32Array.from(index.tOfSample, (t) => (t < startFrames.steps ? startFrames.weight : 1));
 }

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { actionChunkFrom } from '../../../src/data/index.ts';
-import { SampleIndex, TaskBalancedSampler, decodeFrames } from '../../../src/model/batch.ts';
+import { SampleIndex, TaskBalancedSampler, decodeFrames, startFrameMultiplicity } from '../../../src/model/batch.ts';
 import { ACTION_DIM, EPISODES, H, STATE_DIM, TASKS, frameImage, makeFixture, type Fixture } from './batch.dataset.ts';
 
 /** Task of each of `sizes[k]` samples of task k, task-major. */
@@ -147,5 +147,49 @@ describe('TaskBalancedSampler', () => {
     expect(() => new TaskBalancedSampler(tasksOf([3]), { tasksPerBatch: 1, samplesPerTask: 0, seed: 0 })).toThrow(/samplesPerTask must be a positive integer/);
     expect(() => new TaskBalancedSampler([0, -1], { tasksPerBatch: 1, samplesPerTask: 1, seed: 0 })).toThrow(/taskOfSample\[1\] = -1/);
     expect(() => new TaskBalancedSampler([0], { tasksPerBatch: 1, samplesPerTask: 1, seed: 1.5 })).toThrow(/seed must be an integer/);
+  });
+});
+
+describe('TaskBalancedSampler multiplicity (train.startFrames keyframe weighting)', () => {
+  const taskOf = tasksOf([10, 10, 10]);
+
+  it('all-ones multiplicity draws exactly the stream of no multiplicity', () => {
+    const a = new TaskBalancedSampler(taskOf, { tasksPerBatch: 2, samplesPerTask: 2, seed: 7 });
+    const b = new TaskBalancedSampler(taskOf, { tasksPerBatch: 2, samplesPerTask: 2, seed: 7, multiplicity: new Int32Array(30).fill(1) });
+    for (let i = 0; i < 50; i++) expect(Array.from(b.next().ids)).toEqual(Array.from(a.next().ids));
+  });
+
+  it('a sample of multiplicity m is drawn m times as often, exactly, over whole passes', () => {
+    // Task k's first sample has multiplicity 5: a pass of each task holds 9 + 5 = 14 draws.
+    const mult = Int32Array.from(taskOf, (_, i) => (i % 10 === 0 ? 5 : 1));
+    const s = new TaskBalancedSampler(taskOf, { tasksPerBatch: 3, samplesPerTask: 2, seed: 3, multiplicity: mult });
+    const counts = new Int32Array(30);
+    // 3 tasks x 2 per batch; 7 batches = one whole pass (14 draws) of every task; 70 batches = 10 passes.
+    for (let i = 0; i < 70; i++) for (const id of s.next().ids) counts[id]++;
+    for (let i = 0; i < 30; i++) expect(counts[i]).toBe(i % 10 === 0 ? 50 : 10);
+  });
+
+  it('refuses multiplicities that are not positive integers or do not match the samples', () => {
+    expect(() => new TaskBalancedSampler(taskOf, { tasksPerBatch: 2, samplesPerTask: 2, seed: 0, multiplicity: new Int32Array(29).fill(1) })).toThrow(/multiplicity has 29 entries for 30 samples/);
+    const bad = new Float64Array(30).fill(1);
+    bad[4] = 0;
+    expect(() => new TaskBalancedSampler(taskOf, { tasksPerBatch: 2, samplesPerTask: 2, seed: 0, multiplicity: bad })).toThrow(/multiplicity\[4\] = 0/);
+    bad[4] = 1.5;
+    expect(() => new TaskBalancedSampler(taskOf, { tasksPerBatch: 2, samplesPerTask: 2, seed: 0, multiplicity: bad })).toThrow(/multiplicity\[4\] = 1.5/);
+  });
+});
+
+describe('startFrameMultiplicity', () => {
+  let fx: Fixture;
+  beforeAll(async () => {
+    fx = await makeFixture();
+  });
+
+  it('weights the chunks that start before `steps` and leaves the rest at 1; off without the option or at weight 1', () => {
+    const m = startFrameMultiplicity(fx.index, { steps: 2, weight: 6 })!;
+    expect(m.length).toBe(fx.index.size);
+    for (let id = 0; id < fx.index.size; id++) expect(m[id]).toBe(fx.index.sample(id).t < 2 ? 6 : 1);
+    expect(startFrameMultiplicity(fx.index, undefined)).toBeUndefined();
+    expect(startFrameMultiplicity(fx.index, { steps: 3, weight: 1 })).toBeUndefined();
   });
 });

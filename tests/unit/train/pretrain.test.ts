@@ -117,3 +117,43 @@ describe('PRTS pre-training', () => {
     }
   });
 });
+
+describe('train.startFrames (keyframe weighting)', () => {
+  test('the pre-trainer draws chunks that start before `steps` `weight` times as often; the config validates it', async () => {
+    const { validateConfig } = await import('../../../src/model/config.ts');
+    const cfg = tinyConfig({ startFrames: { steps: 2, weight: 4 } });
+    expect(validateConfig(cfg).ok).toBe(true);
+    const bad = validateConfig(tinyConfig({ startFrames: { steps: 0, weight: 4 } as never }));
+    expect(bad.ok).toBe(false);
+    expect(JSON.stringify(bad)).toMatch(/start frames steps must be at least 1/);
+    expect(JSON.stringify(validateConfig(tinyConfig({ startFrames: { steps: 1, weight: 2, extra: 1 } as never })))).toMatch(/extra/);
+    const tr = await Pretrainer.create(rt, cfg, fx.reader);
+    try {
+      const index = tr.index;
+      const perTask = new Map<number, { early: number; late: number; drawnEarly: number; drawnLate: number }>();
+      for (let id = 0; id < index.size; id++) {
+        const s = index.sample(id);
+        const e = perTask.get(s.task) ?? { early: 0, late: 0, drawnEarly: 0, drawnLate: 0 };
+        if (s.t < 2) e.early++;
+        else e.late++;
+        perTask.set(s.task, e);
+      }
+      for (let i = 0; i < 300; i++) {
+        for (const id of tr.sampler.next().ids) {
+          const s = index.sample(id);
+          const e = perTask.get(s.task)!;
+          if (s.t < 2) e.drawnEarly++;
+          else e.drawnLate++;
+        }
+      }
+      for (const e of perTask.values()) {
+        // Per sample, an early chunk is drawn 4x as often as a late one (up to the partial last pass).
+        const ratio = e.drawnEarly / e.early / (e.drawnLate / e.late);
+        expect(ratio).toBeGreaterThan(3.3);
+        expect(ratio).toBeLessThan(4.8);
+      }
+    } finally {
+      tr.dispose();
+    }
+  });
+});
