@@ -8,8 +8,7 @@
  * (src/train/inference.ts) uses the same functions and needs none of the training code.
  */
 
-/** FastTokenizer's, so both normalisations are the same function. */
-const RANGE_EPS = 1e-6;
+import { RANGE_EPS } from '../model/tokenizers/fast.ts';
 
 export interface ActionSpace {
   /** Per-channel quantiles of the dataset's actions (length D). */

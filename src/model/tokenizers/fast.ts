@@ -117,7 +117,8 @@ export interface FastJSON {
 }
 
 // As in openpi's quantile normalization: keeps a constant channel (q01 == q99) finite.
-const RANGE_EPS = 1e-6;
+// Exported so the DiT's action space (src/train/posttrain-actions.ts) normalises the same way.
+export const RANGE_EPS = 1e-6;
 
 /** Largest clip bound fit() chooses: values beyond 4 half-ranges past q01/q99 are outliers. */
 export const MAX_FIT_CLIP = 4;
