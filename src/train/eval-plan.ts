@@ -138,7 +138,7 @@ export function resolveAxes(opts: EvalOptions): EvalAxis[] {
  * limit), with its seed and perturbation record drawn. An axis that does not apply to a
  * task's scene (samplePerturbation throws) is listed in `skipped` with the reason.
  */
-export function planEpisodes(opts: EvalOptions = {}): { episodes: EpisodePlan[]; skipped: SkippedEpisode[] } {
+export function planEpisodes(opts: EvalOptions = {}): { episodes: EpisodePlan[]; skipped: SkippedEpisode[]; initStates: number[]; perturbations: EvalAxis[] } {
   const tasks = resolveTasks(opts);
   const states = resolveStates(opts);
   const axes = resolveAxes(opts);
@@ -163,5 +163,6 @@ export function planEpisodes(opts: EvalOptions = {}): { episodes: EpisodePlan[];
       }
     }
   }
-  return { episodes, skipped };
+  // The resolved settings too, so the results record what ran without resolving twice.
+  return { episodes, skipped, initStates: states, perturbations: axes };
 }

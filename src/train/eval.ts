@@ -24,7 +24,7 @@
  * markdown for docs/results.md) and eval-compare.ts (two result sets, e.g. CRL vs
  * no-CRL, with Newcombe difference intervals).
  */
-import { planEpisodes, resolveAxes, resolveStates, type EpisodePlan, type EvalOptions } from './eval-plan';
+import { planEpisodes, type EpisodePlan, type EvalOptions } from './eval-plan';
 import { RESULTS_SCHEMA, summarize, type EpisodeResult, type EvalResults } from './eval-results';
 import { rollEpisodes } from './eval-rollout';
 import { RecedingHorizonExecutor, type Policy } from './policy';
@@ -76,7 +76,7 @@ export async function evaluate(policy: Policy, opts: EvalOptions = {}): Promise<
   const envsPerBatch = opts.envsPerBatch ?? 16;
   if (!Number.isInteger(envsPerBatch) || envsPerBatch < 1) throw new Error(`envsPerBatch must be a positive integer, got ${envsPerBatch}`);
   if (opts.maxSteps !== undefined && (!Number.isInteger(opts.maxSteps) || opts.maxSteps < 1)) throw new Error(`maxSteps must be a positive integer, got ${opts.maxSteps}`);
-  const { episodes: plans, skipped } = planEpisodes(opts);
+  const { episodes: plans, skipped, initStates, perturbations } = planEpisodes(opts);
   if (plans.length === 0) throw new Error(`no episode to run: every (task, state, axis) was skipped (${skipped[0]?.reason ?? 'empty plan'})`);
   const executor = new RecedingHorizonExecutor(policy, { executeSteps: opts.executeSteps });
 
@@ -148,8 +148,8 @@ export async function evaluate(policy: Policy, opts: EvalOptions = {}): Promise<
     config: {
       suites: [...new Set(plans.map((p) => p.suite))],
       tasks: [...new Set(plans.map((p) => p.taskId))],
-      initStates: resolveStates(opts),
-      perturbations: resolveAxes(opts),
+      initStates,
+      perturbations,
       seed: opts.seed ?? 0,
       envsPerBatch,
       maxSteps: opts.maxSteps ?? null,

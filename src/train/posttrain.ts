@@ -153,11 +153,12 @@ export class PostTrainRun {
       const ditNames = (t: { name: string }) => t.name.startsWith('dit.');
       applyParams(model.store, source.params.filter((t) => !ditNames(t)));
       trainer = new PostTrainer(prtsBackbone(model), { dit: ditCfg, freezeBackbone: freeze, weightDecay: cfg.train.weightDecay, maxGradNorm: cfg.train.gradClip, seed, ...(tau ? { tau } : {}) });
+      // Not the pre-training stream: post-training sees the batches in a different order.
+      const samplerSeed = (train.samplerSeed + 0x9e37) >>> 0;
       const sampler = new TaskBalancedSampler(index.taskOfSample, {
         tasksPerBatch: train.tasksPerBatch,
         samplesPerTask: train.samplesPerTask,
-        // Not the pre-training stream: post-training sees the batches in a different order.
-        seed: (train.samplerSeed + 0x9e37) >>> 0,
+        seed: samplerSeed,
         multiplicity: startFrameMultiplicity(index, cfg.train.startFrames),
       });
       let start = { step: 0, tokens: 0, seconds: 0, history: [] as PostTrainStepMetrics[] };
@@ -173,7 +174,7 @@ export class PostTrainRun {
         version: 1 as const,
         kind: 'posttrain' as const,
         steps,
-        samplerSeed: (train.samplerSeed + 0x9e37) >>> 0,
+        samplerSeed,
         withCrl: source.trainer.withCrl,
         freezeBackbone: freeze,
         lr: opts.lr ?? resumed?.lr ?? cfg.train.lr,
