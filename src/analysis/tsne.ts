@@ -98,6 +98,8 @@ export class TSNE {
   private readonly rep: Float64Array;
   /** Dense symmetric P (exact mode). */
   private denseP: Float64Array | null = null;
+  /** The exact method's pairwise affinities (upper triangle), allocated once and reused every iteration. */
+  private pairW: Float64Array | null = null;
   /** Sparse symmetric P (Barnes-Hut mode). */
   private sparseP: SparseP | null = null;
   /** sum P log P, constant, for the KL divergence. */
@@ -268,7 +270,7 @@ export class TSNE {
     const p = this.denseP!;
     // Unnormalised affinities in the upper triangle, reused for the gradient.
     let z = 0;
-    const w = new Float64Array((n * (n - 1)) / 2);
+    const w = (this.pairW ??= new Float64Array((n * (n - 1)) / 2));
     let e = 0;
     for (let i = 0; i < n; i++) {
       for (let j = i + 1; j < n; j++) {
