@@ -4,7 +4,7 @@
  * served, and the robot never moves.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Client, sleep, startTestServer, type TestServer } from './helpers.ts';
+import { Client, releaseTestClients, sleep, startTestServer, type TestServer } from './helpers.ts';
 
 let srv: TestServer;
 let observer: Client;
@@ -30,11 +30,8 @@ async function done(c: Client): Promise<void> {
 }
 
 const opened: Client[] = [];
-afterEach(async () => {
-  // A failed test must not leave the lease taken for the next one.
-  for (const c of opened.splice(0)) if (c.ws.readyState === 1) await c.close();
-  for (let i = 0; i < 100 && srv.bridge.leaseHolder !== null; i++) await sleep(10);
-});
+// A failed test must not leave the lease taken for the next one.
+afterEach(() => releaseTestClients(srv, opened));
 
 async function controller(): Promise<Client> {
   const c = await Client.connect(srv);

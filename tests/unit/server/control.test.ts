@@ -1,6 +1,6 @@
 /** Lease, admin takeover, latched e-stop, clamping, sequence numbers, camera frames. */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Client, sleep, startTestServer, type TestServer } from './helpers.ts';
+import { Client, releaseTestClients, sleep, startTestServer, type TestServer } from './helpers.ts';
 import { decodeCameraFrame } from '../../../server/robot/protocol.ts';
 
 let srv: TestServer;
@@ -12,13 +12,7 @@ afterAll(async () => {
   await srv.cleanup();
 });
 afterEach(async () => {
-  for (const c of opened.splice(0)) if (c.ws.readyState === 1) await c.close();
-  for (let i = 0; i < 100 && srv.bridge.leaseHolder !== null; i++) await sleep(10);
-  if (srv.bridge.estopLatched) {
-    const a = await connect(srv.adminToken);
-    await a.request({ op: 'reset_estop' });
-    await a.close();
-  }
+  await releaseTestClients(srv, opened, { resetEstop: true });
   srv.kin.trace.length = 0;
 });
 

@@ -4,7 +4,7 @@
  * in the ack (naming the field), never as a refusal.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Client, sleep, startTestServer, type TestServer } from './helpers.ts';
+import { Client, releaseTestClients, sleep, startTestServer, type TestServer } from './helpers.ts';
 
 let srv: TestServer;
 const opened: Client[] = [];
@@ -14,15 +14,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await srv.cleanup();
 });
-afterEach(async () => {
-  for (const c of opened.splice(0)) if (c.ws.readyState === 1) await c.close();
-  for (let i = 0; i < 100 && srv.bridge.leaseHolder !== null; i++) await sleep(10);
-  if (srv.bridge.estopLatched) {
-    const a = await Client.connect(srv, { token: srv.adminToken });
-    await a.request({ op: 'reset_estop' });
-    await a.close();
-  }
-});
+afterEach(() => releaseTestClients(srv, opened, { resetEstop: true }));
 
 async function connect(token?: string): Promise<Client> {
   const c = await Client.connect(srv, { token });

@@ -150,6 +150,21 @@ export class Client {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Between tests on a shared server: closes the clients a test opened, waits for the lease
+ * they held to drop, and (with `resetEstop`) resets a latched e-stop as the admin, so a
+ * failed test never leaves the robot taken or stopped for the next one.
+ */
+export async function releaseTestClients(srv: TestServer, opened: Client[], opts: { resetEstop?: boolean } = {}): Promise<void> {
+  for (const c of opened.splice(0)) if (c.ws.readyState === 1) await c.close();
+  for (let i = 0; i < 100 && srv.bridge.leaseHolder !== null; i++) await sleep(10);
+  if (opts.resetEstop && srv.bridge.estopLatched) {
+    const a = await Client.connect(srv, { token: srv.adminToken });
+    await a.request({ op: 'reset_estop' });
+    await a.close();
+  }
+}
+
 export function percentile(xs: number[], p: number): number {
   const s = xs.slice().sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
