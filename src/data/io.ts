@@ -63,6 +63,8 @@ type FetchLike = (input: string, init?: { headers?: Record<string, string>; meth
  */
 export const HTTP_TAIL_BYTES = 64 * 1024;
 
+const PARQUET = /\.parquet$/;
+
 /**
  * Read-only access to a dataset served over HTTP (the workbench server, or any static
  * server that honours Range). Parquet footers and column chunks are fetched with range
@@ -78,7 +80,7 @@ export function httpIO(baseUrl: string, fetchFn: FetchLike = globalThis.fetch as
   /** The end of each sized file: `bytes` are the file's bytes from `start` to its end. */
   const tails = new Map<string, { start: number; bytes: Uint8Array }>();
   const fail = (path: string, res: { status: number; statusText: string }) =>
-    new Error(`GET ${url(path)} failed: HTTP ${res.status} ${res.statusText}`);
+    Object.assign(new Error(`GET ${url(path)} failed: HTTP ${res.status} ${res.statusText}`), { status: res.status });
 
   async function fetchSize(path: string): Promise<number> {
     const suffix = `bytes=-${HTTP_TAIL_BYTES}`;
@@ -110,6 +112,17 @@ export function httpIO(baseUrl: string, fetchFn: FetchLike = globalThis.fetch as
     return total;
   }
 
+  function sizeOf(path: string): Promise<number> {
+    let known = sizes.get(path);
+    if (!known) {
+      known = fetchSize(path);
+      sizes.set(path, known);
+      const mine = known;
+      mine.catch(() => { if (sizes.get(path) === mine) sizes.delete(path); });
+    }
+    return known;
+  }
+
   return {
     async readFile(path) {
       const res = await fetchFn(url(path));
@@ -133,17 +146,19 @@ export function httpIO(baseUrl: string, fetchFn: FetchLike = globalThis.fetch as
       }
       return bytes;
     },
-    size(path) {
-      let known = sizes.get(path);
-      if (!known) {
-        known = fetchSize(path);
-        sizes.set(path, known);
-        const mine = known;
-        mine.catch(() => { if (sizes.get(path) === mine) sizes.delete(path); });
-      }
-      return known;
-    },
+    size: sizeOf,
     async exists(path) {
+      // A parquet file is always sized and its footer read next: the sizing GET answers
+      // "does it exist" too, so the check costs no request of its own.
+      if (PARQUET.test(path)) {
+        try {
+          await sizeOf(path);
+          return true;
+        } catch (e) {
+          if ((e as { status?: number }).status === 404) return false;
+          throw e;
+        }
+      }
       const res = await fetchFn(url(path), { method: 'HEAD' });
       if (res.ok) return true;
       if (res.status === 404) return false;

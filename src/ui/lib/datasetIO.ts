@@ -1,8 +1,9 @@
 /**
  * The app's reader access to a server dataset: the data layer's httpIO with one request
- * per file where it used to make two or three. The reader asks whether a file exists
- * (HEAD), then how large it is (HEAD again) or for its bytes (GET): every file went out
- * twice, the HEAD showing as cancelled in the browser's network panel.
+ * per file where it used to make two or three. The reader asks whether a file exists,
+ * then reads it. A parquet file's check is httpIO's sizing GET, whose bytes also serve
+ * the footer read (src/data/io.ts); here the HEAD of a JSON file becomes the GET its read
+ * then takes, and repeated HEADs of other files share one answer.
  */
 import { httpIO, type DatasetIO } from '../../data/index.ts';
 

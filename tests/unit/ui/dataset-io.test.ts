@@ -16,7 +16,7 @@ function fakeServer(status = 200) {
   return { calls, fetchFn };
 }
 
-test('exists-then-read of a JSON file is one GET; exists-then-size of a parquet file is its HEAD and one suffix GET, which also serves the footer read', async () => {
+test('exists-then-read of a JSON file is one GET; exists-then-size of a parquet file is one suffix GET, which also serves the footer read', async () => {
   const { calls, fetchFn } = fakeServer();
   const io = serverDatasetIO('demo', fetchFn);
   expect(await io.exists('meta/episodes/chunk-000/file-000.parquet')).toBe(true);
@@ -27,7 +27,6 @@ test('exists-then-read of a JSON file is one GET; exists-then-size of a parquet 
   // A later read is a fresh request: the kept response served one read only.
   await io.readFile('meta/info.json');
   expect(calls).toEqual([
-    'HEAD meta/episodes/chunk-000/file-000.parquet',
     'GET meta/episodes/chunk-000/file-000.parquet bytes=-65536',
     'GET meta/info.json',
     'GET meta/info.json',
@@ -42,4 +41,12 @@ test('a failed check is asked again next time', async () => {
   expect(await io.exists('data/file.parquet')).toBe(false);
   expect(await io.exists('data/file.parquet')).toBe(false);
   expect(calls).toHaveLength(4);
+});
+
+test('a parquet existence check is the sizing GET: 404 is "no", another failure is an error naming the file', async () => {
+  const missing = fakeServer(404);
+  expect(await serverDatasetIO('demo', missing.fetchFn).exists('data/chunk-000/file-000.parquet')).toBe(false);
+  expect(missing.calls).toEqual(['GET data/chunk-000/file-000.parquet bytes=-65536']);
+  const broken = fakeServer(500);
+  await expect(serverDatasetIO('demo', broken.fetchFn).exists('data/chunk-000/file-000.parquet')).rejects.toThrow(/file-000\.parquet failed: HTTP 500/);
 });
