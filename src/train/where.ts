@@ -43,8 +43,8 @@ export interface WhereOptions {
   descent?: number;
 }
 
-/** The objects a task's goal predicates name (Touch/Up: [object]; On/In: [object, support]). */
-function goalObjects(goal: { args: string[] }[], objects: Set<string>): string[] {
+/** The objects a task's goal predicates name (Touch/Up: [object]; On/In: [object, support]), in the order the goal names them. */
+export function goalObjects(goal: { args: string[] }[], objects: Set<string>): string[] {
   return [...new Set(goal.flatMap((p) => p.args).filter((a) => objects.has(a)))];
 }
 

@@ -21,7 +21,7 @@ import { compareResults, renderComparisonMarkdown } from '../eval-compare';
 import { EVAL_AXES, type EvalAxis, type EvalOptions } from '../eval-plan';
 import { describeDiagnostics, renderMarkdown } from '../eval-report';
 import { parseResults } from '../eval-results';
-import { ExpertPolicy, RandomPolicy, ReplayPolicy, type Policy } from '../policy';
+import { CHECKPOINT_OPTIONS, makePolicy, policyCamera, policySpec } from './policy-spec';
 
 const cli = defineCli({
   name: 'eval',
@@ -30,10 +30,7 @@ const cli = defineCli({
   forms: ['--compare a.json,b.json [--labels A,B] [--per-task] [--markdown diff.md]'],
   options: {
     policy: { type: 'string', metavar: 'expert|random[:seed]|replay:<results.json>|checkpoint:<dir>[:dit|:ar]', help: 'the policy to roll out (required unless --compare)' },
-    checkpoint: { type: 'string', metavar: 'dir', help: 'short for --policy checkpoint:<dir> (a run directory or a .prts.zip archive)' },
-    mode: { type: 'string', choices: ['dit', 'ar'], help: "with --checkpoint: the DiT action expert or AR FAST decoding (default dit when the checkpoint has one)" },
-    candidates: { type: 'int', min: 1, max: 64, metavar: 'N', help: 'with --checkpoint: propose N chunks per observation and execute the one with the highest CRL value phi(s,a).psi(l) (default 1, the plain policy; docs/evaluation.md)' },
-    temperature: { type: 'number', above: 0, metavar: 'T', help: 'with --candidates: AR sampling temperature of the proposals after the first (default 1)' },
+    ...CHECKPOINT_OPTIONS,
     suites: { type: 'list', choices: SUITES, metavar: 'a,b', help: 'the tasks of these suites' },
     tasks: { type: 'list', metavar: 'id,...', help: 'these tasks, e.g. goal/open_drawer' },
     states: { type: 'range', max: INIT_STATES_PER_TASK - 1, help: 'fixed initial states per task (default all)' },
@@ -55,54 +52,6 @@ const cli = defineCli({
 type Args = ReturnType<typeof cli.parse>;
 // Annotated so that TypeScript knows a call does not return.
 const fail: (message: string) => never = cli.fail;
-
-/**
- * A policy from a PRTS checkpoint (src/train/inference.ts): `checkpoint:<dir>` samples
- * the post-trained DiT (5 Euler steps, seeded per episode from --seed) when the
- * checkpoint has one and otherwise decodes FAST tokens with the LM head;
- * `checkpoint:<dir>:dit` / `:ar` pick the head. <dir> is a run directory (its
- * latest.json) or one step directory.
- */
-async function checkpointPolicy(spec: string, args: Args): Promise<Policy> {
-  const m = /^(.*?)(?::(dit|ar))?$/.exec(spec)!;
-  const dir = m[1];
-  const mode = m[2] as 'dit' | 'ar' | undefined;
-  if (!dir) fail('--policy checkpoint:<dir>[:dit|:ar] needs a directory');
-  const [{ loadPrtsPolicy }, { nodeCheckpointIO }] = await Promise.all([import('../inference'), import('../checkpoint-node')]);
-  const io = await nodeCheckpointIO(dir, { create: false }).catch((e: Error) => fail(`--policy checkpoint:${dir}: ${e.message}`));
-  const policy = await loadPrtsPolicy(io, undefined, { mode, seed: args.seed, candidates: args.candidates, temperature: args.temperature }).catch((e: Error) => fail(`--policy checkpoint:${dir}: ${e.message}`));
-  const d = policy.inference.data;
-  console.log(
-    `checkpoint ${resolve(dir)}: ${d.trainer.kind} step ${d.trainer.step}/${d.trainer.steps} (backbone ${d.trainer.withCrl ? 'with' : 'without'} CRL), ` +
-      `${policy.inference.mode === 'dit' ? 'DiT head, 5 Euler steps' : 'AR FAST decoding'}, chunk ${policy.chunkSize}` +
-      (policy.inference.opts.select.candidates > 1 ? `, best of ${policy.inference.opts.select.candidates} by CRL value (temperature ${policy.inference.opts.select.temperature})` : ''),
-  );
-  return policy;
-}
-
-async function makePolicy(spec: string, args: Args): Promise<Policy> {
-  const [kind, ...rest] = spec.split(':');
-  const arg = rest.join(':');
-  switch (kind) {
-    case 'expert':
-      return new ExpertPolicy();
-    case 'random': {
-      const seed = arg ? Number(arg) : 0;
-      if (!Number.isInteger(seed)) fail(`--policy random:<seed> needs an integer seed, got '${arg}'`);
-      return new RandomPolicy({ seed, chunkSize: args.chunk ?? 1 });
-    }
-    case 'replay': {
-      if (!arg) fail('--policy replay:<results.json> needs a results file written with --keep-actions');
-      const res = parseResults(JSON.parse(readFileSync(arg, 'utf8')), arg);
-      return ReplayPolicy.fromRecords(res.episodes, `replay(${arg})`);
-    }
-    case 'checkpoint':
-      if (!arg) fail('--policy checkpoint:<dir>[:dit|:ar] needs a directory');
-      return checkpointPolicy(arg, args);
-    default:
-      fail(`--policy must be expert, random[:seed], replay:<file> or checkpoint:<dir>[:dit|:ar], got '${spec}'`);
-  }
-}
 
 function writeAtomic(path: string, text: string): void {
   mkdirSync(dirname(resolve(path)), { recursive: true });
@@ -127,19 +76,10 @@ async function runCompare(files: string[], args: Args): Promise<void> {
   console.log(JSON.stringify({ a: c.a, b: c.b, warnings: c.warnings, rows: c.rows.filter((r) => r.taskId === null).map((r) => ({ suite: r.suite, axis: r.perturbation, a: r.a.rate, b: r.b.rate, diff: r.diff, lo: r.lo, hi: r.hi, significant: r.significant })) }));
 }
 
-/** The policy spec as given (--checkpoint is short for --policy checkpoint:<dir>). */
-function spec0(args: Args): string {
-  return args.checkpoint !== undefined ? `checkpoint:${args.checkpoint}` : (args.policy ?? '');
-}
-
 async function main(): Promise<void> {
   const args = cli.parse();
   if (args.compare) return runCompare(args.compare, args);
-  if (args.checkpoint !== undefined && args.policy !== undefined) fail('give either --policy or --checkpoint, not both');
-  if ((args.candidates !== undefined || args.temperature !== undefined) && !spec0(args).startsWith('checkpoint:')) fail('--candidates and --temperature apply to checkpoint policies only');
-  if (args.temperature !== undefined && args.candidates === undefined) fail('--temperature needs --candidates N (it sets how the proposals after the first are sampled)');
-  if (args.mode !== undefined && args.checkpoint === undefined) fail('--mode applies to --checkpoint only (with --policy write checkpoint:<dir>:dit|:ar)');
-  const spec = args.checkpoint !== undefined ? `checkpoint:${args.checkpoint}${args.mode ? `:${args.mode}` : ''}` : (args.policy ?? fail('--policy or --checkpoint is required'));
+  const spec = policySpec(args, fail);
 
   const opts: EvalOptions = {};
   if (args.tasks) opts.tasks = args.tasks;
@@ -150,8 +90,6 @@ async function main(): Promise<void> {
   opts.seed = args.seed;
   opts.executeSteps = args['execute-steps'];
   opts.maxSteps = args['max-steps'];
-  const cam = args.camera;
-  if (cam !== undefined) opts.camera = { width: cam, height: cam };
   opts.keepActions = args['keep-actions'];
   opts.onProgress = (p) => {
     if (p.step !== 0) return; // one line per finished batch
@@ -162,12 +100,10 @@ async function main(): Promise<void> {
     );
   };
 
-  const policy = await makePolicy(spec, args);
+  const policy = await makePolicy(spec, args, fail);
   // Model policies see the images at the checkpoint's resolution unless --camera says otherwise.
-  if (cam === undefined && policy instanceof (await import('../inference')).PrtsPolicy) {
-    const size = Math.max(8, policy.inference.data.config.model.imageSize);
-    opts.camera = { width: size, height: size };
-  }
+  const size = await policyCamera(policy, args.camera);
+  if (size) opts.camera = size;
   console.log(`evaluating ${policy.name} (chunk ${policy.chunkSize}${policy.needsImages ? ', cameras on' : ', cameras off'})`);
   let res;
   try {

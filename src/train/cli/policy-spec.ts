@@ -1,0 +1,114 @@
+/**
+ * The policy a CLI runs, from its command line: `--policy expert|random[:seed]|replay:<results.json>|checkpoint:<dir>[:dit|:ar]`
+ * or `--checkpoint <dir> [--mode dit|ar]`, with `--candidates N [--temperature T]` for
+ * checkpoints. Shared by `npm run eval` and `npm run eval:grounding`, so that both read
+ * the same specs with the same messages and show a checkpoint the same images.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { OptionSpecs } from '../../cli/args.ts';
+import { parseResults } from '../eval-results';
+import { ExpertPolicy, RandomPolicy, ReplayPolicy, type Policy } from '../policy';
+
+/** The checkpoint options of a CLI that runs a policy (after its --policy option), as eval and eval:grounding write them. */
+export const CHECKPOINT_OPTIONS = {
+  checkpoint: { type: 'string', metavar: 'dir', help: 'short for --policy checkpoint:<dir> (a run directory or a .prts.zip archive)' },
+  mode: { type: 'string', choices: ['dit', 'ar'], help: "with --checkpoint: the DiT action expert or AR FAST decoding (default dit when the checkpoint has one)" },
+  candidates: { type: 'int', min: 1, max: 64, metavar: 'N', help: 'with --checkpoint: propose N chunks per observation and execute the one with the highest CRL value phi(s,a).psi(l) (default 1, the plain policy; docs/evaluation.md)' },
+  temperature: { type: 'number', above: 0, metavar: 'T', help: 'with --candidates: AR sampling temperature of the proposals after the first (default 1)' },
+} as const satisfies OptionSpecs;
+
+/** The options these functions read (a CLI may leave out the ones it does not offer). */
+export interface PolicyArgs {
+  policy?: string;
+  checkpoint?: string;
+  mode?: 'dit' | 'ar';
+  seed?: number;
+  candidates?: number;
+  temperature?: number;
+  /** Chunk length of the random policy. */
+  chunk?: number;
+}
+
+/** The CLI's fail: prints `<name>: <message>` and the synopsis, exits 2. */
+export type Fail = (message: string) => never;
+
+/** The policy spec as given (--checkpoint is short for --policy checkpoint:<dir>). */
+function spec0(args: PolicyArgs): string {
+  return args.checkpoint !== undefined ? `checkpoint:${args.checkpoint}` : (args.policy ?? '');
+}
+
+/** Checks how --policy, --checkpoint, --mode, --candidates and --temperature combine and returns the spec for makePolicy. */
+export function policySpec(args: PolicyArgs, fail: Fail): string {
+  if (args.checkpoint !== undefined && args.policy !== undefined) fail('give either --policy or --checkpoint, not both');
+  if ((args.candidates !== undefined || args.temperature !== undefined) && !spec0(args).startsWith('checkpoint:')) fail('--candidates and --temperature apply to checkpoint policies only');
+  if (args.temperature !== undefined && args.candidates === undefined) fail('--temperature needs --candidates N (it sets how the proposals after the first are sampled)');
+  if (args.mode !== undefined && args.checkpoint === undefined) fail('--mode applies to --checkpoint only (with --policy write checkpoint:<dir>:dit|:ar)');
+  return args.checkpoint !== undefined ? `checkpoint:${args.checkpoint}${args.mode ? `:${args.mode}` : ''}` : (args.policy ?? fail('--policy or --checkpoint is required'));
+}
+
+/**
+ * A policy from a PRTS checkpoint (src/train/inference.ts): `checkpoint:<dir>` samples
+ * the post-trained DiT (5 Euler steps, seeded per episode from --seed) when the
+ * checkpoint has one and otherwise decodes FAST tokens with the LM head;
+ * `checkpoint:<dir>:dit` / `:ar` pick the head. <dir> is a run directory (its
+ * latest.json) or one step directory.
+ */
+async function checkpointPolicy(spec: string, args: PolicyArgs, fail: Fail): Promise<Policy> {
+  const m = /^(.*?)(?::(dit|ar))?$/.exec(spec)!;
+  const dir = m[1];
+  const mode = m[2] as 'dit' | 'ar' | undefined;
+  if (!dir) fail('--policy checkpoint:<dir>[:dit|:ar] needs a directory');
+  const [{ loadPrtsPolicy }, { nodeCheckpointIO }] = await Promise.all([import('../inference'), import('../checkpoint-node')]);
+  const io = await nodeCheckpointIO(dir, { create: false }).catch((e: Error) => fail(`--policy checkpoint:${dir}: ${e.message}`));
+  const policy = await loadPrtsPolicy(io, undefined, { mode, seed: args.seed, candidates: args.candidates, temperature: args.temperature }).catch((e: Error) => fail(`--policy checkpoint:${dir}: ${e.message}`));
+  const d = policy.inference.data;
+  console.log(
+    `checkpoint ${resolve(dir)}: ${d.trainer.kind} step ${d.trainer.step}/${d.trainer.steps} (backbone ${d.trainer.withCrl ? 'with' : 'without'} CRL), ` +
+      `${policy.inference.mode === 'dit' ? 'DiT head, 5 Euler steps' : 'AR FAST decoding'}, chunk ${policy.chunkSize}` +
+      (policy.inference.opts.select.candidates > 1 ? `, best of ${policy.inference.opts.select.candidates} by CRL value (temperature ${policy.inference.opts.select.temperature})` : ''),
+  );
+  return policy;
+}
+
+/**
+ * The policy of a spec. `replay: false` refuses replay:<file> (a CLI that does not start
+ * its episodes at step 0 cannot replay a recording), leaving it out of the message.
+ */
+export async function makePolicy(spec: string, args: PolicyArgs, fail: Fail, o: { replay?: boolean } = {}): Promise<Policy> {
+  const replay = o.replay ?? true;
+  const [kind, ...rest] = spec.split(':');
+  const arg = rest.join(':');
+  switch (kind) {
+    case 'expert':
+      return new ExpertPolicy();
+    case 'random': {
+      const seed = arg ? Number(arg) : 0;
+      if (!Number.isInteger(seed)) fail(`--policy random:<seed> needs an integer seed, got '${arg}'`);
+      return new RandomPolicy({ seed, chunkSize: args.chunk ?? 1 });
+    }
+    case 'replay': {
+      if (!replay) break;
+      if (!arg) fail('--policy replay:<results.json> needs a results file written with --keep-actions');
+      const res = parseResults(JSON.parse(readFileSync(arg, 'utf8')), arg);
+      return ReplayPolicy.fromRecords(res.episodes, `replay(${arg})`);
+    }
+    case 'checkpoint':
+      if (!arg) fail('--policy checkpoint:<dir>[:dit|:ar] needs a directory');
+      return checkpointPolicy(arg, args, fail);
+  }
+  fail(`--policy must be expert, random[:seed]${replay ? ', replay:<file>' : ''} or checkpoint:<dir>[:dit|:ar], got '${spec}'`);
+}
+
+/**
+ * The camera size a policy sees: --camera when given, else a checkpoint's own image size
+ * (model.imageSize, at least 8), else undefined (the caller's default).
+ */
+export async function policyCamera(policy: Policy, camera: number | undefined): Promise<{ width: number; height: number } | undefined> {
+  if (camera !== undefined) return { width: camera, height: camera };
+  if (policy instanceof (await import('../inference')).PrtsPolicy) {
+    const size = Math.max(8, policy.inference.data.config.model.imageSize);
+    return { width: size, height: size };
+  }
+  return undefined;
+}
