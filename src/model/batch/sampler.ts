@@ -59,7 +59,8 @@ export class TaskBalancedSampler {
   private readonly members: Int32Array[];
   readonly activeTasks: Int32Array;
   private readonly rng: Rng;
-  private readonly queues: number[][];
+  /** Per task, the current pass and how far it has been drawn (an index, not shift(): a weighted pass can hold 10^5 draws). */
+  private readonly queues: { order: number[]; next: number }[];
   /** Completed passes over each task's samples. */
   readonly passes: Int32Array;
   private readonly started: Uint8Array;
@@ -103,7 +104,7 @@ export class TaskBalancedSampler {
     this.samplesPerTask = samplesPerTask;
     this.taskWeighting = weighting;
     this.rng = new Rng(seed);
-    this.queues = lists.map(() => []);
+    this.queues = lists.map(() => ({ order: [], next: 0 }));
     this.passes = new Int32Array(lists.length);
     this.started = new Uint8Array(lists.length);
   }
@@ -164,8 +165,8 @@ export class TaskBalancedSampler {
     const want = this.samplesPerTask;
     const ids: number[] = [];
     while (ids.length < Math.min(want, members.length)) {
-      if (queue.length === 0) this.refill(task, ids);
-      ids.push(queue.shift()!);
+      if (queue.next === queue.order.length) this.refill(task, ids);
+      ids.push(queue.order[queue.next++]);
     }
     // Fewer samples than samplesPerTask: repeat some, drawn at random from the task.
     let repeats = 0;
@@ -181,6 +182,8 @@ export class TaskBalancedSampler {
     if (this.started[task]) this.passes[task]++;
     this.started[task] = 1;
     const order = this.rng.shuffle(Array.from(this.passMembers[task]));
-    this.queues[task].push(...order.filter((i) => !inSlot.includes(i)), ...order.filter((i) => inSlot.includes(i)));
+    const q = this.queues[task];
+    q.order = [...order.filter((i) => !inSlot.includes(i)), ...order.filter((i) => inSlot.includes(i))];
+    q.next = 0;
   }
 }

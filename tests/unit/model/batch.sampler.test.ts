@@ -169,6 +169,17 @@ describe('TaskBalancedSampler multiplicity (train.startFrames keyframe weighting
     for (let i = 0; i < 30; i++) expect(counts[i]).toBe(i % 10 === 0 ? 50 : 10);
   });
 
+  it('a pass of 10^5 weighted draws neither overflows the stack nor slows to a crawl', () => {
+    // 200 samples per task, 100 of them at weight 1000: 100,100 draws per pass.
+    const big = tasksOf([200, 200]);
+    const mult = Int32Array.from(big, (_, i) => (i % 2 === 0 ? 1000 : 1));
+    const s = new TaskBalancedSampler(big, { tasksPerBatch: 2, samplesPerTask: 6, seed: 1, multiplicity: mult });
+    let heavy = 0;
+    for (let i = 0; i < 2000; i++) for (const id of s.next().ids) heavy += id % 2 === 0 ? 1 : 0;
+    // 1000 / 1001 of the draws are the weighted samples.
+    expect(heavy / 24_000).toBeGreaterThan(0.99);
+  });
+
   it('refuses multiplicities that are not positive integers or do not match the samples', () => {
     expect(() => new TaskBalancedSampler(taskOf, { tasksPerBatch: 2, samplesPerTask: 2, seed: 0, multiplicity: new Int32Array(29).fill(1) })).toThrow(/multiplicity has 29 entries for 30 samples/);
     const bad = new Float64Array(30).fill(1);
