@@ -1,6 +1,7 @@
 /**
  * Fixed, seeded initial states: state i of a task is a pure function of (task id, i),
- * so every host and every run sees the same 50 starting configurations.
+ * so every host and every run sees the same 50 starting configurations; training-only
+ * states of tasks that share a layoutKey are a function of (layoutKey, i).
  */
 import { Rng } from '../../engine/random';
 import { DRAWER } from '../fixtures';
@@ -93,5 +94,10 @@ export function sampleInitState(task: TaskSpec, index: number, rng = new Rng(has
 export function getInitState(task: TaskSpec, index: number): InitState {
   if (!Number.isInteger(index) || index < 0 || index >= MAX_INIT_STATES_PER_TASK)
     throw new Error(`init state index must be an integer in [0, ${MAX_INIT_STATES_PER_TASK}), got ${index}`);
+  // Training-only states of a layout group are one scene per index for all its tasks
+  // (TaskSpec.layoutKey): when each scene comes with a single instruction, the image alone
+  // predicts the demonstrated motion, and behaviour cloning learns "this scene -> that
+  // block" and ignores the instruction (docs/results.md round 6).
+  if (task.layoutKey !== undefined && index >= INIT_STATES_PER_TASK) return sampleInitState(task, index, new Rng(hashString(`${task.layoutKey}#${index}`)));
   return sampleInitState(task, index);
 }

@@ -75,6 +75,13 @@ export interface TaskSpec {
    * be seen. Listed objects need no On(object, region) in `init`.
    */
   shuffle?: { objects: string[]; regions: string[] };
+  /**
+   * Tasks with the same layoutKey share their training-only initial states (index >=
+   * INIT_STATES_PER_TASK): state i is drawn from (layoutKey, i), so one scene is
+   * demonstrated with every instruction of the group. The 50 benchmark states stay per
+   * task. Such tasks must have the same objects, regions and shuffle.
+   */
+  layoutKey?: string;
   /** Conjunction; for long tasks the expert achieves them in order (two stages). */
   goal: Predicate[];
   maxSteps: number;
@@ -141,6 +148,22 @@ export function describe(o: ObjectSpec): string {
 }
 
 /** Checks references and shapes; throws an error naming the task and the field. */
+/**
+ * Tasks that share a layoutKey draw the same scene for a training-only state index, which
+ * only means the same thing if they place the same objects in the same regions.
+ */
+export function validateLayoutGroups(tasks: readonly TaskSpec[]): void {
+  const first = new Map<string, TaskSpec>();
+  const sceneOf = (t: TaskSpec) => JSON.stringify({ objects: t.objects, regions: t.regions, fixtures: t.fixtures, init: t.init, shuffle: t.shuffle });
+  for (const t of tasks) {
+    if (t.layoutKey === undefined) continue;
+    if (!t.layoutKey) throw new Error(`task '${t.id}': layoutKey: must be a non-empty string`);
+    const f = first.get(t.layoutKey);
+    if (!f) first.set(t.layoutKey, t);
+    else if (sceneOf(f) !== sceneOf(t)) throw new Error(`task '${t.id}': layoutKey '${t.layoutKey}': its objects, regions, fixtures, init or shuffle differ from task '${f.id}''s, so a shared initial state would not be one scene`);
+  }
+}
+
 export function validateTask(t: TaskSpec): void {
   const fail = (field: string, msg: string) => {
     throw new Error(`task '${t.id}': ${field}: ${msg}`);

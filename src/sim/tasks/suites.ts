@@ -5,7 +5,7 @@
  * LIBERO's per-suite horizons (220 / 280 / 300 / 520 at 20 Hz). reach: the CPU-sized
  * suite (touch one of six shuffled blocks; 60 steps).
  */
-import { SUITES, validateTask, type FixtureSpec, type InitPredicate, type ObjectSpec, type Predicate, type RegionSpec, type Suite, type TaskSpec } from './spec';
+import { SUITES, validateLayoutGroups, validateTask, type FixtureSpec, type InitPredicate, type ObjectSpec, type Predicate, type RegionSpec, type Suite, type TaskSpec } from './spec';
 
 const r = (name: string, x: number, y: number, hx = 0.02, hy = 0.02, yaw = 0.25): RegionSpec => ({ name, center: [x, y], half: [hx, hy], yaw });
 const on = (o: string, region: string): InitPredicate => ({ pred: 'On', args: [o, region] });
@@ -146,6 +146,7 @@ function reachTask(color: (typeof REACH_COLORS)[number]): TaskSpec {
     shuffle: { objects: REACH_OBJECTS.map((o) => o.name), regions: REACH_SLOTS.map((x) => x.name) },
     goal: [P('Touch', `${color}_block`)],
     maxSteps: 60,
+    layoutKey: 'reach',
   };
 }
 
@@ -169,6 +170,7 @@ const TASKS: TaskSpec[] = [
 ];
 
 for (const t of TASKS) validateTask(t);
+validateLayoutGroups(TASKS);
 const BY_ID = new Map(TASKS.map((t) => [t.id, t]));
 
 /** Suite names with their task ids. */

@@ -51,6 +51,30 @@ describe('reach suite', () => {
     expect(() => getInitState(task, -1)).toThrow(/got -1/);
   });
 
+  test('training-only states are one scene per index for all six tasks (layoutKey); the 50 benchmark states stay per task', () => {
+    const tasks = listTasks('reach');
+    for (const i of [INIT_STATES_PER_TASK, 77, MAX_INIT_STATES_PER_TASK - 1]) {
+      const scenes = tasks.map((t) => getInitState(t, i));
+      for (const s of scenes) expect(s.objects).toEqual(scenes[0].objects);
+      expect(scenes.map((s) => s.taskId)).toEqual(tasks.map((t) => t.id));
+    }
+    // Benchmark states: each task keeps its own draw (so held-out evaluations and the
+    // shipped demo's recorded results are unchanged); at most a chance coincidence.
+    let same = 0;
+    for (let i = 0; i < INIT_STATES_PER_TASK; i++) if (JSON.stringify(getInitState(tasks[0], i).objects) === JSON.stringify(getInitState(tasks[1], i).objects)) same++;
+    expect(same).toBe(0);
+    // Other suites are untouched: no layout key.
+    expect(listTasks('spatial').every((t) => t.layoutKey === undefined)).toBe(true);
+  });
+
+  test('a layout group must be one scene', async () => {
+    const { validateLayoutGroups } = await import('../../../src/sim/tasks/spec');
+    const [a, b] = listTasks('reach');
+    expect(() => validateLayoutGroups([a, b])).not.toThrow();
+    expect(() => validateLayoutGroups([a, { ...b, regions: b.regions.slice(1) }])).toThrow(/task 'reach\/touch_green': layoutKey 'reach': its objects, regions, fixtures, init or shuffle differ from task 'reach\/touch_red''s/);
+    expect(() => validateLayoutGroups([{ ...a, layoutKey: '' }])).toThrow(/layoutKey: must be a non-empty string/);
+  });
+
   test('shuffle specs are validated with the field named', () => {
     const t = getTask('reach/touch_red');
     expect(() => validateTask({ ...t, shuffle: { objects: t.shuffle!.objects, regions: t.shuffle!.regions.slice(1) } })).toThrow(/shuffle: needs as many regions as objects/);
