@@ -20,8 +20,15 @@
  * state, no perturbation), and each episode's seed is eval's episodeSeed(seed, task,
  * state, 'nominal'), so a stochastic policy's first chunk is the one `npm run eval` with
  * the same seed would sample, however the probe is batched.
+ *
+ * `allInstructions` also gives each probe's observation with the instruction of every
+ * other task of its suite whose goal object is in the scene (sceneInstructions; all six
+ * on reach) and records what each of those chunks points at. A policy that ignores the
+ * instruction can still point at a block, at chance; only this tells "chose the wrong
+ * block" from "did not read the instruction": the latter points at one and the same
+ * object whatever the instruction says.
  */
-import { ACTION_DIM, BatchEnv, createExpert, getTask, INIT_STATES_PER_TASK, type Observation, type TaskSpec } from '../sim/index';
+import { ACTION_DIM, BatchEnv, createExpert, getTask, INIT_STATES_PER_TASK, listTasks, type ObjectSpec, type Observation, type TaskSpec } from '../sim/index';
 import { episodeSeed } from './eval-plan';
 import { wilsonInterval } from './intervals';
 import { validateChunks, type EpisodeStart, type Policy, type PolicyInput } from './policy';
@@ -84,6 +91,12 @@ export interface GroundingOptions {
   camera?: { width: number; height: number; device: GPUDevice };
   /** Seed of the episodes, as eval's --seed (default 0). */
   seed?: number;
+  /**
+   * Also give each observation with the instruction of every other task of the suite whose
+   * goal object is in the scene (sceneInstructions), and summarise how the pointed object
+   * follows the instruction (GroundingSummary.instructionSensitivity). Default false.
+   */
+  allInstructions?: boolean;
   onProgress?: (p: GroundingProgress) => void;
 }
 
@@ -99,6 +112,47 @@ export interface GroundingRow {
   cosTarget: number;
   /** What the expert's next action points at. */
   expertPointed: string;
+  /**
+   * With allInstructions: the same observation with each instruction of the scene
+   * (sceneInstructions, in suite order); the task's own entry is the probe above.
+   */
+  instructions?: InstructionPair[];
+}
+
+/** One instruction a scene can be given: a task of the suite and its goal object. */
+export interface SceneInstruction {
+  taskId: string;
+  instruction: string;
+  /** That task's goal object, which is in the scene. */
+  target: string;
+}
+
+export interface InstructionPair extends SceneInstruction {
+  /** What the chunk for this instruction points at ('' for a zero displacement). */
+  pointed: string;
+  /** Cosine between that chunk's displacement and the direction to `target`. */
+  cosTarget: number;
+}
+
+/** How the first chunk changes with the instruction, over the (observation, instruction) pairs of allInstructions. */
+export interface InstructionSensitivity {
+  /** Observations (one per probe) given every instruction. */
+  scenes: number;
+  /** The number of distinct objects the chunks of a scene's instructions point at, averaged over scenes: 1 for a policy that ignores the instruction. */
+  meanDistinctTargets: number;
+  /**
+   * What a policy that follows every instruction reaches: the distinct goal objects of a
+   * scene's instructions, averaged over scenes (the number of instructions per scene on
+   * reach, where every instruction names another block).
+   */
+  maxDistinct: number;
+  /** (observation, instruction) pairs, and those pointing at the instruction's goal object. */
+  pairs: number;
+  hits: number;
+  rate: number;
+  /** Wilson 95% interval of the rate. */
+  lo: number;
+  hi: number;
 }
 
 export interface GroundingSummary {
@@ -113,15 +167,52 @@ export interface GroundingSummary {
   /** How often the expert's next action points at the target (1 on reach: the geometry check). */
   expertRate: number;
   perTask: { taskId: string; n: number; hits: number }[];
+  /** With allInstructions only. */
+  instructionSensitivity?: InstructionSensitivity;
 }
 
 interface Probe {
   task: TaskSpec;
   state: number;
   target: string;
+  instructions?: SceneInstruction[];
 }
 
-function checkOptions(policy: Policy, o: GroundingOptions): { probes: Probe[]; after: number; envsPerBatch: number; seed: number } {
+/** What an object looks like (its name aside): kind, colour and size. */
+function look(o: ObjectSpec): string {
+  return `${o.kind}|${o.color}|${o.size ? o.size.join(',') : ''}`;
+}
+
+/**
+ * The instructions allInstructions gives `task`'s scene, in suite order: the task's own,
+ * and that of every other task of its suite whose goal object is in the scene, looks
+ * there as it does in that task, and looks unlike every other object of the scene. The
+ * last condition keeps out names that mean a role rather than an object (spatial: block_1
+ * is "the black block on the left" in one layout and the one on the right in another,
+ * next to a twin). Throws naming the task when no other instruction is left.
+ */
+export function sceneInstructions(task: TaskSpec): SceneInstruction[] {
+  const here = new Map(task.objects.map((o) => [o.name, o]));
+  const out: SceneInstruction[] = [];
+  for (const other of listTasks(task.suite)) {
+    const [target] = goalObjects(other.goal, new Set(other.objects.map((x) => x.name)));
+    if (!target) continue;
+    if (other.id !== task.id) {
+      const mine = here.get(target);
+      if (!mine || look(mine) !== look(other.objects.find((x) => x.name === target)!)) continue;
+      if (task.objects.some((o) => o.name !== target && look(o) === look(mine))) continue;
+    }
+    out.push({ taskId: other.id, instruction: other.instruction, target });
+  }
+  if (out.length < 2) {
+    throw new Error(
+      `allInstructions: task ${task.id}: no other task of suite '${task.suite}' has a goal object in this scene that looks unlike the scene's other objects, so there is no other instruction to give its observation`,
+    );
+  }
+  return out;
+}
+
+function checkOptions(policy: Policy, o: GroundingOptions): { probes: Probe[]; after: number; envsPerBatch: number; seed: number; allInstructions: boolean } {
   if (!Array.isArray(o.tasks) || o.tasks.length === 0) throw new Error('tasks: give at least one task id');
   if (!Array.isArray(o.states) || o.states.length === 0) throw new Error('states: give at least one initial-state index');
   if (new Set(o.tasks).size !== o.tasks.length) throw new Error(`tasks: duplicate ids in [${o.tasks.join(', ')}]`);
@@ -146,9 +237,15 @@ function checkOptions(policy: Policy, o: GroundingOptions): { probes: Probe[]; a
     if (after >= task.maxSteps) throw new Error(`after (${after}) must be below task ${id}'s step limit (${task.maxSteps})`);
     const [target] = goalObjects(task.goal, new Set(task.objects.map((x) => x.name)));
     if (!target) throw new Error(`task ${id}'s goal names no object; grounding needs one`);
-    return { task, target };
+    return { task, target, instructions: o.allInstructions ? sceneInstructions(task) : undefined };
   });
-  return { probes: tasks.flatMap(({ task, target }) => o.states.map((state) => ({ task, state, target }))), after, envsPerBatch, seed };
+  return {
+    probes: tasks.flatMap(({ task, target, instructions }) => o.states.map((state) => ({ task, state, target, instructions }))),
+    after,
+    envsPerBatch,
+    seed,
+    allInstructions: !!o.allInstructions,
+  };
 }
 
 /** Sum of the dx, dy channels over the first `steps` actions of a step-major chunk. */
@@ -166,10 +263,17 @@ function displacement(chunk: Float32Array, steps: number): [number, number] {
  * Asks `policy` for one chunk per (task, initial state), after `after` expert steps, and
  * says whether it points at the goal object (see the file comment). Rows in task-major
  * order (tasks as given, then states as given).
+ *
+ * With allInstructions, each probe's observation is then given every other instruction of
+ * sceneInstructions, in act() calls of at most envsPerBatch inputs; each such slot is
+ * reset as an episode of the instruction's task (taskId, instruction) in the probe's
+ * scene (initState, world for a privileged policy), with the seed
+ * episodeSeed(seed, '<task>><instruction's task>', state, 'nominal'), a function of the
+ * pair alone, so the result does not depend on batching either.
  */
 export async function probeGrounding(policy: Policy, opts: GroundingOptions): Promise<{ rows: GroundingRow[]; summary: GroundingSummary }> {
   const t0 = performance.now();
-  const { probes, after, envsPerBatch, seed } = checkOptions(policy, opts);
+  const { probes, after, envsPerBatch, seed, allInstructions } = checkOptions(policy, opts);
   const privileged = !!policy.privileged;
   const rows: GroundingRow[] = [];
   let chanceSum = 0;
@@ -211,10 +315,34 @@ export async function probeGrounding(policy: Policy, opts: GroundingOptions): Pr
       const chunks = await policy.act(inputs);
       validateChunks(policy, inputs, chunks);
       const steps = Math.min(policy.executeSteps ?? policy.chunkSize, policy.chunkSize);
+      const mine = part.map((_, i) => pointedObject(geometry[i].ee, displacement(chunks[i], steps), geometry[i].objects));
+      // The same observations with the scene's other instructions.
+      const others: (PointedObject | null)[][] = part.map((p) => (p.instructions ?? []).map(() => null));
+      if (allInstructions) {
+        const asks = part.flatMap((p, i) => p.instructions!.map((c, k) => ({ i, k, c })).filter((a) => a.c.taskId !== p.task.id));
+        for (let g = 0; g < asks.length; g += envsPerBatch) {
+          const group = asks.slice(g, g + envsPerBatch);
+          await policy.reset(
+            group.map((a, slot) => ({
+              envId: slot,
+              taskId: a.c.taskId,
+              instruction: a.c.instruction,
+              initState: part[a.i].state,
+              perturbation: 'nominal',
+              seed: episodeSeed(seed, `${part[a.i].task.id}>${a.c.taskId}`, part[a.i].state, 'nominal'),
+              world: privileged ? worlds[a.i] : undefined,
+            })),
+          );
+          const asked: PolicyInput[] = group.map((a, slot) => ({ envId: slot, obs: obs[a.i], instruction: a.c.instruction, taskId: a.c.taskId, world: privileged ? worlds[a.i] : undefined }));
+          const answers = await policy.act(asked);
+          validateChunks(policy, asked, answers);
+          group.forEach((a, slot) => (others[a.i][a.k] = pointedObject(geometry[a.i].ee, displacement(answers[slot], steps), geometry[a.i].objects)));
+        }
+      }
       part.forEach((p, i) => {
-        const pointed = pointedObject(geometry[i].ee, displacement(chunks[i], steps), geometry[i].objects);
+        const pointed = mine[i];
         chanceSum += 1 / geometry[i].objects.length;
-        rows.push({
+        const row: GroundingRow = {
           taskId: p.task.id,
           initState: p.state,
           instruction: configs[i].instruction,
@@ -222,7 +350,15 @@ export async function probeGrounding(policy: Policy, opts: GroundingOptions): Pr
           pointed: pointed.name,
           cosTarget: pointed.cosByObject[p.target],
           expertPointed: expertPointed[i],
-        });
+        };
+        if (allInstructions) {
+          row.instructions = p.instructions!.map((c, k) => {
+            const own = c.taskId === p.task.id;
+            const q = own ? pointed : others[i][k]!;
+            return { ...c, instruction: own ? row.instruction : c.instruction, pointed: q.name, cosTarget: q.cosByObject[c.target] };
+          });
+        }
+        rows.push(row);
       });
     } finally {
       env.dispose();
@@ -246,6 +382,24 @@ export async function probeGrounding(policy: Policy, opts: GroundingOptions): Pr
       chance: chanceSum / rows.length,
       expertRate: rows.filter((r) => r.expertPointed === r.target).length / rows.length,
       perTask,
+      ...(allInstructions ? { instructionSensitivity: instructionSensitivity(rows) } : {}),
     },
   };
+}
+
+/** The summary of the rows' `instructions` (InstructionSensitivity). */
+export function instructionSensitivity(rows: readonly Pick<GroundingRow, 'instructions'>[]): InstructionSensitivity {
+  let distinct = 0;
+  let reachable = 0;
+  let pairs = 0;
+  let hits = 0;
+  for (const r of rows) {
+    if (!r.instructions) throw new Error('instructionSensitivity: a row has no instructions (probe with allInstructions)');
+    distinct += new Set(r.instructions.map((x) => x.pointed).filter((x) => x !== '')).size;
+    reachable += new Set(r.instructions.map((x) => x.target)).size;
+    pairs += r.instructions.length;
+    hits += r.instructions.filter((x) => x.pointed === x.target).length;
+  }
+  const ci = wilsonInterval(hits, pairs);
+  return { scenes: rows.length, meanDistinctTargets: distinct / rows.length, maxDistinct: reachable / rows.length, pairs, hits, rate: hits / pairs, lo: ci.lo, hi: ci.hi };
 }

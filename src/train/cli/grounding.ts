@@ -2,17 +2,19 @@
  * npm run eval:grounding -- --policy expert|random[:seed]|checkpoint:<dir>[:dit|:ar]
  * npm run eval:grounding -- --checkpoint <dir | run.prts.zip> [--mode dit|ar] [...]
  *                 [--suites reach | --tasks reach/touch_red,...] [--states 0-9]
- *                 [--after N] [--freeze-proprio] [--seed 0] [--camera 32] [--envs 12] [--out rows.json]
+ *                 [--after N] [--freeze-proprio] [--all-instructions] [--seed 0] [--camera 32] [--envs 12] [--out rows.json]
  *
  * Does the first chunk head for the object the instruction names (src/train/grounding.ts)?
  * One act() call per (task, initial state), no rollout: prints hits/n per task, the
  * total with its Wilson interval, the chance level and the expert's check, and ends with
- * one JSON line (the summary).
+ * one JSON line (the summary). --all-instructions also gives each observation every other
+ * instruction of its suite whose goal object is in the scene and says whether the chunk
+ * changes with the instruction (the summary's instructionSensitivity).
  */
 import { writeFileSync } from 'node:fs';
 import { defineCli } from '../../cli/args.ts';
-import { INIT_STATES_PER_TASK, listTasks, SUITES } from '../../sim/index';
-import { probeGrounding } from '../grounding';
+import { getTask, INIT_STATES_PER_TASK, listTasks, SUITES } from '../../sim/index';
+import { probeGrounding, sceneInstructions } from '../grounding';
 import { goalObjects } from '../where';
 import { CHECKPOINT_OPTIONS, makePolicy, policyCamera, policySpec } from './policy-spec';
 
@@ -29,6 +31,7 @@ const cli = defineCli({
     states: { type: 'range', max: INIT_STATES_PER_TASK - 1, help: 'fixed initial states per task (default all)' },
     after: { type: 'int', min: 0, default: 0, metavar: 'N', help: 'expert steps executed before the policy is asked' },
     'freeze-proprio': { type: 'boolean', help: "give the policy the step-0 proprio state (with --after: only the images show the expert's motion)" },
+    'all-instructions': { type: 'boolean', help: 'also give each observation the instruction of every other task of its suite whose goal object is in the scene (reach: all six): does the chunk follow the instruction?' },
     seed: { type: 'int', min: 0, default: 0, help: "episode seed, as eval's (the DiT noise of a checkpoint policy)" },
     camera: { type: 'int', min: 8, help: "camera image size (default the checkpoint's image size)" },
     envs: { type: 'int', min: 1, default: 12, help: 'environments probed together' },
@@ -50,6 +53,16 @@ if (!tasks) {
   if (objectless.length) console.log(`skipping ${objectless.length} task(s) whose goal names no object: ${objectless.map((t) => t.id).join(', ')}`);
   tasks = all.filter((t) => !objectless.includes(t)).map((t) => t.id);
   if (!tasks.length) fail(`--suites ${args.suites!.join(',')}: no task's goal names an object`);
+}
+if (args['all-instructions']) {
+  for (const id of tasks) {
+    try {
+      sceneInstructions(getTask(id));
+    } catch (e) {
+      // Unknown task ids are left to probeGrounding's message.
+      if ((e as Error).message.startsWith('allInstructions: ')) fail(`--all-instructions: ${(e as Error).message.slice('allInstructions: '.length)}`);
+    }
+  }
 }
 const states = args.states ?? Array.from({ length: INIT_STATES_PER_TASK }, (_, i) => i);
 
@@ -74,6 +87,7 @@ try {
     states,
     after: args.after,
     freezeProprio: args['freeze-proprio'],
+    allInstructions: args['all-instructions'],
     envsPerBatch: args.envs,
     camera,
     seed: args.seed,
@@ -85,6 +99,16 @@ try {
   console.log(`${'total'.padEnd(width)}  ${summary.pointsAtTarget}/${summary.n} = ${pct(summary.rate)} (95% ${pct(summary.lo)}-${pct(summary.hi)}); chance ${pct(summary.chance)}`);
   const expertHits = rows.filter((r) => r.expertPointed === r.target).length;
   console.log(`expert check: the expert's next action points at the target in ${expertHits}/${summary.n}${expertHits < summary.n ? ' (below n: these tasks do not start by heading for the goal object, so the probe says little about them)' : ''}`);
+  const s = summary.instructionSensitivity;
+  if (s) {
+    const perScene = s.pairs / s.scenes;
+    const fmt = (x: number) => (Number.isInteger(x) ? String(x) : x.toFixed(1));
+    console.log(
+      `instructions: ${s.meanDistinctTargets.toFixed(1)} distinct targets per scene over ${fmt(perScene)} instructions` +
+        `${s.maxDistinct !== perScene ? ` (${fmt(s.maxDistinct)} distinct goal objects)` : ''}; ` +
+        `${s.hits}/${s.pairs} pairs point at the named object (${pct(s.rate)}, 95% ${pct(s.lo)}-${pct(s.hi)})`,
+    );
+  }
   const head = { policy: policy.name, after: args.after, freezeProprio: args['freeze-proprio'], seed: args.seed, camera: camera ? camera.width : null, seconds: Math.round((performance.now() - t0) / 100) / 10 };
   if (args.out) writeFileSync(args.out, JSON.stringify({ ...head, summary, rows }, null, 1));
   console.log(JSON.stringify({ ...head, ...summary, out: args.out ?? null }));

@@ -54,6 +54,7 @@ describe('bad command lines exit 2 naming the option', () => {
     ['eval:grounding', ['--policy', 'replay:r.json'], /^eval:grounding: --policy replay:<file> cannot be probed/],
     ['eval:grounding', ['--policy', 'expert', '--after', '-1'], /^eval:grounding: --after must be an integer >= 0, got '-1'/],
     ['eval:grounding', ['--policy', 'expert', '--suites', 'reach', '--tasks', 'reach/touch_red'], /^eval:grounding: give either --suites or --tasks, not both/],
+    ['eval:grounding', ['--policy', 'expert', '--tasks', 'reach/touch_red,spatial/left', '--all-instructions'], /^eval:grounding: --all-instructions: task spatial\/left: no other task of suite 'spatial' has a goal object in this scene/],
     ['value', ['--checkpoint', 'c', '--data', 'd', '--strides', '2'], /^value: unknown option --strides \(options: .*--stride/],
     ['value', ['--checkpoint', 'c', '--data', 'd', '--batch', '1'], /^value: --batch must be an integer >= 2, got '1'/],
     ['value', ['--checkpoint', 'c', '--data', 'd', '--episodes', '3-1'], /^value: --episodes: range '3-1' is empty/],

@@ -3,12 +3,15 @@
  * points at, on hand-made geometry (zero displacement, ties, an object right under the
  * tool, random scenes), and the probe itself: the expert points at the named block on
  * reach from the initial state and after expert steps, a random policy gives well-formed
- * rows, and bad options are refused naming the field.
+ * rows, and bad options are refused naming the field. allInstructions: which instructions
+ * a scene is given, a policy that ignores the instruction (one target per scene), one that
+ * follows it (six), the same result however the pairs are batched, and the refusal.
  */
 import { describe, expect, test } from 'vitest';
 import { Rng } from '../../../src/engine/random';
-import { pointedObject, probeGrounding } from '../../../src/train/grounding';
-import { ExpertPolicy, RandomPolicy, type Policy } from '../../../src/train/policy';
+import { getTask, type World } from '../../../src/sim/index';
+import { pointedObject, probeGrounding, sceneInstructions } from '../../../src/train/grounding';
+import { ExpertPolicy, RandomPolicy, type EpisodeStart, type Policy, type PolicyInput } from '../../../src/train/policy';
 
 const ee: [number, number, number] = [0, 0, 0.2];
 const blocks = [
@@ -166,5 +169,122 @@ describe('probeGrounding', () => {
     await expect(probeGrounding(expert, { ...base, envsPerBatch: 0 })).rejects.toThrow(/^envsPerBatch must be a positive integer, got 0/);
     const seeing: Policy = { name: 'seeing', chunkSize: 1, needsImages: true, reset: () => {}, act: async (x) => x.map(() => new Float32Array(7)) };
     await expect(probeGrounding(seeing, base)).rejects.toThrow(/^camera: policy 'seeing' needs camera images/);
+  });
+});
+
+const REACH = ['red', 'green', 'blue', 'yellow', 'purple', 'white'];
+
+/** Every act() input moves +x, +0.3y, whatever the instruction says. */
+function deafPolicy(): Policy & { actSizes: number[] } {
+  const actSizes: number[] = [];
+  return {
+    name: 'deaf',
+    chunkSize: 2,
+    actSizes,
+    reset: () => {},
+    act: async (inputs) => {
+      actSizes.push(inputs.length);
+      return inputs.map(() => Float32Array.from([0.5, 0.15, 0, 0, 0, 0, 0, 0.5, 0.15, 0, 0, 0, 0, 0]));
+    },
+  };
+}
+
+/**
+ * Heads for the block its instruction names. It finds where that block stands in the
+ * simulator state, which the probe passes to privileged policies as eval does; which
+ * block it heads for comes from the instruction text alone.
+ */
+class FollowerPolicy implements Policy {
+  readonly name = 'follower';
+  readonly chunkSize = 1;
+  readonly privileged = true;
+  readonly starts: EpisodeStart[] = [];
+  private reset_ = new Set<number>();
+
+  reset(episodes: EpisodeStart[]): void {
+    for (const ep of episodes) {
+      if (!ep.world) throw new Error(`follower: slot ${ep.envId} was reset without a world`);
+      this.reset_.add(ep.envId);
+      this.starts.push(ep);
+    }
+  }
+
+  async act(inputs: PolicyInput[]): Promise<Float32Array[]> {
+    return inputs.map((x) => {
+      if (!this.reset_.has(x.envId)) throw new Error(`follower: slot ${x.envId} was not reset`);
+      const colour = /^touch the (\w+) block$/.exec(x.instruction)?.[1];
+      if (!colour || !x.world) throw new Error(`follower: cannot follow '${x.instruction}'${x.world ? '' : ' without a world'}`);
+      const w: World = x.world;
+      const ee = w.proprio().eePos;
+      const at = w.objectPos(`${colour}_block`);
+      const [vx, vy] = [at[0] - ee[0], at[1] - ee[1]];
+      const n = Math.hypot(vx, vy);
+      return Float32Array.from([vx / n, vy / n, 0, 0, 0, 0, 0]);
+    });
+  }
+}
+
+describe('allInstructions', () => {
+  test("sceneInstructions: every task of the suite whose goal object the scene tells apart, the task's own included", () => {
+    const reach = sceneInstructions(getTask('reach/touch_blue'));
+    expect(reach).toEqual(REACH.map((c) => ({ taskId: `reach/touch_${c}`, instruction: `touch the ${c} block`, target: `${c}_block` })));
+    expect(sceneInstructions(getTask('object/blue_can')).map((x) => x.target)).toEqual(['red_block', 'blue_can', 'yellow_block', 'green_can', 'orange_block', 'purple_can']);
+    // goal: the drawer tasks name no object; the rest name the red block or the blue can.
+    expect(sceneInstructions(getTask('goal/red_on_plate')).map((x) => x.taskId)).toEqual(['goal/red_on_plate', 'goal/blue_in_tray', 'goal/pick_up_blue', 'goal/red_in_drawer', 'goal/blue_on_plate']);
+    // long: the yellow block is only in one task's scene.
+    expect(sceneInstructions(getTask('long/red_plate_blue_tray')).map((x) => x.target)).not.toContain('yellow_block');
+    expect(sceneInstructions(getTask('long/yellow_tray_red_plate')).map((x) => x.target)).toContain('yellow_block');
+  });
+
+  test('a policy that ignores the instruction points at one object per scene, and the rate is 1 in 6', async () => {
+    const policy = deafPolicy();
+    const { rows, summary } = await probeGrounding(policy, { tasks: TASKS, states: [0, 1], allInstructions: true, envsPerBatch: 4 });
+    // 4 probes, then 2; their 20 and 10 other pairs in act() calls of at most 4.
+    expect(policy.actSizes).toEqual([4, 4, 4, 4, 4, 4, 2, 4, 4, 2]);
+    for (const r of rows) {
+      expect(r.instructions!.map((x) => x.taskId)).toEqual(REACH.map((c) => `reach/touch_${c}`));
+      expect(r.instructions!.find((x) => x.taskId === r.taskId)).toMatchObject({ instruction: r.instruction, target: r.target, pointed: r.pointed });
+      for (const x of r.instructions!) expect(x.pointed).toBe(r.pointed);
+    }
+    // Each block is the goal of one instruction: one hit per scene.
+    expect(summary.instructionSensitivity).toEqual({ scenes: 6, meanDistinctTargets: 1, maxDistinct: 6, pairs: 36, hits: 6, rate: 1 / 6, lo: expect.any(Number), hi: expect.any(Number) });
+    expect(summary.instructionSensitivity!.lo).toBeLessThan(1 / 6);
+    expect(summary.instructionSensitivity!.hi).toBeGreaterThan(1 / 6);
+    // Without the option: no instructions, no summary field.
+    const plain = await probeGrounding(deafPolicy(), { tasks: TASKS.slice(0, 1), states: [0] });
+    expect(plain.rows[0].instructions).toBeUndefined();
+    expect('instructionSensitivity' in plain.summary).toBe(false);
+  });
+
+  test('a policy that follows the instruction points at six objects per scene, every one named', async () => {
+    const policy = new FollowerPolicy();
+    const { rows, summary } = await probeGrounding(policy, { tasks: TASKS, states: [2, 3], after: 2, allInstructions: true, envsPerBatch: 12, seed: 5 });
+    expect(summary.instructionSensitivity).toMatchObject({ scenes: 6, meanDistinctTargets: 6, maxDistinct: 6, pairs: 36, hits: 36, rate: 1, hi: 1 });
+    expect(summary.pointsAtTarget).toBe(6);
+    for (const r of rows) for (const x of r.instructions!) expect(x.cosTarget).toBeGreaterThan(0.999);
+    // 6 probes and 30 other pairs, each an episode of the instruction's task in the probe's state with a seed of its own.
+    expect(policy.starts).toHaveLength(36);
+    expect(new Set(policy.starts.map((s) => s.seed)).size).toBe(36);
+    for (const st of policy.starts) expect(st.instruction).toBe(getTask(st.taskId).instruction);
+    expect(policy.starts.filter((st) => st.initState === 2)).toHaveLength(18);
+  });
+
+  test('a stochastic policy: the same pairs however they are batched', async () => {
+    const run = (envsPerBatch: number) => probeGrounding(new RandomPolicy({ seed: 2, chunkSize: 3 }), { tasks: TASKS.slice(1), states: [7, 8], allInstructions: true, envsPerBatch, seed: 4 });
+    const a = await run(12);
+    const b = await run(3);
+    expect(b).toEqual(a);
+    const s = a.summary.instructionSensitivity!;
+    expect(s.pairs).toBe(24);
+    expect(s.meanDistinctTargets).toBeGreaterThan(1); // random chunks do not all point at one block
+    expect(s.hits).toBe(a.rows.flatMap((r) => r.instructions!).filter((x) => x.pointed === x.target).length);
+  });
+
+  test('a suite with no other instruction for the scene is refused naming the task', async () => {
+    // spatial: block_1 has a twin (block_2), and which black block an instruction means depends on the layout.
+    await expect(probeGrounding(new ExpertPolicy(), { tasks: ['reach/touch_red', 'spatial/left'], states: [0], allInstructions: true })).rejects.toThrow(
+      "allInstructions: task spatial/left: no other task of suite 'spatial' has a goal object in this scene that looks unlike the scene's other objects",
+    );
+    expect(() => sceneInstructions(getTask('spatial/right'))).toThrow(/^allInstructions: task spatial\/right: /);
   });
 });
