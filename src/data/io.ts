@@ -88,12 +88,26 @@ export function httpIO(baseUrl: string, fetchFn: FetchLike = globalThis.fetch as
     const contentRange = res.headers.get('content-range');
     const bad = (problem: string) => new Error(`GET ${url(path)} with Range ${suffix}: ${problem}; cannot tell the file size`);
     if (res.status === 416) {
+      const star = /^bytes \*\/(\d+)$/.exec(contentRange?.trim() ?? '');
+      if (!star) throw bad(`HTTP 416 ${res.statusText} with ${contentRange === null ? 'no Content-Range' : `Content-Range "${contentRange}"`} (expected "bytes */<size>")`);
+      const total = Number(star[1]);
       // No suffix of an empty file is satisfiable: the server answers `bytes */0`.
-      if (contentRange?.trim() !== 'bytes */0') {
-        throw bad(`HTTP 416 ${res.statusText} with ${contentRange === null ? 'no Content-Range' : `Content-Range "${contentRange}"`} (expected "bytes */0" for an empty file)`);
+      if (total === 0) {
+        tails.set(path, { start: 0, bytes: new Uint8Array(0) });
+        return 0;
       }
-      tails.set(path, { start: 0, bytes: new Uint8Array(0) });
-      return 0;
+      // The suffix was refused on the way although the file is not empty: Chromium's HTTP
+      // cache answers a suffix range over a partly cached entry with 416 (seen in the app
+      // after the worker had read the same tail). The size is known now; fetch the same
+      // tail as an explicit range.
+      const start = Math.max(0, total - HTTP_TAIL_BYTES);
+      const again = await fetchFn(url(path), { headers: { Range: `bytes=${start}-${total - 1}` } });
+      if (!again.ok) throw fail(path, again);
+      const body = new Uint8Array(await again.arrayBuffer());
+      const bytes = again.status === 206 ? body : body.slice(start, total);
+      if (bytes.length !== total - start) throw bad(`the explicit range ${start}-${total - 1} after a 416 returned ${bytes.length} bytes, expected ${total - start}`);
+      tails.set(path, { start, bytes });
+      return total;
     }
     if (!res.ok) throw fail(path, res);
     const bytes = new Uint8Array(await res.arrayBuffer());

@@ -22,6 +22,10 @@ export function datasetFetch(fetchFn: Fetch): Fetch {
   const bodies = new Map<string, ReturnType<Fetch>>();
   return (input, init) => {
     const method = init?.method ?? 'GET';
+    // Range reads bypass the HTTP cache: over a partly cached entry Chromium answers a
+    // suffix range (httpIO's size read, `bytes=-N`) with 416 itself. The server sends
+    // no-cache anyway, so every read was revalidated and the cache saved nothing.
+    if (init?.headers?.Range) return fetchFn(input, { ...init, cache: 'no-store' } as typeof init);
     if (method === 'GET' && !init?.headers) {
       const kept = bodies.get(input);
       if (kept) {

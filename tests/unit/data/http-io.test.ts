@@ -145,6 +145,20 @@ describe('httpIO size() against stubbed answers', () => {
     expect(calls).toEqual([`GET bytes=-${HTTP_TAIL_BYTES}`, 'GET bytes=0-9']);
   });
 
+  it('a suffix refused with 416 "bytes */N" for a non-empty file (Chromium\'s cache does this) falls back to an explicit range of the same tail', async () => {
+    const total = 200_000;
+    const file = Uint8Array.from({ length: total }, (_, i) => i % 251);
+    const { calls, fetchFn } = stub((range) => {
+      if (range?.startsWith('bytes=-')) return { status: 416, headers: { 'Content-Range': `bytes */${total}` } };
+      const [a, b] = range!.slice(6).split('-').map(Number);
+      return { status: 206, body: file.subarray(a, b + 1), headers: { 'Content-Range': `bytes ${a}-${b}/${total}` } };
+    });
+    const io = httpIO('http://host/ds', fetchFn);
+    expect(await io.size('a.parquet')).toBe(total);
+    expect(Array.from(await io.readRange('a.parquet', total - 8, total))).toEqual(Array.from(file.subarray(total - 8)));
+    expect(calls).toEqual([`GET bytes=-${HTTP_TAIL_BYTES}`, `GET bytes=${total - HTTP_TAIL_BYTES}-${total - 1}`]);
+  });
+
   it('concurrent callers share one request; a failure is not kept, and a retry asks again', async () => {
     let answer: Answer = { status: 503 };
     const { calls, fetchFn } = stub(() => answer);
@@ -166,7 +180,7 @@ describe('httpIO size() against stubbed answers', () => {
       [{ status: 206, body: FILE, headers: { 'Content-Range': 'bytes 0-999/*' } }, /malformed Content-Range "bytes 0-999\/\*"/],
       [{ status: 206, body: FILE, headers: { 'Content-Range': 'bytes 0-999/5000' } }, /"bytes 0-999\/5000" with 1000 bytes is not the end of the file/],
       [{ status: 206, body: FILE.subarray(0, 10), headers: { 'Content-Range': 'bytes 0-999/1000' } }, /with 10 bytes is not the end/],
-      [{ status: 416, headers: { 'Content-Range': 'bytes */1000' } }, /HTTP 416 .*"bytes \*\/1000" \(expected "bytes \*\/0" for an empty file\)/],
+      [{ status: 416, headers: { 'Content-Range': 'bytes 5-9/1000' } }, /HTTP 416 .*"bytes 5-9\/1000" \(expected "bytes \*\/<size>"\)/],
       [{ status: 416 }, /HTTP 416 .*no Content-Range/],
     ];
     for (const [answer, msg] of cases) {

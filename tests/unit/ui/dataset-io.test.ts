@@ -50,3 +50,15 @@ test('a parquet existence check is the sizing GET: 404 is "no", another failure 
   const broken = fakeServer(500);
   await expect(serverDatasetIO('demo', broken.fetchFn).exists('data/chunk-000/file-000.parquet')).rejects.toThrow(/file-000\.parquet failed: HTTP 500/);
 });
+
+test("range reads bypass the browser's HTTP cache (Chromium answers a suffix range over a partly cached entry with 416)", async () => {
+  const seen: Array<string | undefined> = [];
+  const fetchFn = async (_input: string, init?: { method?: string; headers?: Record<string, string>; cache?: string }) => {
+    seen.push(init?.cache);
+    const headers = { get: (h: string) => (h === 'content-range' ? 'bytes 0-9/10' : null) };
+    return { ok: true, status: 206, statusText: '', headers, arrayBuffer: async () => new ArrayBuffer(10) };
+  };
+  const io = serverDatasetIO('demo', fetchFn as never);
+  await io.size('data/chunk-000/file-000.parquet');
+  expect(seen).toEqual(['no-store']);
+});
