@@ -82,6 +82,20 @@ export function httpIO(baseUrl: string, fetchFn: FetchLike = globalThis.fetch as
   const fail = (path: string, res: { status: number; statusText: string }) =>
     Object.assign(new Error(`GET ${url(path)} failed: HTTP ${res.status} ${res.statusText}`), { status: res.status });
 
+  /** Bytes [start, end) of a file by an explicit Range GET. */
+  async function fetchRange(path: string, start: number, end: number): Promise<Uint8Array> {
+    const res = await fetchFn(url(path), { headers: { Range: `bytes=${start}-${end - 1}` } });
+    if (!res.ok) throw fail(path, res);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    // A server that ignores Range answers 200 with the whole file; slice rather than
+    // silently hand hyparquet the wrong bytes.
+    if (res.status === 200) return bytes.slice(start, end);
+    if (bytes.length !== end - start) {
+      throw new Error(`range ${start}-${end - 1} of ${url(path)} returned ${bytes.length} bytes, expected ${end - start}`);
+    }
+    return bytes;
+  }
+
   async function fetchSize(path: string): Promise<number> {
     const suffix = `bytes=-${HTTP_TAIL_BYTES}`;
     const res = await fetchFn(url(path), { headers: { Range: suffix } });
@@ -101,12 +115,7 @@ export function httpIO(baseUrl: string, fetchFn: FetchLike = globalThis.fetch as
       // after the worker had read the same tail). The size is known now; fetch the same
       // tail as an explicit range.
       const start = Math.max(0, total - HTTP_TAIL_BYTES);
-      const again = await fetchFn(url(path), { headers: { Range: `bytes=${start}-${total - 1}` } });
-      if (!again.ok) throw fail(path, again);
-      const body = new Uint8Array(await again.arrayBuffer());
-      const bytes = again.status === 206 ? body : body.slice(start, total);
-      if (bytes.length !== total - start) throw bad(`the explicit range ${start}-${total - 1} after a 416 returned ${bytes.length} bytes, expected ${total - start}`);
-      tails.set(path, { start, bytes });
+      tails.set(path, { start, bytes: await fetchRange(path, start, total) });
       return total;
     }
     if (!res.ok) throw fail(path, res);
@@ -149,16 +158,7 @@ export function httpIO(baseUrl: string, fetchFn: FetchLike = globalThis.fetch as
       if (tail && start >= tail.start && end <= tail.start + tail.bytes.length) {
         return tail.bytes.slice(start - tail.start, end - tail.start);
       }
-      const res = await fetchFn(url(path), { headers: { Range: `bytes=${start}-${end - 1}` } });
-      if (!res.ok) throw fail(path, res);
-      const bytes = new Uint8Array(await res.arrayBuffer());
-      // A server that ignores Range answers 200 with the whole file; slice rather than
-      // silently hand hyparquet the wrong bytes.
-      if (res.status === 200) return bytes.slice(start, end);
-      if (bytes.length !== end - start) {
-        throw new Error(`range ${start}-${end - 1} of ${url(path)} returned ${bytes.length} bytes, expected ${end - start}`);
-      }
-      return bytes;
+      return fetchRange(path, start, end);
     },
     size: sizeOf,
     async exists(path) {

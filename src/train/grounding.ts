@@ -291,7 +291,7 @@ export async function probeGrounding(policy: Policy, opts: GroundingOptions): Pr
       const configs = env.configs();
       const experts = worlds.map((w) => createExpert(w));
       for (let t = 0; t < after; t++) obs = (await env.step(experts.map((e) => e.nextAction().action))).map((r) => r.obs);
-      if (opts.freezeProprio) obs = obs.map((x, i) => ({ ...x, proprio: { ...x.proprio, state: Float32Array.from(state0[i]) } }));
+      if (opts.freezeProprio) obs = obs.map((x, i) => ({ ...x, proprio: { ...x.proprio, state: state0[i] } }));
       const starts: EpisodeStart[] = part.map((p, i) => ({
         envId: i,
         taskId: p.task.id,
