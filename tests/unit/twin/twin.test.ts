@@ -103,6 +103,16 @@ describe('the twin', () => {
     expect(j.tensors).toBe(29);
   });
 
+  test('per-document attention (the CPU default) equals the dense mask on random packed layouts, values and gradients', async () => {
+    const r = await twin(['-m', 'prts_torch.check_attention', '--layouts', '40']);
+    const j = lastJson(r.out);
+    expect(j, r.err).not.toBeNull();
+    expect(j.pass, r.err).toBe(true);
+    expect(j.auto_picked_docs).toBe(40);
+    expect(j.max_abs_diff).toBeLessThan(1e-12);
+    expect(j.split_document_falls_back_to_dense).toBe(true);
+  });
+
   test('torchrun with 2 CPU processes ends where one process with the same global batch (accum 2) does', async () => {
     const ddp = join(dir, 'ddp');
     const one = join(dir, 'one');
