@@ -28,7 +28,7 @@
  * block" from "did not read the instruction": the latter points at one and the same
  * object whatever the instruction says.
  */
-import { ACTION_DIM, BatchEnv, createExpert, getTask, INIT_STATES_PER_TASK, listTasks, type ObjectSpec, type Observation, type TaskSpec } from '../sim/index';
+import { ACTION_DIM, BatchEnv, createExpert, getTask, listTasks, MAX_INIT_STATES_PER_TASK, type ObjectSpec, type Observation, type TaskSpec } from '../sim/index';
 import { episodeSeed } from './eval-plan';
 import { wilsonInterval } from './intervals';
 import { validateChunks, type EpisodeStart, type Policy, type PolicyInput } from './policy';
@@ -217,7 +217,7 @@ function checkOptions(policy: Policy, o: GroundingOptions): { probes: Probe[]; a
   if (!Array.isArray(o.states) || o.states.length === 0) throw new Error('states: give at least one initial-state index');
   if (new Set(o.tasks).size !== o.tasks.length) throw new Error(`tasks: duplicate ids in [${o.tasks.join(', ')}]`);
   for (const s of o.states) {
-    if (!Number.isInteger(s) || s < 0 || s >= INIT_STATES_PER_TASK) throw new Error(`states: ${s} is not an index in [0, ${INIT_STATES_PER_TASK - 1}]`);
+    if (!Number.isInteger(s) || s < 0 || s >= MAX_INIT_STATES_PER_TASK) throw new Error(`states: ${s} is not an index in [0, ${MAX_INIT_STATES_PER_TASK - 1}]`);
   }
   if (new Set(o.states).size !== o.states.length) throw new Error(`states: duplicate indices in [${o.states.join(', ')}]`);
   const after = o.after ?? 0;

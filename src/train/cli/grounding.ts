@@ -13,7 +13,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { defineCli } from '../../cli/args.ts';
-import { getTask, INIT_STATES_PER_TASK, listTasks, SUITES } from '../../sim/index';
+import { getTask, INIT_STATES_PER_TASK, listTasks, MAX_INIT_STATES_PER_TASK, SUITES } from '../../sim/index';
 import { probeGrounding, sceneInstructions } from '../grounding';
 import { goalObjects } from '../where';
 import { CHECKPOINT_OPTIONS, makePolicy, policyCamera, policySpec } from './policy-spec';
@@ -28,7 +28,7 @@ const cli = defineCli({
     ...CHECKPOINT_OPTIONS,
     suites: { type: 'list', choices: SUITES, metavar: 'a,b', help: "the tasks of these suites whose goal names an object (default reach unless --tasks)" },
     tasks: { type: 'list', metavar: 'id,...', help: 'these tasks, e.g. reach/touch_red (each goal must name an object)' },
-    states: { type: 'range', max: INIT_STATES_PER_TASK - 1, help: 'fixed initial states per task (default all)' },
+    states: { type: 'range', max: MAX_INIT_STATES_PER_TASK - 1, help: `fixed initial states per task (default the ${INIT_STATES_PER_TASK} benchmark states 0-${INIT_STATES_PER_TASK - 1}; from ${INIT_STATES_PER_TASK} on the training-only states that npm run gen --first-state draws, to check a policy on its own training scenes)` },
     after: { type: 'int', min: 0, default: 0, metavar: 'N', help: 'expert steps executed before the policy is asked' },
     'freeze-proprio': { type: 'boolean', help: "give the policy the step-0 proprio state (with --after: only the images show the expert's motion)" },
     'all-instructions': { type: 'boolean', help: 'also give each observation the instruction of every other task of its suite whose goal object is in the scene (reach: all six): does the chunk follow the instruction?' },

@@ -155,12 +155,19 @@ describe('probeGrounding', () => {
     expect(Array.from(seen[0])).not.toEqual(Array.from(seen[2]));
   });
 
+  test('training-only states (50-999) are probed too', async () => {
+    const { rows, summary } = await probeGrounding(new ExpertPolicy(), { tasks: ['reach/touch_red', 'reach/touch_white'], states: [50, 999], envsPerBatch: 4 });
+    expect(rows.map((r) => `${r.taskId}#${r.initState}`)).toEqual(['reach/touch_red#50', 'reach/touch_red#999', 'reach/touch_white#50', 'reach/touch_white#999']);
+    for (const r of rows) expect(r.pointed).toBe(r.target);
+    expect(summary).toMatchObject({ n: 4, pointsAtTarget: 4, expertRate: 1 });
+  });
+
   test('refusals name the field', async () => {
     const expert = new ExpertPolicy();
     const base = { tasks: ['reach/touch_red'], states: [0] };
     await expect(probeGrounding(expert, { ...base, tasks: [] })).rejects.toThrow(/^tasks: give at least one task id/);
     await expect(probeGrounding(expert, { ...base, states: [] })).rejects.toThrow(/^states: give at least one initial-state index/);
-    await expect(probeGrounding(expert, { ...base, states: [50] })).rejects.toThrow(/^states: 50 is not an index in \[0, 49\]/);
+    await expect(probeGrounding(expert, { ...base, states: [1000] })).rejects.toThrow(/^states: 1000 is not an index in \[0, 999\]/);
     await expect(probeGrounding(expert, { ...base, tasks: ['reach/touch_pink'] })).rejects.toThrow(/^tasks: unknown task 'reach\/touch_pink'; known tasks: /);
     await expect(probeGrounding(expert, { ...base, after: -1 })).rejects.toThrow(/^after must be a non-negative integer .*got -1/);
     await expect(probeGrounding(expert, { ...base, after: 1.5 })).rejects.toThrow(/^after must be a non-negative integer .*got 1\.5/);
