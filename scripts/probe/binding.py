@@ -13,7 +13,6 @@ The last line is JSON.
 """
 import argparse
 import json
-import math
 
 import numpy as np
 import torch
