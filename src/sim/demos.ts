@@ -127,6 +127,8 @@ export interface GenerateOptions {
   seed?: number;
   /** LeRobot repo id in meta/info.json. */
   repoId: string;
+  /** Size at which data files roll over (writer default: LeRobot's 100 MB). */
+  dataFilesSizeMb?: number;
   device: GPUDevice;
   onEpisode?: (e: { index: number; total: number; taskId: string; init: number; success: boolean; saved: number; failed: number }) => void;
 }
@@ -143,7 +145,7 @@ export async function generateDemos(io: WritableDatasetIO, o: GenerateOptions): 
     throw new Error(`firstState + episodes must stay within the ${MAX_INIT_STATES_PER_TASK} initial states, got ${first} + ${o.episodes}`);
   }
   const plan = o.tasks.flatMap((task) => Array.from({ length: o.episodes }, (_, i) => ({ task, init: first + i })));
-  const writer = await LeRobotWriter.openOrCreate(io, { repoId: o.repoId, fps: CONTROL_HZ, robotType: 'panda_like', features: demoFeatures(o.size) });
+  const writer = await LeRobotWriter.openOrCreate(io, { repoId: o.repoId, fps: CONTROL_HZ, robotType: 'panda_like', features: demoFeatures(o.size), dataFilesSizeMb: o.dataFilesSizeMb });
   let start = 0;
   if (writer.totalEpisodes > 0) {
     const r = await LeRobotReader.open(io);

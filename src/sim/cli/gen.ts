@@ -2,6 +2,7 @@
  * npm run gen -- --suite spatial --episodes 50 --out data/spatial [--size 64]
  *                [--perturb lighting,camera,...] [--seed 0] [--task goal/open_drawer]
  *                [--first-state 40]   (episodes use fixed initial states first-state..: held-out splits)
+ *                [--file-mb 16]       (data file size before rolling over to the next)
  *
  * Scripted-expert demonstrations as a LeRobotDataset v3.0: per step the proprio state,
  * both camera images, the action, the expert's phase and its description; per episode
@@ -35,6 +36,7 @@ const cli = defineCli({
     size: { type: 'int', min: 8, max: MAX_IMAGE_SIZE, default: 64, help: 'camera image width and height' },
     perturb: { type: 'list', choices: PERTURBATION_KINDS, metavar: 'kind,...', help: 'perturbation kinds applied per episode' },
     seed: { type: 'int', default: 0, help: "seed of the episodes' perturbations" },
+    'file-mb': { type: 'int', min: 1, max: 1000, default: 16, help: 'data files roll over at this size (LeRobot defaults to 100; every saved episode rewrites the current file, so smaller files keep long runs linear)' },
   },
 });
 const args = cli.parse();
@@ -71,6 +73,7 @@ const res = await generateDemos(io, {
   size,
   perturbKinds,
   seed,
+  dataFilesSizeMb: args['file-mb'],
   repoId: `prts/${suite ?? taskId!.replace('/', '_')}`,
   device,
   onEpisode: (e) => {

@@ -64,6 +64,7 @@ describe('bad command lines exit 2 naming the option', () => {
     ['gen', ['--out', 'o', '--suite', 'goal', '--episodes', '1001'], /^gen: --episodes must be an integer in \[1, 1000\], got '1001'/],
     ['gen', ['--out', 'o', '--suite', 'goal', '--first-state', '990', '--episodes', '20'], /^gen: --first-state must be an integer with first-state \+ episodes <= 1000/],
     ['gen', ['--out', 'o', '--suite', 'goal', '--perturb', 'lighting,fog'], /^gen: --perturb must be one of position_swap, .*, got 'fog'/],
+    ['gen', ['--out', 'o', '--suite', 'goal', '--file-mb', '0'], /^gen: --file-mb must be an integer in \[1, 1000\], got '0'/],
     ['sim:experts', ['--states', '0'], /^sim:experts: --states must be an integer in \[1, 50\], got '0'/],
     ['check:e2e', ['--steps=x'], /^check:e2e: --steps must be an integer >= 1, got 'x'/],
     ['check:overfit', ['--demos', '1,0'], /^check:overfit: --demos: '0' is not a demonstration count in \[1, 50\]/],
