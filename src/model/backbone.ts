@@ -7,13 +7,14 @@
 import { noGrad } from '../engine/autograd';
 import { attention } from '../engine/ops/attention';
 import { decodeAttention, writeKv } from '../engine/ops/decode';
-import { swiglu } from '../engine/ops/elementwise';
+import { add, swiglu } from '../engine/ops/elementwise';
 import { linear, linearResidual } from '../engine/ops/matmul';
 import { embedding, type RowIndex } from '../engine/ops/embedding';
 import { rmsnorm } from '../engine/ops/norm';
 import { rope } from '../engine/ops/rope';
 import type { GpuBlockMap } from '../engine/blockmap';
 import { fromArray, type Tensor } from '../engine/tensor';
+import { instructionMeans, type ActionStartGoalPlan } from './action-start-goal';
 import type { KvCache } from './kvcache';
 import { ParamStore } from './params';
 
@@ -29,6 +30,8 @@ export interface BackboneConfig {
   normEps: number;
   /** Features per image patch fed to the linear stem (0: no vision input). */
   patchFeatures: number;
+  /** Add the instruction's mean embedding at <|action_start|> (model.actionStartGoal; action-start-goal.ts says why). */
+  actionStartGoal?: boolean;
 }
 
 export interface BackboneInput {
@@ -40,6 +43,8 @@ export interface BackboneInput {
   patches?: Tensor;
   /** Block map of this batch, shared by every layer. */
   map: GpuBlockMap;
+  /** With cfg.actionStartGoal: the batch's pooling (null or absent: nothing to add). */
+  goal?: ActionStartGoalPlan | null;
 }
 
 /** Where forward() leaves each layer's K (after RoPE) and V: a cache slot per packed token, -1 for none. */
@@ -130,6 +135,7 @@ export class Backbone {
       if (!input.patches) throw new Error('backbone.forward: the config has patchFeatures > 0 but no patches were given');
       x = linearResidual(input.patches, this.patchStem, x);
     }
+    if (cfg.actionStartGoal && input.goal) x = add(x, instructionMeans(this.tokEmbed, input.goal));
     // Uploaded once and shared by the q and k rotations of every layer.
     const positions = fromArray(x.rt, input.positions, [n], 'i32');
     this.layers.forEach((L, l) => {

@@ -46,6 +46,12 @@ export const ModelConfigSchema = z
      * layout of checkpoints made before it existed.
      */
     patchPositions: z.boolean({ error: 'patch positions must be true or false' }).optional(),
+    /**
+     * <|action_start|> also carries the mean embedding of the instruction tokens, so the
+     * first action token can look up the named object in one attention hop
+     * (src/model/action-start-goal.ts says why). Default off: the layout of earlier checkpoints.
+     */
+    actionStartGoal: z.boolean({ error: 'action start goal must be true or false' }).optional(),
     /** Proprio dimensions, one token each (PRTS Sec. 3.3: state as discretized text). */
     stateDim: pos('state dim').max(64, 'state dim is at most 64'),
     /** Resolution of a state token: 10^stateDigits bins (capped at 65536), see proprioBins. */

@@ -13,6 +13,7 @@ import { crossEntropy } from '../engine/ops/xent';
 import { PRTS_RULE } from '../engine/roles';
 import type { Runtime } from '../engine/runtime';
 import { fromArray, type Tensor } from '../engine/tensor';
+import { planActionStartGoal } from './action-start-goal';
 import { Backbone, type BackboneConfig, type KvWrite } from './backbone';
 import { CrlHeads, LmHead, type CrlHeadConfig } from './heads';
 import { ParamStore } from './params';
@@ -99,6 +100,7 @@ export class PrtsModel {
       positions: batch.positions,
       patches,
       map,
+      goal: this.cfg.backbone.actionStartGoal ? planActionStartGoal(batch.ids, batch.roles, batch.docs) : null,
     }, kv);
   }
 

@@ -95,6 +95,7 @@ export function prtsConfigOf(cfg: WorkbenchConfig, vocabSize: number): PrtsConfi
       ropeBase: 10000,
       normEps: 1e-6,
       patchFeatures: patchFeatureWidth(visionSpec(cfg)),
+      actionStartGoal: m.actionStartGoal ?? false,
     },
     crl: { hidden: m.crlHidden, embedDim: m.crlDim, temperatureInit: cfg.train.temperatureInit, maxScale: cfg.train.maxScale },
     gamma: cfg.train.gamma,

@@ -17,6 +17,7 @@ from torch import nn
 
 from . import attention as attn_impl
 from .losses import cross_entropy, info_nce
+from .roles import AR_ACTION, INSTRUCTION
 
 
 @dataclass
@@ -30,6 +31,7 @@ class BackboneConfig:
     rope_base: float = 10000.0
     norm_eps: float = 1e-6
     patch_features: int = 0
+    action_start_goal: bool = False
 
 
 @dataclass
@@ -59,6 +61,7 @@ def config_from_workbench(cfg: Mapping, vocab_size: int) -> PrtsConfig:
             head_dim=m["headDim"],
             mlp_hidden=round(m["mlpRatio"] * m["dModel"]),
             patch_features=patch_features,
+            action_start_goal=bool(m.get("actionStartGoal", False)),
         ),
         crl_hidden=m["crlHidden"],
         crl_dim=m["crlDim"],
@@ -84,6 +87,30 @@ def rope(x: torch.Tensor, pos: torch.Tensor, base: float) -> torch.Tensor:
     s = torch.sin(theta).to(x.dtype)[:, None, :]
     a, b = x[..., :half], x[..., half:]
     return torch.cat([a * c - b * s, b * c + a * s], dim=-1)
+
+
+# src/model/tokenizers/vocab.ts SPECIAL.actionStart: the global id of <|action_start|>.
+ACTION_START_ID = 2
+
+
+def add_action_start_goal(x: torch.Tensor, embed: torch.Tensor, ids: torch.Tensor, roles: torch.Tensor, docs: torch.Tensor) -> torch.Tensor:
+    """src/model/action-start-goal.ts: the first <|action_start|> of each document also gets
+    the mean embedding of that document's instruction tokens."""
+    roles, docs = roles.long(), docs.long()
+    instruction = roles == INSTRUCTION
+    starts = torch.nonzero((roles == AR_ACTION) & (ids == ACTION_START_ID)).flatten().tolist()
+    rows, means, seen = [], [], set()
+    for r in starts:
+        d = int(docs[r])
+        sel = instruction & (docs == d)
+        if d in seen or not bool(sel.any()):
+            continue
+        seen.add(d)
+        rows.append(r)
+        means.append(embed[ids[sel]].mean(0))
+    if not rows:
+        return x
+    return x.index_add(0, torch.tensor(rows, device=x.device), torch.stack(means).to(x.dtype))
 
 
 def l2normalize(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
@@ -153,6 +180,8 @@ class PrtsModel(nn.Module):
             # Only the image slots carry stem inputs (every other row's are zero).
             stem = batch["patch_features"].to(x.dtype) @ self.p("backbone.patch_stem")
             x = x.index_add(0, batch["patch_rows"].long(), stem)
+        if b.action_start_goal:
+            x = add_action_start_goal(x, self.p("backbone.embed"), ids, batch["roles"], batch["docs"])
         pos = batch["positions"]
         if mask is None:
             mask = attn_impl.build_mask(batch["docs"], batch["roles"], tile=self.cfg.tile, impl=self.attention)

@@ -103,6 +103,21 @@ describe('the twin', () => {
     expect(j.tensors).toBe(29);
   });
 
+  test('twin:check with model.actionStartGoal and patchPositions on (the reach configs of round 8): same losses, gradients and AdamW step', async () => {
+    const sub = join(dir, 'goal');
+    const base = twinCheckConfig(STEPS);
+    const config = { ...base, model: { ...base.model, actionStartGoal: true, patchPositions: true } };
+    await writeTwinCheck(rt, nodeIO(sub), await nodeCheckpointIO(join(sub, 'init')), { steps: STEPS, config });
+    const r = await twin(['-m', 'prts_torch.check', '--dir', sub]);
+    const j = lastJson(r.out);
+    expect(j, r.err).not.toBeNull();
+    expect(j.pass, r.err).toBe(true);
+    expect(j.loss_rel_max).toBeLessThan(1e-5);
+    expect(j.grad_rel_max).toBeLessThan(1e-4);
+    expect(j.param_rel_max).toBeLessThan(1e-5);
+    expect(j.curve_rel_max).toBeLessThan(1e-3);
+  });
+
   test('per-document attention (the CPU default) equals the dense mask on random packed layouts, values and gradients', async () => {
     const r = await twin(['-m', 'prts_torch.check_attention', '--layouts', '40']);
     const j = lastJson(r.out);

@@ -39,6 +39,7 @@ export const FIELD_GROUPS: FieldGroup[] = [
       { path: 'model.imageSize', label: 'image size', kind: 'int' },
       { path: 'model.patchSize', label: 'vision patch', kind: 'int' },
       { path: 'model.patchPositions', label: 'patch positions', kind: 'bool', hint: 'learned position embedding per image patch', optional: true },
+      { path: 'model.actionStartGoal', label: 'action start goal', kind: 'bool', hint: 'the first action token also carries the instruction (one-hop lookup of the named object)', optional: true },
       { path: 'model.stateDim', label: 'state dim', kind: 'int' },
       { path: 'model.stateDigits', label: 'state digits (10^n bins / value)', kind: 'int' },
       { path: 'model.instructionTokens', label: 'instruction tokens', kind: 'int' },
