@@ -9,6 +9,9 @@ Train on scenes 48.. of the frames file, test on scenes 0-47 (never seen).
 
   node scripts/run.mjs scripts/probe/binding-frames.ts --states 0-999 --out scratch/probe/frames.bin
   /usr/bin/python3 scripts/probe/binding.py --frames scratch/probe/frames.bin --patch 4 --steps 2000
+  [--layers 2] [--after 2] [--pool]   (fixed tokens after the colour, read from the last, as the
+  policy reads its first action at <|action_start|>; --pool adds the mean of the colour and
+  fixed tokens to the read token, as model.actionStartGoal does)
 The last line is JSON.
 """
 import argparse
@@ -42,16 +45,26 @@ def patchify(px, p):
 
 
 class Probe(nn.Module):
-    def __init__(self, feat, d=64, layers=2, heads=2):
+    def __init__(self, feat, d=64, layers=2, heads=2, after=0, pool=False):
         super().__init__()
         self.patch = nn.Linear(feat, d)
         self.colour = nn.Embedding(6, d)
+        # Fixed tokens after the colour ("block", <|action_start|>): the policy reads its
+        # first action from such a token, which must first fetch the colour, one more hop.
+        self.after = nn.Parameter(torch.randn(after, d) * 0.02)
+        # model.actionStartGoal: the read token also gets the mean of the "instruction"
+        # (colour + fixed tokens) embeddings, so its own query can name the colour.
+        self.pool = pool
         layer = nn.TransformerEncoderLayer(d, heads, 4 * d, dropout=0.0, batch_first=True, norm_first=True)
         self.body = nn.TransformerEncoder(layer, layers)
         self.out = nn.Linear(d, 6)
 
     def forward(self, patches, colour):
-        x = torch.cat([self.patch(patches), self.colour(colour)[:, None]], 1)
+        tail = self.after[None].expand(len(colour), -1, -1)
+        if self.pool and len(self.after) > 0:
+            words = torch.cat([self.colour(colour)[:, None], tail[:, :-1]], 1)
+            tail = torch.cat([tail[:, :-1], tail[:, -1:] + words.mean(1, keepdim=True)], 1)
+        x = torch.cat([self.patch(patches), self.colour(colour)[:, None], tail], 1)
         n = x.shape[1]
         causal = torch.triu(torch.full((n, n), float("-inf")), 1)
         return self.out(self.body(x, mask=causal)[:, -1])
@@ -68,6 +81,9 @@ def main():
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--eval-every", type=int, default=400)
+    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--after", type=int, default=0, help="fixed tokens after the colour token; the last one is read")
+    ap.add_argument("--pool", action="store_true", help="add the mean of the colour and the other fixed tokens to the read token (model.actionStartGoal)")
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     torch.set_num_threads(1)
@@ -76,7 +92,7 @@ def main():
     labels = torch.from_numpy(slots.astype(np.int64))
     test = torch.arange(args.test)
     train = torch.arange(args.test, len(feats) if args.train == 0 else args.test + args.train)
-    model = Probe(feats.shape[-1])
+    model = Probe(feats.shape[-1], layers=args.layers, after=args.after, pool=args.pool)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     g = torch.Generator().manual_seed(args.seed)
 
@@ -100,7 +116,7 @@ def main():
             row = {"step": step, "loss": round(loss.item(), 4), "train_acc": round(accuracy(train[:240]), 3), "test_acc": round(accuracy(test), 3)}
             log.append(row)
             print(json.dumps(row), flush=True)
-    print(json.dumps({"probe": "binding", "patch": args.patch, "train_scenes": len(train), "test_scenes": len(test), "steps": args.steps, "seed": args.seed, "chance": round(1 / 6, 3), "test_acc": log[-1]["test_acc"], "train_acc": log[-1]["train_acc"]}))
+    print(json.dumps({"probe": "binding", "patch": args.patch, "layers": args.layers, "after": args.after, "pool": args.pool, "train_scenes": len(train), "test_scenes": len(test), "steps": args.steps, "seed": args.seed, "chance": round(1 / 6, 3), "test_acc": log[-1]["test_acc"], "train_acc": log[-1]["train_acc"]}))
 
 
 if __name__ == "__main__":
