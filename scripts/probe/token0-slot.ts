@@ -9,9 +9,11 @@
  * conditional plug-in estimates are biased low (few episodes per cell); `cells` says how
  * many there are.
  *
- *   node scripts/run.mjs scripts/probe/token0-slot.ts --data data/reach-shared360 --checkpoint runs/p4
- * The last line is JSON.
+ *   node scripts/run.mjs scripts/probe/token0-slot.ts --data data/reach-shared360 --checkpoint runs/p4 [--labels t0.json]
+ * The last line is JSON. --labels also writes {state, colour, slot, token0} per episode, the
+ * targets of `binding.py --token0` (the probe asked for the policy's first token instead of the slot).
  */
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { LeRobotReader } from '../../src/data/index.ts';
 import { nodeIO } from '../../src/data/io-node.ts';
@@ -21,7 +23,7 @@ import { nodeCheckpointIO } from '../../src/train/checkpoint-node.ts';
 import { getInitState } from '../../src/sim/tasks/init.ts';
 import { getTask } from '../../src/sim/tasks/suites.ts';
 
-const { values } = parseArgs({ options: { data: { type: 'string' }, checkpoint: { type: 'string' } } });
+const { values } = parseArgs({ options: { data: { type: 'string' }, checkpoint: { type: 'string' }, labels: { type: 'string' } } });
 if (!values.data || !values.checkpoint) throw new Error('usage: --data <reach dataset> --checkpoint <run or checkpoint dir>');
 const ck = await loadCheckpoint(await nodeCheckpointIO(values.checkpoint));
 const bundle = TokenizerBundle.fromJSON(ck.tokenizers);
@@ -48,6 +50,7 @@ const tok0: string[] = [];
 const tok01: string[] = [];
 const slot: string[] = [];
 const slotTask: string[] = [];
+const labels: { state: number; colour: number; slot: number; token0: number }[] = [];
 for (let e = 0; e < reader.episodes.length; e++) {
   const meta = reader.episodes[e].meta;
   const task = getTask(String(meta.task_id));
@@ -59,11 +62,13 @@ for (let e = 0; e < reader.episodes.length; e++) {
   const s = task.regions.reduce((best, r, i) => (Math.hypot(x - r.center[0], y - r.center[1]) < Math.hypot(x - task.regions[best].center[0], y - task.regions[best].center[1]) ? i : best), 0);
   const chunk = await reader.actionChunk(e, 0, H);
   const ids = bundle.fast.encode(chunk.actions);
+  labels.push({ state: Number(meta.init_index), colour: task.objects.findIndex((o) => o.name === named), slot: s, token0: ids[0] });
   tok0.push(String(ids[0]));
   tok01.push(`${ids[0]},${ids[1]}`);
   slot.push(String(s));
   slotTask.push(`${s}|${task.id}`);
 }
+if (values.labels) writeFileSync(values.labels, JSON.stringify(labels));
 const none = tok0.map(() => '');
 const h0 = conditionalEntropy(tok0, none).h;
 const h0s = conditionalEntropy(tok0, slot);
