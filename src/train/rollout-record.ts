@@ -13,7 +13,7 @@
  */
 import { validateConfig, type WorkbenchConfig } from '../model/config.ts';
 import { demoFeatures } from '../sim/demos.ts';
-import { ACTION_DIM, CAMERA_NAMES, getInitState, getTask, INIT_STATES_PER_TASK, MAX_IMAGE_SIZE, PERTURBATION_KINDS, samplePerturbation, type Perturbation, type PerturbationKind } from '../sim/index.ts';
+import { ACTION_DIM, CAMERA_NAMES, getInitState, getTask, MAX_IMAGE_SIZE, MAX_INIT_STATES_PER_TASK, PERTURBATION_KINDS, samplePerturbation, type Perturbation, type PerturbationKind } from '../sim/index.ts';
 
 export const ROLLOUT_SCHEMA = 'prts-workbench/rollout@1';
 export type RolloutMode = 'dit' | 'ar';
@@ -47,7 +47,7 @@ export function checkRolloutSpec(s: RolloutSpec): void {
   } catch {
     throw new Error(`rollout task: unknown task ${JSON.stringify(s.task)}`);
   }
-  if (!isInt(s.initState) || s.initState < 0 || s.initState >= INIT_STATES_PER_TASK) throw new Error(`rollout initState must be an integer in [0, ${INIT_STATES_PER_TASK - 1}], got ${s.initState}`);
+  if (!isInt(s.initState) || s.initState < 0 || s.initState >= MAX_INIT_STATES_PER_TASK) throw new Error(`rollout initState must be an integer in [0, ${MAX_INIT_STATES_PER_TASK - 1}], got ${s.initState}`);
   if (!Array.isArray(s.perturb)) throw new Error('rollout perturb must be a list of perturbation kinds');
   for (const k of s.perturb) if (!PERTURBATION_KINDS.includes(k)) throw new Error(`rollout perturb: unknown kind ${JSON.stringify(k)} (known: ${PERTURBATION_KINDS.join(', ')})`);
   if (!isInt(s.perturbSeed) || s.perturbSeed < 0) throw new Error(`rollout perturbSeed must be a non-negative integer, got ${s.perturbSeed}`);

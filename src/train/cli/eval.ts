@@ -15,7 +15,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { defineCli } from '../../cli/args.ts';
-import { INIT_STATES_PER_TASK, SUITES } from '../../sim/index';
+import { INIT_STATES_PER_TASK, MAX_INIT_STATES_PER_TASK, SUITES } from '../../sim/index';
 import { evaluate } from '../eval';
 import { compareResults, renderComparisonMarkdown } from '../eval-compare';
 import { EVAL_AXES, type EvalAxis, type EvalOptions } from '../eval-plan';
@@ -33,7 +33,7 @@ const cli = defineCli({
     ...CHECKPOINT_OPTIONS,
     suites: { type: 'list', choices: SUITES, metavar: 'a,b', help: 'the tasks of these suites' },
     tasks: { type: 'list', metavar: 'id,...', help: 'these tasks, e.g. goal/open_drawer' },
-    states: { type: 'range', max: INIT_STATES_PER_TASK - 1, help: 'fixed initial states per task (default all)' },
+    states: { type: 'range', max: MAX_INIT_STATES_PER_TASK - 1, help: `fixed initial states per task (default the benchmark's 0-${INIT_STATES_PER_TASK - 1}; ${INIT_STATES_PER_TASK} and up are training-only)` },
     perturbations: { type: 'list', choices: [...EVAL_AXES, 'all'], metavar: 'nominal,position_swap,...|all', help: 'evaluation axes (default nominal)' },
     envs: { type: 'int', min: 1, default: 16, help: 'environments stepped together' },
     seed: { type: 'int', min: 0, default: 0, help: 'evaluation seed (perturbations, and the DiT noise of a checkpoint policy)' },

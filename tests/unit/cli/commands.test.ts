@@ -43,7 +43,7 @@ describe('bad command lines exit 2 naming the option', () => {
     ['eval', ['--checkpoint', 'runs/a', '--policy', 'expert'], /^eval: give either --policy or --checkpoint, not both/],
     ['eval', ['--policy', 'expert', '--mode', 'ar'], /^eval: --mode applies to --checkpoint only/],
     ['eval', ['--checkpoint', 'runs/a', '--mode', 'fast'], /^eval: --mode must be one of dit, ar, got 'fast'/],
-    ['eval', ['--policy', 'expert', '--states', '40-60'], /^eval: --states: '40-60' must lie in 0-49/],
+    ['eval', ['--policy', 'expert', '--states', '990-1000'], /^eval: --states: '990-1000' must lie in 0-999/],
     ['eval', ['--policy', 'expert', '--suites', 'spatial,space'], /^eval: --suites must be one of spatial, object, goal, long, reach, got 'space'/],
     ['eval', ['--policy', 'expert', '--perturbations', 'nominal,fog'], /^eval: --perturbations must be one of nominal, .*, all, got 'fog'/],
     ['eval', ['--compare', 'a.json'], /^eval: --compare needs two result files/],

@@ -152,9 +152,15 @@ describe('evaluation harness', () => {
     expect(sizes).toEqual(Array(8).fill(16 * 12 * 3));
   });
 
+  test('training-only initial states (50-999) evaluate too: the expert succeeds from them, and the results record them', async () => {
+    const res = await evaluate(new ExpertPolicy(), { tasks: ['reach/touch_red'], initStates: [50, 999], envsPerBatch: 2 });
+    expect(res.episodes.map((e) => e.initState)).toEqual([50, 999]);
+    expect(res.episodes.every((e) => e.success)).toBe(true);
+  });
+
   test('bad options name the field', async () => {
     expect(() => planEpisodes({ tasks: ['goal/nope'] })).toThrow(/tasks: unknown task 'goal\/nope'/);
-    expect(() => planEpisodes({ initStates: [50] })).toThrow(/initStates: 50 is not an index in \[0, 49\]/);
+    expect(() => planEpisodes({ initStates: [1000] })).toThrow(/initStates: 1000 is not an index in \[0, 999\]/);
     expect(() => planEpisodes({ perturbations: ['rain' as never] })).toThrow(/perturbations: unknown axis 'rain'/);
     await expect(evaluate(new RandomPolicy(), { tasks: ['goal/open_drawer'], initStates: [0], envsPerBatch: 0 })).rejects.toThrow(/envsPerBatch must be a positive integer/);
   });
