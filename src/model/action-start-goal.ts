@@ -8,8 +8,8 @@
  * find the named object it must first fetch the instruction (one attention hop) and then
  * look the object up among the patches (a second hop, whose query depends on the first).
  * Trained from scratch, a small model sits on a plateau there: a probe of the cpu preset's
- * size read two tokens after the colour stayed at chance for 2000 steps in both runs
- * without this, and left the plateau within 2000 steps in three of four runs with the
+ * size read two tokens after the colour stayed at chance for 2000 steps in all three runs
+ * without this, and left the plateau within 2000 steps in four of five runs with the
  * instruction's mean in the read token (docs/results.md round 8). With it the lookup is
  * one hop. Only the AR span gets it: the CRL_action
  * copy starts after <|action_start|> and never attends to it, so phi stays blind to the
