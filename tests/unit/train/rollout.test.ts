@@ -60,7 +60,7 @@ describe('checkpoint compatibility', () => {
   test('bad specs name the field', () => {
     expect(() => checkRolloutSpec(spec({ task: 'nope' }))).toThrow(/rollout task: unknown task "nope"/);
     expect(() => checkRolloutSpec(spec({ maxSteps: 10_000 }))).toThrow(/maxSteps must be an integer in \[1, \d+\]/);
-    expect(() => checkRolloutSpec(spec({ initState: 50 }))).toThrow(/initState/);
+    expect(() => checkRolloutSpec(spec({ initState: 1000 }))).toThrow(/rollout initState must be an integer in \[0, 999\], got 1000/);
     expect(() => checkRolloutSpec(spec({ perturb: ['wind' as never] }))).toThrow(/unknown kind "wind"/);
   });
 
