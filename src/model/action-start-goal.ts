@@ -11,9 +11,8 @@
  * size read two tokens after the colour stayed at chance for 2000 steps in all three runs
  * without this, and left the plateau within 2000 steps in four of five runs with the
  * instruction's mean in the read token (docs/results.md round 8). With it the lookup is
- * one hop. Only the AR span gets it: the CRL_action
- * copy starts after <|action_start|> and never attends to it, so phi stays blind to the
- * instruction and psi still reads the instruction alone.
+ * one hop. Only the AR span gets it: the CRL_action copy starts after <|action_start|> and
+ * never attends to it, so phi stays blind to the instruction and psi reads it alone.
  */
 import { embedding, gatherRows } from '../engine/ops/embedding';
 import { matmul } from '../engine/ops/matmul';
