@@ -52,6 +52,12 @@ export const ModelConfigSchema = z
      * (src/model/action-start-goal.ts says why). Default off: the layout of earlier checkpoints.
      */
     actionStartGoal: z.boolean({ error: 'action start goal must be true or false' }).optional(),
+    /**
+     * Classes of the grounding head (src/model/grounding.ts): which region holds the
+     * object the instruction names, read at <|action_start|>. 0 or absent: no head (the
+     * layout of earlier checkpoints). Trained only when train.lambdaGrounding > 0.
+     */
+    groundingClasses: int('grounding classes').min(0, 'grounding classes must be >= 0').max(256, 'grounding classes is at most 256').optional(),
     /** Proprio dimensions, one token each (PRTS Sec. 3.3: state as discretized text). */
     stateDim: pos('state dim').max(64, 'state dim is at most 64'),
     /** Resolution of a state token: 10^stateDigits bins (capped at 65536), see proprioBins. */
@@ -106,6 +112,9 @@ export const ModelConfigSchema = z
     if (new Set(c.cameras).size !== c.cameras.length) {
       ctx.addIssue({ code: 'custom', path: ['cameras'], message: 'camera names must be unique' });
     }
+    if (c.groundingClasses === 1) {
+      ctx.addIssue({ code: 'custom', path: ['groundingClasses'], message: 'grounding classes must be 0 (no head) or at least 2' });
+    }
   });
 
 export const TrainConfigSchema = z
@@ -157,6 +166,12 @@ export const TrainConfigSchema = z
       })
       .strict()
       .optional(),
+    /**
+     * Weight of the grounding loss (src/model/grounding.ts), which needs
+     * model.groundingClasses and a dataset whose episodes name their goal object (the
+     * simulator's). Default 0.
+     */
+    lambdaGrounding: z.number({ error: 'lambda grounding must be a number' }).min(0, 'lambda grounding must be >= 0').max(100, 'lambda grounding is at most 100').optional(),
   })
   .strict()
   .superRefine((t, ctx) => {
@@ -181,7 +196,12 @@ export const WorkbenchConfigSchema = z
     model: ModelConfigSchema,
     train: TrainConfigSchema,
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    if ((c.train.lambdaGrounding ?? 0) > 0 && !c.model.groundingClasses) {
+      ctx.addIssue({ code: 'custom', path: ['train', 'lambdaGrounding'], message: `lambda grounding is ${c.train.lambdaGrounding} but model.groundingClasses is 0: the model has no grounding head to train` });
+    }
+  });
 
 export type ModelConfig = z.infer<typeof ModelConfigSchema>;
 export type TrainConfig = z.infer<typeof TrainConfigSchema>;
@@ -272,6 +292,8 @@ export interface ParamBreakdown {
   finalNorm: number;
   lmHead: number;
   crlHeads: number;
+  /** 0 without model.groundingClasses. */
+  groundingHead: number;
   total: number;
 }
 
@@ -303,7 +325,8 @@ export function maxVocabSize(m: ModelConfig): number {
  * norm; an LM head over the unified vocabulary (lm_head.w: BC only scores FAST targets,
  * but decoding reads the same logits); two CRL heads (phi, psi), each Linear(d,
  * hidden)+bias, SiLU, Linear(hidden, crlDim) without bias (the output is
- * L2-normalised, so a bias would only shift the sphere), plus the logit scale.
+ * L2-normalised, so a bias would only shift the sphere), plus the logit scale; with
+ * groundingClasses, the grounding head (Linear(d, classes) with bias).
  * `vocabSize` defaults to maxVocabSize: pass a checkpoint's vocab size for its exact count.
  */
 export function paramCount(m: ModelConfig, vocabSize = maxVocabSize(m)): ParamBreakdown {
@@ -319,8 +342,9 @@ export function paramCount(m: ModelConfig, vocabSize = maxVocabSize(m)): ParamBr
   const lmHead = d * vocabSize;
   const head = d * m.crlHidden + m.crlHidden + m.crlHidden * m.crlDim;
   const crlHeads = 2 * head + 1;
-  const total = embeddings + patchEmbed + blocks + finalNorm + lmHead + crlHeads;
-  return { embeddings, patchEmbed, blocks, finalNorm, lmHead, crlHeads, total };
+  const groundingHead = m.groundingClasses ? (d + 1) * m.groundingClasses : 0;
+  const total = embeddings + patchEmbed + blocks + finalNorm + lmHead + crlHeads + groundingHead;
+  return { embeddings, patchEmbed, blocks, finalNorm, lmHead, crlHeads, groundingHead, total };
 }
 
 export interface MemoryEstimate {

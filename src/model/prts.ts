@@ -2,12 +2,12 @@
  * PRTS pre-training objective in one forward pass (DESIGN.md 3-4): the backbone runs
  * once over the packed batch with the role-aware mask; BC reads the logits of the AR
  * action span, CRL reads phi at <|action_end|> and psi at <|goal_end|>.
- *   loss = BC + lambda_crl (L_sa->l + L_l->sa)
+ *   loss = BC + lambda_crl (L_sa->l + L_l->sa) [+ lambda_grounding L_grounding]
  * With lambdaCrl = 0 and a batch laid out without CRL blocks this is the BC-only
  * ablation with everything else identical.
  */
 import { uploadBlockMap, buildBlockMap, type BlockMap, type GpuBlockMap } from '../engine/blockmap';
-import { add } from '../engine/ops/elementwise';
+import { add, scale } from '../engine/ops/elementwise';
 import { infoNCE, type InfoNCEOutput } from '../engine/ops/infonce';
 import { crossEntropy } from '../engine/ops/xent';
 import { PRTS_RULE } from '../engine/roles';
@@ -15,6 +15,7 @@ import type { Runtime } from '../engine/runtime';
 import { fromArray, type Tensor } from '../engine/tensor';
 import { planActionStartGoal } from './action-start-goal';
 import { Backbone, type BackboneConfig, type KvWrite } from './backbone';
+import { GroundingHead, type GroundingTargets } from './grounding';
 import { CrlHeads, LmHead, type CrlHeadConfig } from './heads';
 import { ParamStore } from './params';
 
@@ -24,6 +25,10 @@ export interface PrtsConfig {
   /** Discount of the CRL weights gamma^(T - t) (paper 0.995, PRTS code 0.99). */
   gamma: number;
   lambdaCrl: number;
+  /** Classes of the grounding head (src/model/grounding.ts); 0 or absent: no head. */
+  groundingClasses?: number;
+  /** Weight of the grounding loss (needs groundingClasses); default 0. */
+  lambdaGrounding?: number;
   /** Attention tile (32 or 64). */
   tile: number;
   seed: number;
@@ -47,6 +52,8 @@ export interface ModelBatch {
   T: Int32Array;
   /** The block map, when the batch builder already made it (built here otherwise). */
   blockMap?: BlockMap;
+  /** Rows and labels of the grounding loss (src/model/grounding.ts groundingTargets). */
+  grounding?: GroundingTargets | null;
 }
 
 export interface PrtsLosses {
@@ -54,6 +61,8 @@ export interface PrtsLosses {
   bc: Tensor;
   /** Present when the batch carries CRL blocks and lambdaCrl > 0 (or CRL is evaluated). */
   crl: InfoNCEOutput | null;
+  /** Present when the model has a grounding head and the batch carries grounding targets. */
+  grounding: { loss: Tensor; logits: Tensor; labels: Int32Array } | null;
 }
 
 export class PrtsModel {
@@ -62,15 +71,21 @@ export class PrtsModel {
   readonly backbone: Backbone;
   readonly lmHead: LmHead;
   readonly crlHeads: CrlHeads;
+  readonly groundingHead: GroundingHead | null;
 
   constructor(rt: Runtime, cfg: PrtsConfig) {
     if (!(cfg.gamma > 0 && cfg.gamma <= 1)) throw new RangeError(`gamma must be in (0, 1], got ${cfg.gamma}`);
     if (!(cfg.lambdaCrl >= 0)) throw new RangeError(`lambdaCrl must be >= 0, got ${cfg.lambdaCrl}`);
+    const lg = cfg.lambdaGrounding ?? 0;
+    if (!(lg >= 0)) throw new RangeError(`lambdaGrounding must be >= 0, got ${lg}`);
+    if (lg > 0 && !cfg.groundingClasses) throw new RangeError(`lambdaGrounding is ${lg} but the model has no grounding head (groundingClasses is 0)`);
     this.cfg = cfg;
     this.store = new ParamStore(rt, cfg.seed);
     this.backbone = new Backbone(this.store, cfg.backbone);
     this.lmHead = new LmHead(this.store, cfg.backbone.dModel, cfg.backbone.vocabSize);
     this.crlHeads = new CrlHeads(this.store, cfg.backbone.dModel, cfg.crl);
+    // Created last so that the other parameters draw the same initial values with or without it.
+    this.groundingHead = cfg.groundingClasses ? new GroundingHead(this.store, cfg.backbone.dModel, cfg.groundingClasses) : null;
   }
 
   get rt(): Runtime {
@@ -117,16 +132,29 @@ export class PrtsModel {
     return this.crlHeads.psi(hidden, batch.goalEndIndex);
   }
 
+  /** The grounding loss of a batch (mean cross-entropy of its counted samples), or null without head or targets. */
+  groundingLoss(hidden: Tensor, batch: ModelBatch): PrtsLosses['grounding'] {
+    const g = batch.grounding;
+    if (!this.groundingHead || !g) return null;
+    const logits = this.groundingHead.logits(hidden, g.rows);
+    return { loss: crossEntropy(logits, g.labels), logits, labels: g.labels };
+  }
+
   /**
-   * BC + lambda (L_sa->l + L_l->sa); CRL is skipped for batches without CRL blocks.
+   * BC + lambda (L_sa->l + L_l->sa) [+ lambda_grounding L_grounding]; CRL is skipped for
+   * batches without CRL blocks, grounding for batches without grounding targets.
    * The block map must stay alive until backward has run (release it after the step).
    */
   losses(batch: ModelBatch, map: GpuBlockMap): PrtsLosses {
     const h = this.hidden(batch, map);
     const logits = this.arLogits(h, batch);
     const bc = crossEntropy(logits, batch.targets);
+    let total = bc;
+    const grounding = this.groundingLoss(h, batch);
+    const lg = this.cfg.lambdaGrounding ?? 0;
+    if (grounding && lg > 0) total = add(total, lg === 1 ? grounding.loss : scale(grounding.loss, lg));
     const hasCrl = batch.actionEndIndex.length > 0 && batch.goalEndIndex.length > 0;
-    if (!hasCrl) return { total: bc, bc, crl: null };
+    if (!hasCrl) return { total, bc, crl: null, grounding };
     const lambda = this.cfg.lambdaCrl;
     const crl = infoNCE(this.phi(h, batch), this.psi(h, batch), {
       goalOf: batch.goalOf,
@@ -137,6 +165,6 @@ export class PrtsModel {
       maxScale: this.cfg.crl.maxScale,
       weights: { saL: lambda, lSa: lambda },
     });
-    return { total: lambda > 0 ? add(bc, crl.loss) : bc, bc, crl };
+    return { total: lambda > 0 ? add(total, crl.loss) : total, bc, crl, grounding };
   }
 }

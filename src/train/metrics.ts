@@ -8,7 +8,7 @@ export interface PretrainStepMetrics {
   /** 0-based index of the optimizer step this record describes. */
   step: number;
   lr: number;
-  /** BC + lambda_crl (L_sa->l + L_l->sa), the optimised loss. */
+  /** BC + lambda_crl (L_sa->l + L_l->sa) [+ lambda_grounding L_grounding], the optimised loss. */
   total: number;
   bc: number;
   /** L_sa->l and L_l->sa (unweighted). */
@@ -20,6 +20,9 @@ export interface PretrainStepMetrics {
   accuracy: number | null;
   /** 1 / min(exp(s), maxScale). */
   temperature: number | null;
+  /** The grounding loss and the fraction of its samples whose best region is right (absent without train.lambdaGrounding). */
+  grounding?: number | null;
+  groundingAccuracy?: number | null;
   /** Global gradient norm before clipping. */
   gradNorm: number;
   /** Real (non-padding) tokens of the batch, and the packed length n. */
@@ -93,8 +96,9 @@ export function formatDuration(sec: number): string {
 export function formatStep(m: PretrainStepMetrics, totalSteps: number): string {
   const f = (v: number | null, d = 3) => (v === null ? '-' : v.toFixed(d));
   const crl = m.saL === null ? 'crl off' : `sa->l ${f(m.saL)}  l->sa ${f(m.lSa)} (floor ${f(m.lSaFloor)})  acc ${f(m.accuracy, 2)}  temp ${f(m.temperature)}`;
+  const grounding = m.grounding === undefined || m.grounding === null ? '' : `  grounding ${f(m.grounding)} (acc ${f(m.groundingAccuracy ?? null, 2)})`;
   return (
-    `step ${String(m.step + 1).padStart(String(totalSteps).length)}/${totalSteps}  loss ${f(m.total)}  bc ${f(m.bc)}  ${crl}` +
+    `step ${String(m.step + 1).padStart(String(totalSteps).length)}/${totalSteps}  loss ${f(m.total)}  bc ${f(m.bc)}  ${crl}${grounding}` +
     `  |g| ${f(m.gradNorm, 2)}  lr ${m.lr.toExponential(2)}  ${Math.round(m.tokensPerSec)} tok/s  ${m.ms.toFixed(0)} ms  eta ${formatDuration(m.etaSec)}`
   );
 }

@@ -1,6 +1,6 @@
 /**
  * PRTS pre-training (issue 6, item 3; PRTS Sec. 3.2-3.3 and 6.1; DESIGN.md 3-4):
- *   loss = BC + lambda_crl (L_sa->l + L_l->sa)
+ *   loss = BC + lambda_crl (L_sa->l + L_l->sa) [+ lambda_grounding L_grounding]
  * on task-balanced batches of a LeRobot dataset, AdamW (decay / no-decay groups, global
  * gradient-norm clipping), linear warmup + cosine decay.
  *
@@ -28,9 +28,11 @@ import { Scope } from '../engine/tensor.ts';
 import type { ImageFrame, LeRobotReader } from '../data/index.ts';
 import { buildBatch, decodeFrames, SampleIndex, shareGoals, startFrameMultiplicity, TaskBalancedSampler, type PackedBatch, type Sample } from '../model/batch.ts';
 import { proprioBins, type WorkbenchConfig } from '../model/config.ts';
+import { groundingTargets } from '../model/grounding.ts';
 import { PrtsModel, type PrtsConfig } from '../model/prts.ts';
 import { TokenizerBundle, type DocumentLayout, type EmbodimentDescriptor } from '../model/tokenizers/index.ts';
 import { augmentRng, jitterStates } from './augment.ts';
+import { groundingLabels } from './grounding-labels.ts';
 import { applyOptimizer, applyParams, optimizerTensors, type CheckpointData } from './checkpoint.ts';
 import { lSaFloor, ThroughputMeter, type PretrainStepMetrics } from './metrics.ts';
 import type { NamedTensor } from './safetensors.ts';
@@ -77,6 +79,26 @@ export function resolveTrainOptions(cfg: WorkbenchConfig, steps = cfg.train.step
   };
 }
 
+function summarizeLabels(byEpisode: Int32Array, episodes: number) {
+  if (byEpisode.length !== episodes) throw new PretrainError(`groundingLabels has ${byEpisode.length} entries, the dataset ${episodes} episodes`);
+  let labelled = 0;
+  let classes = 0;
+  for (const v of byEpisode) if (v >= 0) (labelled++, (classes = Math.max(classes, v + 1)));
+  return { byEpisode, labelled, classes };
+}
+
+/** Fraction of rows of `logits` [labels.length, classes] whose largest entry is at the row's label. */
+export function argmaxAccuracy(logits: Float32Array, labels: Int32Array): number {
+  const C = logits.length / labels.length;
+  let hits = 0;
+  labels.forEach((y, r) => {
+    let best = 0;
+    for (let c = 1; c < C; c++) if (logits[r * C + c] > logits[r * C + best]) best = c;
+    if (best === y) hits++;
+  });
+  return hits / labels.length;
+}
+
 export function visionSpec(cfg: WorkbenchConfig): VisionSpec {
   return { imageSize: cfg.model.imageSize, patchSize: cfg.model.patchSize, cameras: cfg.model.cameras.length, positions: cfg.model.patchPositions ?? false };
 }
@@ -100,6 +122,8 @@ export function prtsConfigOf(cfg: WorkbenchConfig, vocabSize: number): PrtsConfi
     crl: { hidden: m.crlHidden, embedDim: m.crlDim, temperatureInit: cfg.train.temperatureInit, maxScale: cfg.train.maxScale },
     gamma: cfg.train.gamma,
     lambdaCrl: cfg.train.lambdaCrl,
+    groundingClasses: m.groundingClasses ?? 0,
+    lambdaGrounding: cfg.train.lambdaGrounding ?? 0,
     tile: m.attnTile,
     seed: cfg.train.seed,
   };
@@ -140,6 +164,11 @@ export interface PretrainerOptions {
   resume?: PretrainResume;
   /** Progress of the setup (index, tokenizers, model), for long datasets. */
   onProgress?: (message: string) => void;
+  /**
+   * Grounding label of each episode (-1: none) in place of the ones the simulator's
+   * metadata implies (grounding-labels.ts): datasets labelled elsewhere, and tests.
+   */
+  groundingLabels?: Int32Array;
 }
 
 export class Pretrainer {
@@ -165,6 +194,8 @@ export class Pretrainer {
     readonly sampler: TaskBalancedSampler,
     options: ResolvedTrainOptions,
     start: { step: number; tokens: number; seconds: number; history: PretrainStepMetrics[] },
+    /** Grounding label of each episode (-1: none), when train.lambdaGrounding > 0. */
+    private readonly groundingByEpisode: Int32Array | null = null,
   ) {
     this.options = options;
     this.schedule = { lr: config.train.lr, warmup: Math.min(config.train.warmupSteps, options.steps), steps: options.steps, minRatio: options.minLrRatio };
@@ -191,6 +222,17 @@ export class Pretrainer {
     }
     if (index.stateDim > config.model.stateDim) {
       throw new PretrainError(`model.stateDim (${config.model.stateDim}) is smaller than the dataset's state dimension (${index.stateDim})`);
+    }
+    let grounding: Int32Array | null = null;
+    if ((config.train.lambdaGrounding ?? 0) > 0) {
+      const labels = opts.groundingLabels ? summarizeLabels(opts.groundingLabels, reader.episodes.length) : groundingLabels(reader.episodes);
+      if (labels.labelled === 0) {
+        throw new PretrainError(`train.lambdaGrounding is ${config.train.lambdaGrounding} but no episode of the dataset names a goal object standing in a task region (the grounding labels need episodes the simulator wrote, with meta task_id and init_index)`);
+      }
+      const classes = config.model.groundingClasses ?? 0;
+      if (labels.classes > classes) throw new PretrainError(`model.groundingClasses is ${classes} but the dataset's tasks have ${labels.classes} regions`);
+      log(`grounding labels on ${labels.labelled} of ${reader.episodes.length} episodes (${labels.classes} regions)`);
+      grounding = labels.byEpisode;
     }
     log(`${index.size} samples over ${index.tasks.length} tasks; ${resume ? 'loading the checkpoint tokenizers' : 'fitting tokenizers'}`);
     const bundle = resume?.tokenizers ?? fitTokenizers(config, reader, index);
@@ -226,7 +268,7 @@ export class Pretrainer {
       throw e;
     }
     log(`model: ${model.store.count.toLocaleString('en-US')} parameters, vocabulary ${bundle.vocab.size}, CRL blocks ${options.withCrl ? 'on' : 'off'}`);
-    return new Pretrainer(config, reader, index, bundle, model, optimizer, sampler, options, start);
+    return new Pretrainer(config, reader, index, bundle, model, optimizer, sampler, options, start, grounding);
   }
 
   /** Optimizer steps completed. */
@@ -273,6 +315,8 @@ export class Pretrainer {
     const batch = buildBatch(samples, layout, { maxTokens, tile, gamma: this.config.train.gamma, imagePatches: this.imagePatches, withCrl, shareGoalBlocks });
     const images: ImageFrame[] = await decodeFrames(this.reader, batch.frames.flat());
     fillPatchFeatures(batch, images, this.vision);
+    const labels = this.groundingByEpisode;
+    if (labels) batch.grounding = groundingTargets(batch, (e) => labels[e] ?? -1);
     return batch;
   }
 
@@ -314,13 +358,16 @@ export class Pretrainer {
         return L;
       });
       const crl = out.crl;
-      const [total, bc, saL, lSa, diag, gradNorm] = await Promise.all([
+      const g = out.grounding;
+      const [total, bc, saL, lSa, diag, gradNorm, grounding, groundingAccuracy] = await Promise.all([
         out.total.item(),
         out.bc.item(),
         crl ? crl.lossSaL.item() : null,
         crl ? crl.lossLSa.item() : null,
         crl ? readInfoNCEDiagnostics(crl.diagnostics) : null,
         optimizer.lastGradNorm(),
+        g ? g.loss.item() : null,
+        g ? g.logits.read().then((l) => argmaxAccuracy(l as Float32Array, g.labels)) : null,
       ]);
       if (!Number.isFinite(total)) throw new PretrainError(`step ${step}: the loss is ${total} (bc ${bc}); lower train.lr or check the data`);
       const ms = performance.now() - t0;
@@ -339,6 +386,7 @@ export class Pretrainer {
         lSaFloor: crl ? lSaFloor(batch, this.config.train.gamma) : null,
         accuracy: diag?.accuracy ?? null,
         temperature: diag?.temperature ?? null,
+        ...(g ? { grounding, groundingAccuracy } : {}),
         gradNorm,
         tokens,
         packedTokens: batch.n,

@@ -29,6 +29,11 @@ export interface TwinCheckOptions {
   seed?: number;
 }
 
+/** Grounding labels for the synthetic dataset (its episodes name no object): episode e gets e mod classes, every fifth none. */
+export function syntheticGroundingLabels(episodes: number, classes: number): Int32Array {
+  return Int32Array.from({ length: episodes }, (_, e) => (e % 5 === 4 ? -1 : e % classes));
+}
+
 /** The cpu preset with CRL on, run for `steps` steps (a short warmup so the curve moves). */
 export function twinCheckConfig(steps: number, seed = 0): WorkbenchConfig {
   const c = PRESETS.cpu;
@@ -52,7 +57,7 @@ export async function readGrads(params: Iterable<[string, Tensor]>): Promise<Nam
 }
 
 export interface TwinCheckExpected {
-  step0: { total: number; bc: number; sal: number | null; lsa: number | null; gradNorm: number; lr: number };
+  step0: { total: number; bc: number; sal: number | null; lsa: number | null; grounding: number | null; gradNorm: number; lr: number };
   curve: { step: number; lr: number; total: number; bc: number; sal: number | null; lsa: number | null; gradNorm: number }[];
   params: number;
 }
@@ -61,7 +66,9 @@ export async function writeTwinCheck(rt: Runtime, out: WritableDatasetIO, initIO
   const steps = opts.steps ?? 20;
   const config = opts.config ?? twinCheckConfig(steps, opts.seed ?? 0);
   const reader = await twinCheckReader(config, opts.seed ?? 0);
-  const trainer = await Pretrainer.create(rt, config, reader, { steps });
+  const classes = config.model.groundingClasses ?? 0;
+  const groundingLabels = (config.train.lambdaGrounding ?? 0) > 0 ? syntheticGroundingLabels(reader.episodes.length, classes) : undefined;
+  const trainer = await Pretrainer.create(rt, config, reader, { steps, groundingLabels });
   try {
     await saveCheckpoint(initIO, await trainer.checkpoint());
     const { model } = trainer;
@@ -104,6 +111,7 @@ export async function writeTwinCheck(rt: Runtime, out: WritableDatasetIO, initIO
         bc: await L.bc.item(),
         sal: L.crl ? await L.crl.lossSaL.item() : null,
         lsa: L.crl ? await L.crl.lossLSa.item() : null,
+        grounding: L.grounding ? await L.grounding.loss.item() : null,
         gradNorm: Math.sqrt(grads.reduce((s, g) => s + g.data.reduce((a, x) => a + x * x, 0), 0)),
         lr: lrAt(0, trainer.schedule),
       };

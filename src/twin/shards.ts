@@ -13,6 +13,9 @@
  *   action_end_index, goal_of, t, T  I32 [B]   (empty without CRL blocks)
  *   goal_end_index              I32 [G]
  *   doc_start, doc_length       I32 [B]
+ *   episodes                    I32 [B]   the dataset episode each sample came from
+ *   grounding_rows, grounding_labels  I32 [g]  the grounding loss's rows and labels (only with
+ *                                             train.lambdaGrounding; src/model/grounding.ts)
  *   actions                     F32 [B, H, K]  the action chunks (DiT targets before normalisation)
  *   action_valid                U8  [B, H]
  *   block_kinds                 U8  [tiles, tiles]    0 empty, 1 full, 2 partial (the block map; FlexAttention's
@@ -55,10 +58,15 @@ export function encodeShard(batch: PackedBatch, opts: { step: number }): Uint8Ar
     { name: 'T', shape: [batch.T.length], data: batch.T },
     { name: 'doc_start', shape: [B], data: batch.docStart },
     { name: 'doc_length', shape: [B], data: batch.docLength },
+    { name: 'episodes', shape: [B], data: batch.episodes },
     { name: 'actions', shape: [B, batch.horizon, batch.actionDim], data: batch.actions },
     { name: 'action_valid', shape: [B, batch.horizon], data: batch.actionValid },
     { name: 'block_kinds', shape: [map.numTiles, map.numTiles], data: blockKinds(map) },
   ];
+  if (batch.grounding) {
+    const g = batch.grounding;
+    t.push({ name: 'grounding_rows', shape: [g.rows.length], data: g.rows }, { name: 'grounding_labels', shape: [g.labels.length], data: g.labels });
+  }
   if (batch.patchFeatures) {
     const width = batch.patchFeatures.length / n;
     if (!Number.isInteger(width)) throw new ShardError(`patchFeatures has ${batch.patchFeatures.length} values, not a multiple of n = ${n}`);

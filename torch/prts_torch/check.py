@@ -66,6 +66,8 @@ def main(argv=None) -> int:
     if e0["sal"] is not None:
         loss_rel["sal"] = rel(float(out["sal"]), e0["sal"])
         loss_rel["lsa"] = rel(float(out["lsa"]), e0["lsa"])
+    if e0.get("grounding") is not None:
+        loss_rel["grounding"] = rel(float(out["grounding"]), e0["grounding"])
     grad_rel = {}
     named = model.named()
     for name, p in named.items():

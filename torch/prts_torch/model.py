@@ -44,6 +44,8 @@ class PrtsConfig:
     gamma: float
     lambda_crl: float
     tile: int = 32
+    grounding_classes: int = 0
+    lambda_grounding: float = 0.0
 
 
 def config_from_workbench(cfg: Mapping, vocab_size: int) -> PrtsConfig:
@@ -70,6 +72,8 @@ def config_from_workbench(cfg: Mapping, vocab_size: int) -> PrtsConfig:
         gamma=t["gamma"],
         lambda_crl=t["lambdaCrl"],
         tile=m["attnTile"],
+        grounding_classes=int(m.get("groundingClasses", 0) or 0),
+        lambda_grounding=float(t.get("lambdaGrounding", 0) or 0),
     )
 
 
@@ -148,6 +152,10 @@ class PrtsModel(nn.Module):
             self._add(f"crl.{h}.b1", (cfg.crl_hidden,), 0.0)
             self._add(f"crl.{h}.w2", (cfg.crl_hidden, cfg.crl_dim))
         self._add("crl.log_scale", (1,), math.log(1.0 / cfg.temperature_init))
+        if cfg.grounding_classes:
+            # src/model/grounding.ts: which region holds the named object, read at <|action_start|>.
+            self._add("grounding.w", (d, cfg.grounding_classes))
+            self._add("grounding.b", (cfg.grounding_classes,), 0.0)
 
     def _add(self, name: str, shape: tuple, fill: Optional[float] = None) -> None:
         """Constants start at `fill`; weights get a fan-in init (a checkpoint usually replaces it)."""
@@ -210,11 +218,23 @@ class PrtsModel(nn.Module):
     def psi(self, h: torch.Tensor, batch) -> torch.Tensor:
         return l2normalize(self._mlp(h[batch["goal_end_index"].long()], "psi"))
 
+    def grounding_logits(self, h: torch.Tensor, batch) -> torch.Tensor:
+        return h[batch["grounding_rows"].long()] @ self.p("grounding.w") + self.p("grounding.b")
+
     def losses(self, batch: Mapping[str, torch.Tensor], mask=None, sal_normalization: str = "weightSum", lsa_reduction: str = "goals") -> Dict[str, torch.Tensor]:
-        """total = BC + lambda (L_sa->l + L_l->sa); CRL is skipped for batches without CRL blocks."""
+        """total = BC + lambda (L_sa->l + L_l->sa) [+ lambda_grounding L_grounding]; CRL is
+        skipped for batches without CRL blocks, grounding for shards without its rows."""
         h = self.hidden(batch, mask)
         bc = cross_entropy(self.ar_logits(h, batch), batch["targets"].long())
         out = {"total": bc, "bc": bc}
+        if self.cfg.grounding_classes and "grounding_rows" in batch and batch["grounding_rows"].numel() > 0:
+            logits = self.grounding_logits(h, batch)
+            labels = batch["grounding_labels"].long()
+            g = cross_entropy(logits, labels)
+            out["grounding"] = g
+            out["grounding_accuracy"] = (logits.argmax(-1) == labels).to(g.dtype).mean().detach()
+            if self.cfg.lambda_grounding > 0:
+                out["total"] = out["total"] + self.cfg.lambda_grounding * g
         has_crl = batch["action_end_index"].numel() > 0 and batch["goal_end_index"].numel() > 0
         if not has_crl:
             return out
@@ -233,7 +253,7 @@ class PrtsModel(nn.Module):
         out.update({"sal": crl["sal"], "lsa": crl["lsa"], "accuracy": crl["accuracy"]})
         lam = self.cfg.lambda_crl
         if lam > 0:
-            out["total"] = bc + lam * (crl["sal"] + crl["lsa"])
+            out["total"] = out["total"] + lam * (crl["sal"] + crl["lsa"])
         return out
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> Dict[str, torch.Tensor]:

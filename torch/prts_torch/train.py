@@ -31,6 +31,10 @@ from .optim import Schedule, lr_at, workbench_adamw
 from .shards import ShardError, list_shards, load_shard, read_index
 
 
+# Loss terms a step logs (averaged over micro-batches and ranks).
+LOGGED = ("total", "bc", "sal", "lsa", "accuracy", "grounding", "grounding_accuracy")
+
+
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -157,16 +161,16 @@ def main(argv=None) -> int:
                 with ctx:
                     out = runner(batch)
                     (out["total"] / a.accum).backward()
-                for key in ("total", "bc", "sal", "lsa", "accuracy"):
+                for key in LOGGED:
                     if key in out:
                         sums[key] = sums.get(key, 0.0) + float(out[key]) / a.accum
             if world > 1:
                 # Losses averaged over ranks for the log (gradients already are, by DDP).
-                vals = torch.tensor([sums.get(k, float("nan")) for k in ("total", "bc", "sal", "lsa", "accuracy")] + [tokens], dtype=torch.float64, device=device)
+                vals = torch.tensor([sums.get(k, float("nan")) for k in LOGGED] + [tokens], dtype=torch.float64, device=device)
                 dist.all_reduce(vals)
-                vals[:5] /= world
-                sums = {k: float(v) for k, v in zip(("total", "bc", "sal", "lsa", "accuracy"), vals[:5]) if not math.isnan(float(v))}
-                tokens = int(vals[5])
+                vals[: len(LOGGED)] /= world
+                sums = {k: float(v) for k, v in zip(LOGGED, vals[: len(LOGGED)]) if not math.isnan(float(v))}
+                tokens = int(vals[len(LOGGED)])
             opt.step(lr)
             consumed += per_step
             if not math.isfinite(sums["total"]):
@@ -178,12 +182,15 @@ def main(argv=None) -> int:
             metrics.append({
                 "step": step, "lr": lr, "total": sums["total"], "bc": sums["bc"], "saL": sums.get("sal"), "lSa": sums.get("lsa"),
                 "lSaFloor": None, "accuracy": sums.get("accuracy"), "temperature": 1 / scale if "sal" in sums else None,
+                **({"grounding": sums["grounding"], "groundingAccuracy": sums["grounding_accuracy"]} if "grounding" in sums else {}),
                 "gradNorm": opt.last_grad_norm, "tokens": tokens, "packedTokens": 0, "samples": 0, "goals": 0,
                 "ms": ms, "dataMs": 0, "tokensPerSec": tokens / (ms / 1000), "etaSec": 0, "engine": f"torch {torch.__version__} {device.type} x{world}",
             })
             step += 1
             if rank == 0 and (step % a.log_every == 0 or step == done + steps_left):
                 crl = f" sa->l {sums['sal']:.4f} l->sa {sums['lsa']:.4f} acc {sums['accuracy']:.2f}" if "sal" in sums else ""
+                if "grounding" in sums:
+                    crl += f" grounding {sums['grounding']:.4f} acc {sums['grounding_accuracy']:.2f}"
                 log(f"step {step} lr {lr:.2e} loss {sums['total']:.4f} bc {sums['bc']:.4f}{crl} |g| {opt.last_grad_norm:.3f} {ms:.0f} ms")
             if step % a.checkpoint_every == 0:
                 save(step)

@@ -107,6 +107,8 @@ export async function pretrainJob(p: JobParams['pretrain'], ctx: JobContext) {
         if (m.lSaFloor !== null) losses['l->sa floor'] = m.lSaFloor;
         if (m.temperature !== null) losses.temperature = m.temperature;
         if (m.accuracy !== null) losses.accuracy = m.accuracy;
+        if (m.grounding != null) losses.grounding = m.grounding;
+        if (m.groundingAccuracy != null) losses['grounding acc'] = m.groundingAccuracy;
         losses.lr = m.lr;
         losses['grad norm'] = m.gradNorm;
         return { step: m.step + 1, total: p.steps, losses, items: m.tokens };

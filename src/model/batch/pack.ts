@@ -14,6 +14,7 @@
  * row, <|pad|> tokens with role VISION_STATE), so no real token ever attends to them;
  * they carry no targets and are never read by a head.
  */
+import type { GroundingTargets } from '../grounding';
 import { buildBlockMap, type BlockMap } from '../../engine/blockmap.ts';
 import { uniqueGoals } from '../../engine/ops/infonce.ts';
 import { PRTS_RULE, Role, type MaskRule } from '../../engine/roles.ts';
@@ -178,6 +179,8 @@ export interface PackedBatch {
   sampleIds: Int32Array;
   episodes: Int32Array;
   tasks: Int32Array;
+  /** Rows and labels of the grounding loss, when the trainer attaches them (src/model/grounding.ts). */
+  grounding?: GroundingTargets | null;
   /** Patches per camera, and the offset of each camera's patches within a sample's slots. */
   imagePatches: number[];
   cameraSlotOffset: Int32Array;

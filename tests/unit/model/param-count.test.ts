@@ -38,6 +38,8 @@ test('paramCount equals the parameters of the built model, for odd sizes and sev
     { ...base, model: { ...base.model, dModel: 96, heads: 3, headDim: 32, layers: 3, mlpRatio: 2.5, cameras: ['agentview', 'wrist'], imageSize: 24, patchSize: 8, crlHidden: 40, crlDim: 12 } },
     // A position embedding per patch: 9 more stem rows at 24 px / patch 8.
     { ...base, model: { ...base.model, cameras: ['agentview', 'wrist'], imageSize: 24, patchSize: 8, patchPositions: true } },
+    // The grounding head: (d + 1) x classes.
+    { ...base, model: { ...base.model, groundingClasses: 7 } },
   ];
   for (const cfg of variants) {
     for (const vocab of [maxVocabSize(cfg.model), 301]) {
@@ -48,6 +50,7 @@ test('paramCount equals the parameters of the built model, for odd sizes and sev
       expect(est.patchEmbed).toBe(built.byPrefix.get('backbone.patch_stem'));
       expect(est.lmHead).toBe(built.byPrefix.get('lm_head.w'));
       expect(est.crlHeads).toBe((built.byPrefix.get('crl.phi') ?? 0) + (built.byPrefix.get('crl.psi') ?? 0) + (built.byPrefix.get('crl.log_scale') ?? 0));
+      expect(est.groundingHead).toBe((built.byPrefix.get('grounding.w') ?? 0) + (built.byPrefix.get('grounding.b') ?? 0));
     }
   }
 });

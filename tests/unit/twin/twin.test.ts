@@ -74,6 +74,13 @@ describe('batch shards', () => {
       rows.forEach((r, i) => dense.set(feats.subarray(i * width, (i + 1) * width), r * width));
       expect(dense).toEqual(b.patchFeatures);
       expect(s.metadata.with_crl).toBe('true');
+      expect(t('episodes')).toEqual(b.episodes);
+      // Without train.lambdaGrounding a shard carries no grounding rows (the twin then skips the term).
+      expect(s.tensors.has('grounding_rows')).toBe(false);
+      b.grounding = { rows: new Int32Array([3, 9]), labels: new Int32Array([1, 0]) };
+      const g = decodeShard(encodeShard(b, { step: 0 }));
+      expect(g.tensors.get('grounding_rows')!.data).toEqual(b.grounding.rows);
+      expect(g.tensors.get('grounding_labels')!.data).toEqual(b.grounding.labels);
       expect(() => decodeShard(encodeSafetensors([{ name: 'ids', shape: [1], data: new Int32Array(1) }]), 'x.safetensors')).toThrow(/x.safetensors: metadata format/);
     } finally {
       trainer.dispose();
@@ -116,6 +123,23 @@ describe('the twin', () => {
     expect(j.grad_rel_max).toBeLessThan(1e-4);
     expect(j.param_rel_max).toBeLessThan(1e-5);
     expect(j.curve_rel_max).toBeLessThan(1e-3);
+  });
+
+  test('twin:check with the grounding loss (model.groundingClasses, train.lambdaGrounding): the same grounding term, gradients (head included) and AdamW step', async () => {
+    const sub = join(dir, 'grounding');
+    const base = twinCheckConfig(STEPS);
+    const config = { ...base, model: { ...base.model, actionStartGoal: true, patchPositions: true, groundingClasses: 6 }, train: { ...base.train, lambdaGrounding: 0.5 } };
+    await writeTwinCheck(rt, nodeIO(sub), await nodeCheckpointIO(join(sub, 'init')), { steps: STEPS, config });
+    const r = await twin(['-m', 'prts_torch.check', '--dir', sub]);
+    const j = lastJson(r.out);
+    expect(j, r.err).not.toBeNull();
+    expect(j.pass, r.err).toBe(true);
+    expect(Object.keys(j.loss_rel).sort()).toEqual(['bc', 'grounding', 'lsa', 'sal', 'total']);
+    expect(j.loss_rel_max).toBeLessThan(1e-5);
+    expect(j.grad_rel_max).toBeLessThan(1e-4);
+    expect(j.param_rel_max).toBeLessThan(1e-5);
+    expect(j.curve_rel_max).toBeLessThan(1e-3);
+    expect(j.tensors).toBe(31);
   });
 
   test('per-document attention (the CPU default) equals the dense mask on random packed layouts, values and gradients', async () => {

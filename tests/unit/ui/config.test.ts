@@ -61,6 +61,15 @@ describe('config schema', () => {
     const bad = tiny();
     bad.model.cameras = ['Agent View'];
     expect(errorsOf(bad)[0].path).toBe('model.cameras.0');
+    const g = tiny();
+    g.train.lambdaGrounding = 0.5;
+    expect(errorsOf(g)).toEqual([{ path: 'train.lambdaGrounding', message: 'lambda grounding is 0.5 but model.groundingClasses is 0: the model has no grounding head to train' }]);
+    g.model.groundingClasses = 1;
+    expect(errorsOf(g)).toEqual([{ path: 'model.groundingClasses', message: 'grounding classes must be 0 (no head) or at least 2' }]);
+    g.model.groundingClasses = 6;
+    expect(validateConfig(g).ok).toBe(true);
+    g.train.lambdaGrounding = -1;
+    expect(errorsOf(g)[0]).toMatchObject({ path: 'train.lambdaGrounding', message: 'lambda grounding must be >= 0' });
   });
 
   test('misspelt and missing keys are named', () => {

@@ -126,6 +126,8 @@ describe('plots', () => {
     expect(splitSeries(names)).toEqual({ losses: ['total', 'bc', 'sa->l', 'l->sa', 'l->sa floor'], diagnostics: ['temperature', 'accuracy', 'grad norm', 'lr'] });
     expect(splitSeries(['flow', 'lr', 'grad norm'])).toEqual({ losses: ['flow'], diagnostics: ['grad norm', 'lr'] });
     expect(splitSeries(['mse'])).toEqual({ losses: ['mse'], diagnostics: [] });
+    // The grounding loss plots with the losses, its accuracy on a panel of its own.
+    expect(splitSeries(['total', 'grounding', 'grounding acc', 'accuracy'])).toEqual({ losses: ['total', 'grounding'], diagnostics: ['accuracy', 'grounding acc'] });
   });
 
   test('the loss plot honours the log switch; diagnostics are stacked panels on one step axis', () => {

@@ -26,6 +26,7 @@ export function Estimates({ config }: { config: WorkbenchConfig }) {
           <tr><th>{config.model.layers} blocks</th><td>{formatCount(p.blocks)}</td></tr>
           <tr><th>LM head</th><td>{formatCount(p.lmHead)}</td></tr>
           <tr><th>CRL heads φ, ψ + scale</th><td>{formatCount(p.crlHeads)}</td></tr>
+          {p.groundingHead > 0 && <tr><th>grounding head</th><td>{formatCount(p.groundingHead)}</td></tr>}
         </tbody>
       </table>
       <h3>Memory (f32)</h3>

@@ -8,12 +8,13 @@
 import type { Data, Layout } from 'plotly.js-dist-min';
 
 /** Series that are not losses, in the order their panels are stacked. */
-export const DIAGNOSTICS = ['temperature', 'accuracy', 'grad norm', 'lr'] as const;
+export const DIAGNOSTICS = ['temperature', 'accuracy', 'grounding acc', 'grad norm', 'lr'] as const;
 
 /** Axis titles (short: a panel is ~100 px tall). */
 const TITLES: Record<string, string> = {
   temperature: 'temperature',
   accuracy: 'InfoNCE acc',
+  'grounding acc': 'grounding acc',
   'grad norm': '|g|',
   lr: 'lr',
 };
