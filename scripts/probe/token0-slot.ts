@@ -50,7 +50,7 @@ const tok0: string[] = [];
 const tok01: string[] = [];
 const slot: string[] = [];
 const slotTask: string[] = [];
-const labels: { state: number; colour: number; slot: number; token0: number }[] = [];
+const labels: { episode: number; state: number; colour: number; slot: number; token0: number }[] = [];
 for (let e = 0; e < reader.episodes.length; e++) {
   const meta = reader.episodes[e].meta;
   const task = getTask(String(meta.task_id));
@@ -62,7 +62,7 @@ for (let e = 0; e < reader.episodes.length; e++) {
   const s = task.regions.reduce((best, r, i) => (Math.hypot(x - r.center[0], y - r.center[1]) < Math.hypot(x - task.regions[best].center[0], y - task.regions[best].center[1]) ? i : best), 0);
   const chunk = await reader.actionChunk(e, 0, H);
   const ids = bundle.fast.encode(chunk.actions);
-  labels.push({ state: Number(meta.init_index), colour: task.objects.findIndex((o) => o.name === named), slot: s, token0: ids[0] });
+  labels.push({ episode: reader.episodes[e].index, state: Number(meta.init_index), colour: task.objects.findIndex((o) => o.name === named), slot: s, token0: ids[0] });
   tok0.push(String(ids[0]));
   tok01.push(`${ids[0]},${ids[1]}`);
   slot.push(String(s));
