@@ -17,7 +17,9 @@ describe('Sim URL state', () => {
     expect(d.task).toBe(suites[0].tasks[0]);
     expect(d).toMatchObject({ state: 0, perturb: [], seed: 0 });
     const s = parseSimParams({ suite: 'goal', task: 'goal/red_on_plate', state: '99', perturb: 'lighting,bogus,position_swap', seed: '7' }, suites);
-    expect(s).toEqual({ suite: 'goal', task: 'goal/red_on_plate', state: 49, perturb: ['position_swap', 'lighting'], seed: 7 });
+    expect(s).toEqual({ suite: 'goal', task: 'goal/red_on_plate', state: 99, perturb: ['position_swap', 'lighting'], seed: 7 });
+    // Training-only states (50-999) open too, so a policy can be watched on its own training scenes; 1000 clamps.
+    expect(parseSimParams({ state: '1000' }, suites).state).toBe(999);
     // A task from another suite falls back to the suite's first task.
     expect(parseSimParams({ suite: 'spatial', task: 'goal/red_on_plate' }, suites).task).toBe(suites.find((x) => x.suite === 'spatial')!.tasks[0]);
     // task= alone selects its suite.

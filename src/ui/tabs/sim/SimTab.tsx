@@ -8,7 +8,7 @@
  */
 import { useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { acquireDevice } from '../../../engine/device.ts';
-import { CONTROL_HZ, getTask, INIT_STATES_PER_TASK, listSuites, PERTURBATION_KINDS, type PerturbationKind } from '../../../sim/index.ts';
+import { CONTROL_HZ, getTask, INIT_STATES_PER_TASK, listSuites, MAX_INIT_STATES_PER_TASK, PERTURBATION_KINDS, type PerturbationKind } from '../../../sim/index.ts';
 import type { Predicate, TaskSpec } from '../../../sim/tasks/spec.ts';
 import { SimViewer } from '../../../sim/view/viewer.ts';
 import { useDemoDefaults } from '../../lib/demoRun.ts';
@@ -67,8 +67,8 @@ export default function SimTab() {
             </select>
             <label htmlFor="sim-state">initial state</label>
             <div className="field">
-              <input id="sim-state" type="number" min={0} max={INIT_STATES_PER_TASK - 1} value={sel.state} onChange={(e) => update({ state: Math.max(0, Math.min(INIT_STATES_PER_TASK - 1, Math.round(Number(e.target.value) || 0))) })} data-testid="sim-state" />
-              <span className="hint">fixed states 0–{INIT_STATES_PER_TASK - 1}, as in LIBERO</span>
+              <input id="sim-state" type="number" min={0} max={MAX_INIT_STATES_PER_TASK - 1} value={sel.state} onChange={(e) => update({ state: Math.max(0, Math.min(MAX_INIT_STATES_PER_TASK - 1, Math.round(Number(e.target.value) || 0))) })} data-testid="sim-state" />
+              <span className="hint">{sel.state < INIT_STATES_PER_TASK ? `benchmark states 0–${INIT_STATES_PER_TASK - 1}, as in LIBERO` : `training-only state (${INIT_STATES_PER_TASK}–${MAX_INIT_STATES_PER_TASK - 1}), as npm run gen --first-state writes them`}</span>
             </div>
             <div className="form-section">perturbations</div>
             {PERTURBATION_KINDS.map((k) => (

@@ -4,13 +4,13 @@
  * (tests/unit/ui/sim-params.test.ts). Unknown values fall back to defaults instead of
  * failing: a stale link still opens a valid scene.
  */
-import { INIT_STATES_PER_TASK, PERTURBATION_KINDS, type PerturbationKind } from '../../../sim/index.ts';
+import { MAX_INIT_STATES_PER_TASK, PERTURBATION_KINDS, type PerturbationKind } from '../../../sim/index.ts';
 import { intParam } from '../../lib/route.ts';
 
 export interface SimSelection {
   suite: string;
   task: string;
-  /** Fixed initial state index, 0..INIT_STATES_PER_TASK-1. */
+  /** Initial state index: 0..INIT_STATES_PER_TASK-1 are the benchmark's fixed states, the rest up to MAX_INIT_STATES_PER_TASK-1 the training-only ones. */
   state: number;
   /** Perturbation axes, in PERTURBATION_KINDS order (so equal sets give equal links). */
   perturb: PerturbationKind[];
@@ -31,7 +31,7 @@ export function parseSimParams(params: Record<string, string>, suites: ReadonlyA
   return {
     suite: effSuite?.suite ?? '',
     task,
-    state: intParam(params, 'state', 0, 0, INIT_STATES_PER_TASK - 1),
+    state: intParam(params, 'state', 0, 0, MAX_INIT_STATES_PER_TASK - 1),
     perturb,
     seed: intParam(params, 'seed', 0, 0, 2 ** 31 - 1),
   };
