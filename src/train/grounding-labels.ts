@@ -54,6 +54,11 @@ export function groundingLabels(episodes: readonly { meta: Record<string, unknow
       throw new RangeError(`episode ${i}: meta.init_index: ${(err as Error).message}`);
     }
   });
+  return summarizeGroundingLabels(byEpisode);
+}
+
+/** Counts the labelled episodes and the classes of labels given per episode (-1: none). */
+export function summarizeGroundingLabels(byEpisode: Int32Array): GroundingLabels {
   let labelled = 0;
   let classes = 0;
   for (const v of byEpisode) {

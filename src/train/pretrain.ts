@@ -32,7 +32,7 @@ import { groundingTargets } from '../model/grounding.ts';
 import { PrtsModel, type PrtsConfig } from '../model/prts.ts';
 import { TokenizerBundle, type DocumentLayout, type EmbodimentDescriptor } from '../model/tokenizers/index.ts';
 import { augmentRng, jitterStates } from './augment.ts';
-import { groundingLabels } from './grounding-labels.ts';
+import { groundingLabels, summarizeGroundingLabels } from './grounding-labels.ts';
 import { applyOptimizer, applyParams, optimizerTensors, type CheckpointData } from './checkpoint.ts';
 import { lSaFloor, ThroughputMeter, type PretrainStepMetrics } from './metrics.ts';
 import type { NamedTensor } from './safetensors.ts';
@@ -81,10 +81,7 @@ export function resolveTrainOptions(cfg: WorkbenchConfig, steps = cfg.train.step
 
 function summarizeLabels(byEpisode: Int32Array, episodes: number) {
   if (byEpisode.length !== episodes) throw new PretrainError(`groundingLabels has ${byEpisode.length} entries, the dataset ${episodes} episodes`);
-  let labelled = 0;
-  let classes = 0;
-  for (const v of byEpisode) if (v >= 0) (labelled++, (classes = Math.max(classes, v + 1)));
-  return { byEpisode, labelled, classes };
+  return summarizeGroundingLabels(byEpisode);
 }
 
 /** Fraction of rows of `logits` [labels.length, classes] whose largest entry is at the row's label. */
