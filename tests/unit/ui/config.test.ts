@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import {
   configToJson,
@@ -70,6 +72,13 @@ describe('config schema', () => {
     expect(validateConfig(g).ok).toBe(true);
     g.train.lambdaGrounding = -1;
     expect(errorsOf(g)[0]).toMatchObject({ path: 'train.lambdaGrounding', message: 'lambda grounding must be >= 0' });
+  });
+
+  test('the experiment configs under docs/configs (results.md reproduces with them) stay valid', () => {
+    const dir = join(__dirname, '../../../docs/configs');
+    const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+    expect(files.length).toBeGreaterThan(0);
+    for (const f of files) expect(parseConfigJson(readFileSync(join(dir, f), 'utf8')), f).toMatchObject({ ok: true });
   });
 
   test('misspelt and missing keys are named', () => {
