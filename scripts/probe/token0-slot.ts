@@ -2,7 +2,7 @@
  * How much of the first FAST tokens does the target block decide? (docs/results.md round 8, issue 10)
  *
  * For every episode of a reach dataset: the slot of the named block in its initial state
- * (the task's own regions, as binding-frames.ts labels them) and the first two FAST tokens
+ * (src/train/grounding-labels.ts: the task region nearest the named block) and the first two FAST tokens
  * of its first action chunk under a checkpoint's tokenizer. Prints the plug-in entropies
  * H(token 0), H(token 0 | slot) and H(token 0 | slot, instruction) in nats, so the BC gain
  * a policy gets from finding the named block is H(token 0) - H(token 0 | slot). The
@@ -20,8 +20,8 @@ import { nodeIO } from '../../src/data/io-node.ts';
 import { TokenizerBundle } from '../../src/model/tokenizers/index.ts';
 import { loadCheckpoint } from '../../src/train/checkpoint.ts';
 import { nodeCheckpointIO } from '../../src/train/checkpoint-node.ts';
-import { getInitState } from '../../src/sim/tasks/init.ts';
 import { getTask } from '../../src/sim/tasks/suites.ts';
+import { groundingLabelOf } from '../../src/train/grounding-labels.ts';
 
 const { values } = parseArgs({ options: { data: { type: 'string' }, checkpoint: { type: 'string' }, labels: { type: 'string' } } });
 if (!values.data || !values.checkpoint) throw new Error('usage: --data <reach dataset> --checkpoint <run or checkpoint dir>');
@@ -54,12 +54,10 @@ const labels: { episode: number; state: number; colour: number; slot: number; to
 for (let e = 0; e < reader.episodes.length; e++) {
   const meta = reader.episodes[e].meta;
   const task = getTask(String(meta.task_id));
-  const init = getInitState(task, Number(meta.init_index));
   // A reach task's goal is Touch(<colour>_block); its slot is the region nearest that block.
   const named = task.goal[0]?.args[0];
   if (task.suite !== 'reach' || !named) throw new Error(`episode ${e}: ${task.id} is not a reach task`);
-  const [x, y] = init.objects[named].pos;
-  const s = task.regions.reduce((best, r, i) => (Math.hypot(x - r.center[0], y - r.center[1]) < Math.hypot(x - task.regions[best].center[0], y - task.regions[best].center[1]) ? i : best), 0);
+  const s = groundingLabelOf(meta);
   const chunk = await reader.actionChunk(e, 0, H);
   const ids = bundle.fast.encode(chunk.actions);
   labels.push({ episode: reader.episodes[e].index, state: Number(meta.init_index), colour: task.objects.findIndex((o) => o.name === named), slot: s, token0: ids[0] });

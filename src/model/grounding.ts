@@ -57,6 +57,18 @@ export function groundingTargets(
   return rows.length ? { rows: Int32Array.from(rows), labels: Int32Array.from(labels) } : null;
 }
 
+/** Fraction of rows of `logits` [labels.length, classes] whose largest entry is at the row's label. */
+export function argmaxAccuracy(logits: Float32Array, labels: Int32Array): number {
+  const C = logits.length / labels.length;
+  let hits = 0;
+  labels.forEach((y, r) => {
+    let best = 0;
+    for (let c = 1; c < C; c++) if (logits[r * C + c] > logits[r * C + best]) best = c;
+    if (best === y) hits++;
+  });
+  return hits / labels.length;
+}
+
 /** The linear grounding head: logits [m, classes] = h[rows] W + b. */
 export class GroundingHead {
   private readonly w: Tensor;

@@ -28,7 +28,7 @@ import { Scope } from '../engine/tensor.ts';
 import type { ImageFrame, LeRobotReader } from '../data/index.ts';
 import { buildBatch, decodeFrames, SampleIndex, shareGoals, startFrameMultiplicity, TaskBalancedSampler, type PackedBatch, type Sample } from '../model/batch.ts';
 import { proprioBins, type WorkbenchConfig } from '../model/config.ts';
-import { groundingTargets } from '../model/grounding.ts';
+import { argmaxAccuracy, groundingTargets } from '../model/grounding.ts';
 import { PrtsModel, type PrtsConfig } from '../model/prts.ts';
 import { TokenizerBundle, type DocumentLayout, type EmbodimentDescriptor } from '../model/tokenizers/index.ts';
 import { augmentRng, jitterStates } from './augment.ts';
@@ -82,18 +82,6 @@ export function resolveTrainOptions(cfg: WorkbenchConfig, steps = cfg.train.step
 function summarizeLabels(byEpisode: Int32Array, episodes: number) {
   if (byEpisode.length !== episodes) throw new PretrainError(`groundingLabels has ${byEpisode.length} entries, the dataset ${episodes} episodes`);
   return summarizeGroundingLabels(byEpisode);
-}
-
-/** Fraction of rows of `logits` [labels.length, classes] whose largest entry is at the row's label. */
-export function argmaxAccuracy(logits: Float32Array, labels: Int32Array): number {
-  const C = logits.length / labels.length;
-  let hits = 0;
-  labels.forEach((y, r) => {
-    let best = 0;
-    for (let c = 1; c < C; c++) if (logits[r * C + c] > logits[r * C + best]) best = c;
-    if (best === y) hits++;
-  });
-  return hits / labels.length;
 }
 
 export function visionSpec(cfg: WorkbenchConfig): VisionSpec {
