@@ -116,6 +116,14 @@ export interface PrtsPolicyOptions {
   candidates?: number;
   /** AR sampling temperature of candidates 1.. (default 1). */
   temperature?: number;
+  /**
+   * With candidates > 1: select by value on the first this-many act() calls of each
+   * episode only, then run the plain policy (default: every call). Re-selecting at every
+   * re-plan lets independent critic errors send the arm to a different block each time
+   * (issue 10, round 9: 43 of 52 failures came down on no block); choosing once and then
+   * letting the policy continue the motion it sees commits to one target.
+   */
+  selectCalls?: number;
   /** Policy name (default "prts-<mode>(step N)"). */
   name?: string;
 }
@@ -196,6 +204,8 @@ export class PrtsInference {
   private readonly vision: VisionSpec;
   private readonly space: ActionSpace;
   private readonly rngs = new Map<number, Rng>();
+  /** act() calls per environment slot since its reset (for select.calls). */
+  private readonly callsByEnv = new Map<number, number>();
   private disposed = false;
 
   constructor(
@@ -214,6 +224,7 @@ export class PrtsInference {
   reset(episodes: EpisodeStart[]): void {
     for (const ep of episodes) {
       this.rngs.set(ep.envId, new Rng(mixSeeds(this.opts.seed, ep.seed)));
+      this.callsByEnv.set(ep.envId, 0);
       delete this.stats.arFailuresByEnv[ep.envId];
       delete this.stats.arConstrainedByEnv[ep.envId];
     }
@@ -273,9 +284,38 @@ export class PrtsInference {
     if (this.disposed) throw new InferenceError('predict(): the policy was disposed');
     const C = this.opts.select.candidates;
     if (inputs.length === 0) return { candidates: C, chunks: [], values: null, chosen: [] };
+    const selecting = inputs.map((x) => C > 1 && (this.callsByEnv.get(x.envId) ?? 0) < this.opts.select.calls);
+    for (const x of inputs) this.callsByEnv.set(x.envId, (this.callsByEnv.get(x.envId) ?? 0) + 1);
+    this.stats.calls++;
+    this.stats.chunks += inputs.length;
+    if (selecting.every((s) => s === selecting[0])) return this.proposeGroup(inputs, selecting[0] ? C : 1, C);
+    // Episodes past their selection budget run the plain policy; their rows repeat the
+    // one chunk C times with NaN values so the proposal keeps its [inputs x C] shape.
+    const idx = (want: boolean) => inputs.flatMap((_, b) => (selecting[b] === want ? [b] : []));
+    const [sel, plain] = [idx(true), idx(false)];
+    const a = await this.proposeGroup(sel.map((b) => inputs[b]), C, C);
+    const p = await this.proposeGroup(plain.map((b) => inputs[b]), 1, C);
+    const chunks: Float32Array[] = new Array(inputs.length * C);
+    const values = new Float32Array(inputs.length * C).fill(Number.NaN);
+    const chosen = new Array<number>(inputs.length).fill(0);
+    sel.forEach((b, i) => {
+      for (let k = 0; k < C; k++) {
+        chunks[b * C + k] = a.chunks[i * C + k];
+        values[b * C + k] = a.values![i * C + k];
+      }
+      chosen[b] = a.chosen[i];
+    });
+    plain.forEach((b, i) => {
+      for (let k = 0; k < C; k++) chunks[b * C + k] = p.chunks[i];
+    });
+    return { candidates: C, chunks, values, chosen };
+  }
+
+  /** propose() for inputs that all use `C` candidates (1: the plain policy), reported as `shape` candidates per input. */
+  private async proposeGroup(inputs: PolicyInput[], C: number, shape: number): Promise<Proposal> {
     const { prefixes, features } = this.prompts(inputs);
-    const rows = this.candidateRows(inputs.length);
-    const made = this.mode === 'dit' ? await this.proposeDit(inputs, prefixes, features, rows) : await this.proposeAr(inputs, prefixes, features, rows);
+    const rows = this.candidateRows(inputs.length, C);
+    const made = this.mode === 'dit' ? await this.proposeDit(inputs, prefixes, features, rows, C) : await this.proposeAr(inputs, prefixes, features, rows, C);
     let values: Float32Array | null = null;
     let chosen = inputs.map(() => 0);
     if (C > 1) {
@@ -285,9 +325,9 @@ export class PrtsInference {
       this.stats.valueOverrode += chosen.filter((k) => k !== 0).length;
     }
     chosen.forEach((k, b) => made.onChosen?.(b * C + k, inputs[b].envId));
-    this.stats.calls++;
-    this.stats.chunks += inputs.length;
-    return { candidates: C, chunks: made.chunks, values, chosen };
+    if (C === shape) return { candidates: C, chunks: made.chunks, values, chosen };
+    // A plain group inside a selecting policy: repeat each chunk to the proposal's shape.
+    return { candidates: shape, chunks: made.chunks.flatMap((c) => new Array<Float32Array>(shape).fill(c)), values: shape > 1 ? new Float32Array(inputs.length * shape).fill(Number.NaN) : null, chosen };
   }
 
   private rngOf(x: PolicyInput): Rng {
@@ -297,12 +337,11 @@ export class PrtsInference {
   }
 
   /** Candidate rows, observation-major: row b * K + k proposes chunk k for input b. */
-  private candidateRows(B: number): number[] {
-    const K = this.opts.select.candidates;
+  private candidateRows(B: number, K: number): number[] {
     return Array.from({ length: B * K }, (_, r) => Math.floor(r / K));
   }
 
-  private async proposeDit(inputs: PolicyInput[], prefixes: DocumentPrefix[], features: Float32Array, rows: number[]): Promise<MadeCandidates> {
+  private async proposeDit(inputs: PolicyInput[], prefixes: DocumentPrefix[], features: Float32Array, rows: number[], C: number): Promise<MadeCandidates> {
     const { dit } = this.dit!;
     const { horizon: H, actionDim: K } = dit.cfg;
     const R = rows.length;
@@ -335,12 +374,11 @@ export class PrtsInference {
     return {
       chunks: rows.map((_, r) => this.toSim(chunkOf(r))),
       // The critic reads FAST tokens: each sample is scored as its own tokenization.
-      fast: this.opts.select.candidates > 1 ? rows.map((_, r) => this.bundle.fast.encode(chunkOf(r))) : [],
+      fast: C > 1 ? rows.map((_, r) => this.bundle.fast.encode(chunkOf(r))) : [],
     };
   }
 
-  private async proposeAr(inputs: PolicyInput[], prefixes: DocumentPrefix[], features: Float32Array, rows: number[]): Promise<MadeCandidates> {
-    const C = this.opts.select.candidates;
+  private async proposeAr(inputs: PolicyInput[], prefixes: DocumentPrefix[], features: Float32Array, rows: number[], C: number): Promise<MadeCandidates> {
     const streams = inputs.map((x) => (C > 1 ? this.rngOf(x) : null));
     const sampling = { temperature: this.opts.select.temperature, rngs: rows.map((b, r) => (r % C === 0 ? null : streams[b])) };
     const { tokens, constrained } = await this.decodeTokens(
@@ -620,7 +658,7 @@ export async function prtsPolicyFromCheckpoint(data: CheckpointData, opts: PrtsP
   }
   if (bundle.fast.horizon !== cfg.model.chunkLength) throw new InferenceError(`tokenizers.json FAST horizon ${bundle.fast.horizon} differs from config model.chunkLength ${cfg.model.chunkLength}`);
   const maxArTokens = opts.maxArTokens ?? bundle.fast.maxTokens + 1;
-  const select = { candidates: opts.candidates ?? 1, temperature: opts.temperature ?? 1 };
+  const select = { candidates: opts.candidates ?? 1, temperature: opts.temperature ?? 1, calls: opts.selectCalls ?? Infinity };
   try {
     checkValueSelect(select);
   } catch (e) {

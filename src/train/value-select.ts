@@ -22,6 +22,8 @@ export interface ValueSelectOptions {
   candidates: number;
   /** Sampling temperature of the AR proposals after the first (> 0). */
   temperature: number;
+  /** Select on the first this-many act() calls of an episode, then run the plain policy (Infinity: every call). */
+  calls: number;
 }
 
 export function checkValueSelect(o: ValueSelectOptions): void {
@@ -29,6 +31,7 @@ export function checkValueSelect(o: ValueSelectOptions): void {
     throw new ValueSelectError(`candidates must be an integer in 1..64, got ${o.candidates}`);
   }
   if (!(Number.isFinite(o.temperature) && o.temperature > 0)) throw new ValueSelectError(`temperature must be a positive number, got ${o.temperature}`);
+  if (!(o.calls === Infinity || (Number.isInteger(o.calls) && o.calls >= 1))) throw new ValueSelectError(`selectCalls must be a positive integer (or absent: every call), got ${o.calls}`);
 }
 
 /**

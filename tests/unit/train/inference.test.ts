@@ -306,6 +306,45 @@ describe('PRTS checkpoint policy', () => {
     }
   });
 
+  test('selectCalls: value selection on the first N calls of each episode, then the plain policy; a reset episode selects again', async () => {
+    const plain = await loadPrtsPolicy(runIO, undefined, { mode: 'ar', rt });
+    const always = await loadPrtsPolicy(runIO, undefined, { mode: 'ar', rt, candidates: 4, temperature: 1.5 });
+    const once = await loadPrtsPolicy(runIO, undefined, { mode: 'ar', rt, candidates: 4, temperature: 1.5, selectCalls: 1 });
+    try {
+      await plain.reset(episodes([3, 4]));
+      const greedy = (await plain.act(inputs())).map((c) => Array.from(c));
+      for (const x of [always, once]) await x.reset(episodes([3, 4]));
+      const first = [await always.inference.propose(inputs()), await once.inference.propose(inputs())];
+      // The first call is the selecting policy's, exactly.
+      expect(first[1].chunks.map((c) => Array.from(c))).toEqual(first[0].chunks.map((c) => Array.from(c)));
+      expect(first[1].chosen).toEqual(first[0].chosen);
+      // The second is the plain policy's greedy chunk in every row, with NaN values, and is not counted as a selection.
+      const second = await once.inference.propose(inputs());
+      expect(second.candidates).toBe(4);
+      expect(second.chosen).toEqual([0, 0]);
+      expect(second.chunks.map((c) => Array.from(c))).toEqual([0, 0, 0, 0, 1, 1, 1, 1].map((b) => greedy[b]));
+      expect(Array.from(second.values!).every((v) => Number.isNaN(v))).toBe(true);
+      expect(once.inference.stats.valueSelected).toBe(2);
+      // Mixed: env 3 starts a new episode (selects), env 4 is on its third call (plain); rows equal the selecting and plain policies' own rows.
+      await once.reset(episodes([3]));
+      await always.reset(episodes([3, 4]));
+      const sel = await always.inference.propose(inputs());
+      const mixed = await once.inference.propose(inputs());
+      expect(mixed.chunks.slice(0, 4).map((c) => Array.from(c))).toEqual(sel.chunks.slice(0, 4).map((c) => Array.from(c)));
+      expect(mixed.chosen[0]).toBe(sel.chosen[0]);
+      Array.from(mixed.values!.subarray(0, 4)).forEach((v, k) => expect(v).toBeCloseTo(sel.values![k], 5));
+      expect(mixed.chunks.slice(4).map((c) => Array.from(c))).toEqual([greedy[1], greedy[1], greedy[1], greedy[1]]);
+      expect(Array.from(mixed.values!.subarray(4)).every((v) => Number.isNaN(v))).toBe(true);
+      expect(mixed.chosen[1]).toBe(0);
+      const acted = await once.act(inputs());
+      expect(acted.map((c) => Array.from(c))).toEqual(greedy);
+    } finally {
+      plain.dispose();
+      always.dispose();
+      once.dispose();
+    }
+  });
+
   test('value-guided selection, DiT: candidate 0 is the plain policy\'s sample; one candidate is the plain policy', async () => {
     const plain = await loadPrtsPolicy(runIO, undefined, { mode: 'dit', rt, seed: 9 });
     const one = await loadPrtsPolicy(runIO, undefined, { mode: 'dit', rt, seed: 9, candidates: 1 });
@@ -337,6 +376,7 @@ describe('PRTS checkpoint policy', () => {
     await expect(prtsPolicyFromCheckpoint(noCrl, { mode: 'ar', rt, candidates: 2 })).rejects.toThrow(/value-guided selection needs the CRL critic/);
     await expect(prtsPolicyFromCheckpoint(preData, { mode: 'ar', rt, candidates: 0 })).rejects.toThrow(/candidates must be an integer in 1..64, got 0/);
     await expect(prtsPolicyFromCheckpoint(preData, { mode: 'ar', rt, candidates: 2, temperature: -1 })).rejects.toThrow(/temperature must be a positive number, got -1/);
+    await expect(prtsPolicyFromCheckpoint(preData, { mode: 'ar', rt, candidates: 2, selectCalls: 0 })).rejects.toThrow(/selectCalls must be a positive integer \(or absent: every call\), got 0/);
     // One candidate needs no critic: it is the plain policy.
     const p = await prtsPolicyFromCheckpoint(noCrl, { mode: 'ar', rt, candidates: 1 });
     p.dispose();

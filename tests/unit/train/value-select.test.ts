@@ -66,10 +66,13 @@ describe('sampleAllowed', () => {
 });
 
 test('checkValueSelect names the bad field', () => {
-  expect(() => checkValueSelect({ candidates: 0, temperature: 1 })).toThrow(/candidates must be an integer in 1..64, got 0/);
-  expect(() => checkValueSelect({ candidates: 2.5, temperature: 1 })).toThrow(/candidates/);
-  expect(() => checkValueSelect({ candidates: 65, temperature: 1 })).toThrow(/candidates/);
-  expect(() => checkValueSelect({ candidates: 4, temperature: 0 })).toThrow(/temperature must be a positive number, got 0/);
-  expect(() => checkValueSelect({ candidates: 4, temperature: NaN })).toThrow(/temperature/);
-  expect(() => checkValueSelect({ candidates: 4, temperature: 0.7 })).not.toThrow();
+  expect(() => checkValueSelect({ candidates: 0, temperature: 1, calls: Infinity })).toThrow(/candidates must be an integer in 1..64, got 0/);
+  expect(() => checkValueSelect({ candidates: 2.5, temperature: 1, calls: Infinity })).toThrow(/candidates/);
+  expect(() => checkValueSelect({ candidates: 65, temperature: 1, calls: Infinity })).toThrow(/candidates/);
+  expect(() => checkValueSelect({ candidates: 4, temperature: 0, calls: Infinity })).toThrow(/temperature must be a positive number, got 0/);
+  expect(() => checkValueSelect({ candidates: 4, temperature: NaN, calls: Infinity })).toThrow(/temperature/);
+  expect(() => checkValueSelect({ candidates: 4, temperature: 0.7, calls: Infinity })).not.toThrow();
+  expect(() => checkValueSelect({ candidates: 4, temperature: 1, calls: 0 })).toThrow(/selectCalls must be a positive integer \(or absent: every call\), got 0/);
+  expect(() => checkValueSelect({ candidates: 4, temperature: 1, calls: 1.5 })).toThrow(/selectCalls/);
+  expect(() => checkValueSelect({ candidates: 4, temperature: 1, calls: 2 })).not.toThrow();
 });
