@@ -13,7 +13,7 @@
  * success on every episode.
  */
 import { memoryIO } from '../data/io.ts';
-import type { WorkbenchConfig } from '../model/config.ts';
+import { PRESETS, type WorkbenchConfig } from '../model/config.ts';
 import { saveCheckpoint, type CheckpointData } from './checkpoint.ts';
 import { packCheckpoint } from './checkpoint-archive.ts';
 import type { EvalOptions } from './eval-plan.ts';
@@ -35,6 +35,47 @@ export const DEMO_EVAL: Required<Pick<EvalOptions, 'suites' | 'initStates' | 'pe
   seed: 0,
 };
 
+/**
+ * The two ways demo:train makes the demo. 'twin' (the default; issue 10 rounds 8-10):
+ * the reach suite with every instruction shown in every training scene, the `cpu` preset
+ * with 4 px patches, patch positions and the instruction at <|action_start|>, trained by
+ * the PyTorch twin at batch 48 (four accumulated batches of 12), where the CRL critic
+ * learns (it never did at batch 12), acting with value-guided selection on the first
+ * re-plan. 'engine': round 3's recipe, the `cpu` preset trained by the WebGPU engine
+ * (batch 12) plus a DiT post-training, for machines without PyTorch.
+ */
+export type DemoRecipe = 'twin' | 'engine';
+
+/** The twin recipe's data, training and acting (docs/results.md round 10). */
+export const DEMO_TWIN = {
+  /** Training split: initial states 50-409 of each reach task; from state 50 the six tasks share one scene per index (TaskSpec.layoutKey). */
+  firstState: 50,
+  episodesPerTask: 360,
+  /** Optimizer steps, each averaging the gradients of `accum` exported batches (48 samples). */
+  steps: 6000,
+  accum: 4,
+  /** Value-guided selection: best of 8 AR proposals by the CRL value, on each episode's first re-plan only. */
+  select: { candidates: 8, temperature: 1, selectCalls: 1 },
+} as const;
+
+/** The twin recipe's config: `docs/configs/reach-goal-crl.json` (a test keeps the two equal). */
+export function demoTwinConfig(seed = 0): WorkbenchConfig {
+  const cpu = PRESETS.cpu;
+  return {
+    ...cpu,
+    name: DEMO_NAME,
+    model: { ...cpu.model, patchSize: 4, patchPositions: true, actionStartGoal: true },
+    train: { ...cpu.train, steps: DEMO_TWIN.steps, startFrames: { steps: 1, weight: 8 }, seed },
+  };
+}
+
+/** How the demo's policy picks among proposals (absent in a record: the plain policy). */
+export interface DemoSelect {
+  candidates: number;
+  temperature: number;
+  selectCalls: number;
+}
+
 export interface DemoEpisode {
   taskId: string;
   initState: number;
@@ -50,6 +91,8 @@ export interface DemoRecord {
   dataset: string;
   /** The command that remakes everything. */
   command: string;
+  /** Absent in records made before the twin recipe: 'engine'. */
+  recipe?: DemoRecipe;
   config: WorkbenchConfig;
   training: {
     pretrainSteps: number;
@@ -60,7 +103,10 @@ export interface DemoRecord {
     posttrainSeconds: number;
     finalBc: number | null;
     finalFlow: number | null;
+    /** The engine's WebGPU adapter, or the twin's torch build and device. */
     adapter: string;
+    /** Twin recipe: batches averaged per optimizer step. */
+    accum?: number;
   };
   eval: {
     options: typeof DEMO_EVAL & { executeSteps: number; maxSteps: number | null; camera: { width: number; height: number } | null };
@@ -70,8 +116,10 @@ export interface DemoRecord {
      * Absent in records made before the choice: 'dit'.
      */
     mode?: DemoMode;
-    /** Both modes' successes on the recorded episodes, so the choice is visible. */
-    compared?: Array<{ mode: DemoMode; successes: number; n: number }>;
+    /** Value-guided selection the policy acts with (absent: the plain policy). */
+    select?: DemoSelect;
+    /** Every evaluated way of acting and its successes on the recorded episodes, so the choice is visible. */
+    compared?: Array<{ mode: DemoMode; select?: DemoSelect; successes: number; n: number }>;
     policy: string;
     successes: number;
     n: number;
@@ -87,6 +135,12 @@ export type DemoMode = 'dit' | 'ar';
 /** The mode a record's policy acts with ('dit' for records made before the field). */
 export function demoModeOf(record: Pick<DemoRecord, 'eval'>): DemoMode {
   return record.eval.mode ?? 'dit';
+}
+
+/** The options a policy needs to act as the record's evaluation did (prtsPolicyFromCheckpoint). */
+export function demoPolicyOptions(record: Pick<DemoRecord, 'eval'>): { mode: DemoMode; candidates?: number; temperature?: number; selectCalls?: number } {
+  const sel = record.eval.select;
+  return { mode: demoModeOf(record), ...(sel ? { candidates: sel.candidates, temperature: sel.temperature, selectCalls: sel.selectCalls } : {}) };
 }
 
 /** The evaluation part of a DemoRecord from the harness's results. */
@@ -125,6 +179,14 @@ export function parseDemoRecord(json: unknown, source = DEMO_RECORD): DemoRecord
   });
   for (const f of ['successes', 'n', 'rate'] as const) if (typeof ev![f] !== 'number') fail(`eval.${f}`, 'must be a number');
   if (ev!.mode !== undefined && ev!.mode !== 'dit' && ev!.mode !== 'ar') fail('eval.mode', `must be 'dit' or 'ar', got ${JSON.stringify(ev!.mode)}`);
+  if (r.recipe !== undefined && r.recipe !== 'twin' && r.recipe !== 'engine') fail('recipe', `must be 'twin' or 'engine', got ${JSON.stringify(r.recipe)}`);
+  if (ev!.select !== undefined) {
+    const sel = ev!.select as Record<string, unknown> | null;
+    if (typeof sel !== 'object' || sel === null) fail('eval.select', 'must be an object');
+    if (!(Number.isInteger(sel!.candidates) && (sel!.candidates as number) >= 1 && (sel!.candidates as number) <= 64)) fail('eval.select.candidates', `must be an integer in 1..64, got ${JSON.stringify(sel!.candidates)}`);
+    if (!(typeof sel!.temperature === 'number' && sel!.temperature > 0)) fail('eval.select.temperature', `must be a positive number, got ${JSON.stringify(sel!.temperature)}`);
+    if (!(Number.isInteger(sel!.selectCalls) && (sel!.selectCalls as number) >= 1)) fail('eval.select.selectCalls', `must be a positive integer, got ${JSON.stringify(sel!.selectCalls)}`);
+  }
   return json as DemoRecord;
 }
 

@@ -292,21 +292,31 @@ export class PostTrainRun {
   }
 }
 
+/** AdamW moments of zero for these parameters, named as optimizerTensors names them. */
+function zeroMoments(params: readonly NamedTensor[]): NamedTensor[] {
+  return params.flatMap((t) => [
+    { name: `exp_avg.${t.name}`, shape: [...t.shape], data: new Float32Array(t.data.length) },
+    { name: `exp_avg_sq.${t.name}`, shape: [...t.shape], data: new Float32Array(t.data.length) },
+  ]);
+}
+
 /**
  * A post-training checkpoint seen as the pre-training checkpoint of its backbone: the
  * non-DiT parameters (backbone, LM and CRL heads), no DiT, zero AdamW moments, and a
  * 'pretrain' trainer state at the pre-training step it started from. For tools that only
  * read the backbone (CrlProbe: value curves and t-SNE of phi, which go through
- * Pretrainer), never for training on. A pre-training checkpoint is returned as it is.
+ * Pretrainer), never for training on. A pre-training checkpoint is returned as it is,
+ * except that a weights-only one (a shipped .prts.zip such as the demo run) gets the same
+ * zero moments: Pretrainer's resume requires optimizer state for every parameter.
  */
 export function backboneCheckpoint(data: CheckpointData): CheckpointData {
-  if (data.trainer.kind !== 'posttrain') return data;
+  if (data.trainer.kind !== 'posttrain') {
+    if (data.optimizer.length) return data;
+    return { ...data, optimizer: zeroMoments(data.params), optimizerSteps: Object.fromEntries(data.params.map((t) => [t.name, 0])) };
+  }
   const st = data.trainer as PostTrainerState;
   const params = data.params.filter((t) => !t.name.startsWith('dit.'));
-  const optimizer: NamedTensor[] = params.flatMap((t) => [
-    { name: `exp_avg.${t.name}`, shape: [...t.shape], data: new Float32Array(t.data.length) },
-    { name: `exp_avg_sq.${t.name}`, shape: [...t.shape], data: new Float32Array(t.data.length) },
-  ]);
+  const optimizer = zeroMoments(params);
   const steps = Math.max(1, st.pretrainStep);
   const trainer: TrainerState = {
     type: 'prts-trainer',

@@ -34,6 +34,10 @@ export interface RolloutSpec {
   seed: number;
   /** Actions executed per chunk before re-planning (default the chunk length). */
   executeSteps?: number;
+  /** Value-guided selection (src/train/value-select.ts): proposals per re-plan (default 1, the plain policy). */
+  candidates?: number;
+  /** With candidates > 1: select on the first this-many re-plans only (default every re-plan). */
+  selectCalls?: number;
 }
 
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
@@ -54,6 +58,8 @@ export function checkRolloutSpec(s: RolloutSpec): void {
   if (s.maxSteps !== undefined && (!isInt(s.maxSteps) || s.maxSteps < 1 || s.maxSteps > maxSteps)) throw new Error(`rollout maxSteps must be an integer in [1, ${maxSteps}] (the task's step limit), got ${s.maxSteps}`);
   if (!isInt(s.seed) || s.seed < 0 || s.seed > 0xffffffff) throw new Error(`rollout seed must be an integer in [0, 2^32), got ${s.seed}`);
   if (s.executeSteps !== undefined && (!isInt(s.executeSteps) || s.executeSteps < 1)) throw new Error(`rollout executeSteps must be a positive integer, got ${s.executeSteps}`);
+  if (s.candidates !== undefined && (!isInt(s.candidates) || s.candidates < 1 || s.candidates > 64)) throw new Error(`rollout candidates must be an integer in [1, 64], got ${s.candidates}`);
+  if (s.selectCalls !== undefined && (!isInt(s.selectCalls) || s.selectCalls < 1)) throw new Error(`rollout selectCalls must be a positive integer, got ${s.selectCalls}`);
 }
 
 /** The Sim tab's perturbation draw for a scene: all chosen axes from one seed (null when none). */

@@ -51,7 +51,7 @@ export async function runRollout(rt: Runtime, data: CheckpointData, spec: Rollou
   const problems = rolloutProblems(data.config, !!data.dit, spec.mode);
   if (problems.length) throw new InferenceError(`checkpoint "${hooks.label}" cannot roll out here: ${problems.join('; ')}`);
   const perturbation = simPerturbation(spec.task, spec.initState, spec.perturb, spec.perturbSeed);
-  const policy = await prtsPolicyFromCheckpoint(data, { mode: spec.mode, rt });
+  const policy = await prtsPolicyFromCheckpoint(data, { mode: spec.mode, rt, candidates: spec.candidates, selectCalls: spec.selectCalls });
   const frames: RolloutFrame[] = [];
   const qpos: Float64Array[] = [];
   const size = policyImageSize(data.config);

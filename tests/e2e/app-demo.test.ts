@@ -23,6 +23,8 @@ import { DEMO_RUN, demoEpisode } from '../../src/ui/lib/demoRun.ts';
 let stack: AppStack;
 let recorded: DemoEpisode;
 let mode: string;
+let kind: string;
+let cand: string;
 let lengths: number[];
 let tasks: string[];
 
@@ -34,6 +36,9 @@ beforeAll(async () => {
   const ep = demoEpisode(record);
   recorded = record.eval.episodes.find((e) => e.taskId === ep.task && e.initState === ep.state)!;
   mode = demoModeOf(record);
+  // The twin recipe ships a pre-training checkpoint (AR head), the engine recipe a post-trained one.
+  kind = record.training.posttrainSteps > 0 ? 'post (DiT)' : 'pre';
+  cand = String(record.eval.select?.candidates ?? 0);
   const reader = await LeRobotReader.open(nodeIO(join(DEMO_DIR, 'datasets', DEMO_DATASET)));
   lengths = reader.episodes.map((e) => e.length);
   tasks = reader.episodes.map((e) => e.tasks[0]);
@@ -57,10 +62,10 @@ test('first open: the demo run is imported once and the Value, Embeddings and Si
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(`${stack.base}/`, { waitUntil: 'domcontentloaded', timeout: 180_000 });
 
-  // Imported as a post-trained browser run on its dataset; a reload adds no second copy.
+  // Imported as a browser run on its dataset; a reload adds no second copy.
   await page.click('[data-testid="tab-train"]');
   await page.waitForSelector(`[data-testid="run-${DEMO_RUN}"]`, { timeout: 180_000 });
-  expect(await page.locator(`[data-testid="run-kind-${DEMO_RUN}"]`).innerText()).toBe('post (DiT)');
+  expect(await page.locator(`[data-testid="run-kind-${DEMO_RUN}"]`).innerText()).toBe(kind);
   expect(await page.locator(`[data-testid="run-${DEMO_RUN}"] td`).nth(2).innerText()).toBe(DEMO_DATASET);
   await page.reload({ waitUntil: 'domcontentloaded' });
   await page.waitForSelector(`[data-testid="run-${DEMO_RUN}"]`, { timeout: 120_000 });
@@ -103,6 +108,7 @@ test('first open: the demo run is imported once and the Value, Embeddings and Si
   expect(await page.inputValue('[data-testid="sim-state"]')).toBe(String(recorded.initState));
   await page.waitForSelector('[data-testid="sim-policy-info"]', { timeout: 120_000 });
   expect(await page.inputValue('[data-testid="sim-policy-mode"]')).toBe(mode);
+  expect(await page.inputValue('[data-testid="sim-policy-cand"]')).toBe(cand);
   await page.click('[data-testid="sim-rollout-start"]');
   await page.waitForSelector('[data-testid="sim-outcome"], [data-testid="sim-rollout-job"] .field-error, [data-testid="sim-error"]', { timeout: 600_000 });
   expect(await page.locator('[data-testid="sim-rollout-job"] .field-error, [data-testid="sim-error"]').allInnerTexts()).toEqual([]);

@@ -1,18 +1,27 @@
 /**
- * npm run demo:train [-- --data-dir data --runs runs/demo-reach --out public/demo --seed 0]
+ * npm run demo:train [-- --recipe twin|engine --data-dir data --runs runs/demo-reach-<recipe> --out public/demo --seed 0]
  *
  * Remakes the demo run shipped with the app (src/train/demo-run.ts, issue 10 item 5) in
- * one command, every phase resumable (rerun the same command after an interruption):
- *   1. data: the reach suite's expert demonstrations, training split (initial states
- *      10-49, 40 per task, 32 px) into <data-dir>/reach-train, held-out split (states
- *      0-9) into <out>/datasets/demo-reach (it ships: the Value and Embeddings tabs show it);
- *   2. PRTS pre-training with the `cpu` preset (BC + InfoNCE) into <runs>/pretrain;
- *   3. post-training of the DiT action expert into <runs>/posttrain;
- *   4. the recorded evaluation: every reach task from the held-out states 0-9, nominal,
- *      seed 0, with the checkpoint's own re-planning interval, in the DiT and in the AR
- *      mode (the post-trained checkpoint has both heads); the demo acts with the one that
- *      succeeds more often (--mode best; the DiT on a tie) and the record keeps both counts;
+ * one command, every phase resumable (rerun the same command after an interruption).
+ * The twin recipe (default; needs python3 with torch, as `npm run twin:check` does):
+ *   1. data: the reach suite's expert demonstrations from initial states 50-409 of every
+ *      task (each scene with all six instructions), 32 px, into <data-dir>/reach-shared360
+ *      (the same dataset as `npm run gen -- --suite reach --episodes 360 --first-state 50
+ *      --size 32 --file-mb 8`), and the held-out split (states 0-9) into
+ *      <out>/datasets/demo-reach (it ships: the Value and Embeddings tabs show it);
+ *   2. the first 6000 batches of demoTwinConfig()'s pre-training stream as shards (npm run
+ *      export-shards; 4.2 GB) into <runs>/shards;
+ *   3. PRTS pre-training (BC + InfoNCE) by the PyTorch twin, 6000 steps of 4 accumulated
+ *      batches of 12 (the shards read four times over), one CPU thread (the same run on any
+ *      machine), into <runs>/pretrain;
+ *   4. the recorded evaluation (every reach task from the held-out states 0-9, nominal,
+ *      seed 0) of the AR policy, plain and with value-guided selection on the first
+ *      re-plan (best of 8 by the CRL value); the demo acts with the one that succeeds more
+ *      often (the plain policy on a tie);
  *   5. <out>/reach-cpu.prts.zip (weights only) and <out>/reach-cpu.demo.json.
+ * The engine recipe (round 3's; no PyTorch needed): 240 training episodes (states
+ * 10-49), the `cpu` preset pre-trained by the WebGPU engine into <runs>/pretrain, a DiT
+ * post-training into <runs>/posttrain, and the better of the DiT and AR heads.
  * The last line is a JSON summary.
  */
 import { existsSync } from 'node:fs';
@@ -24,9 +33,26 @@ import { openRuntime } from '../../engine/autotune.ts';
 import { PRESETS, type WorkbenchConfig } from '../../model/config.ts';
 import { generateDemos } from '../../sim/demos.ts';
 import { listTasks } from '../../sim/tasks/suites.ts';
-import { loadCheckpoint, toResume, type CheckpointData } from '../checkpoint.ts';
+import { exportShards } from '../../twin/export.ts';
+import { runTwin, twinAvailable } from '../../twin/python.ts';
+import { loadCheckpoint, saveCheckpoint, toResume, type CheckpointData } from '../checkpoint.ts';
 import { nodeCheckpointIO } from '../checkpoint-node.ts';
-import { DEMO_ARCHIVE, DEMO_DATASET, DEMO_EVAL, DEMO_NAME, DEMO_RECORD, DEMO_RECORD_SCHEMA, demoEvalOf, packWeights, type DemoMode, type DemoRecord } from '../demo-run.ts';
+import {
+  DEMO_ARCHIVE,
+  DEMO_DATASET,
+  DEMO_EVAL,
+  DEMO_NAME,
+  DEMO_RECORD,
+  DEMO_RECORD_SCHEMA,
+  DEMO_TWIN,
+  demoEvalOf,
+  demoTwinConfig,
+  packWeights,
+  type DemoMode,
+  type DemoRecipe,
+  type DemoRecord,
+  type DemoSelect,
+} from '../demo-run.ts';
 import { evaluate } from '../eval.ts';
 import type { EvalResults } from '../eval-results.ts';
 import { prtsPolicyFromCheckpoint } from '../inference.ts';
@@ -35,105 +61,219 @@ import { backboneCheckpoint, PostTrainRun } from '../posttrain.ts';
 import { Pretrainer } from '../pretrain.ts';
 import { runCheckpointedLoop } from './checkpointed-loop.ts';
 
-/** Post-training of the demo: the DiT alone on the CRL-trained backbone, so the Value and Embeddings tabs read the same backbone the policy uses. */
+/** Post-training of the engine recipe: the DiT alone on the CRL-trained backbone, so the Value and Embeddings tabs read the same backbone the policy uses. */
 export const DEMO_POSTTRAIN = { steps: 600, freezeBackbone: true } as const;
 
 const cli = defineCli({
   name: 'demo:train',
   command: 'npm run demo:train --',
-  description: 'Remakes the demo run shipped with the app (reach suite, cpu preset): data, pre-training, post-training, the recorded evaluation and the weights-only archive. Resumable; the last line is a JSON summary.',
+  description: 'Remakes the demo run shipped with the app (reach suite): data, pre-training (the PyTorch twin by default), the recorded evaluation and the weights-only archive. Resumable; the last line is a JSON summary.',
   options: {
-    'data-dir': { type: 'string', default: 'data', metavar: 'dir', help: 'where the training split goes (reach-train)' },
-    runs: { type: 'string', default: 'runs/demo-reach', metavar: 'dir', help: 'run directories of the pre- and post-training checkpoints' },
+    recipe: { type: 'string', choices: ['twin', 'engine'], default: 'twin', help: 'twin: 2160 episodes, batch 48 by the PyTorch twin, value-guided selection (needs python3 with torch); engine: round 3\'s cpu preset trained by the WebGPU engine, plus a DiT' },
+    'data-dir': { type: 'string', default: 'data', metavar: 'dir', help: 'where the training split goes (reach-shared360, or reach-train for the engine recipe)' },
+    runs: { type: 'string', metavar: 'dir', help: 'run directories: shards and pretrain (twin), pretrain and posttrain (engine); default runs/demo-reach-<recipe>' },
     out: { type: 'string', default: 'public/demo', metavar: 'dir', help: 'where the shipped files go' },
-    seed: { type: 'int', min: 0, default: 0, help: 'train.seed of both runs' },
-    steps: { type: 'int', min: 1, metavar: 'N', help: 'pre-training steps (default the cpu preset\'s train.steps)' },
-    'post-steps': { type: 'int', min: 1, default: DEMO_POSTTRAIN.steps, metavar: 'N', help: 'post-training steps' },
+    seed: { type: 'int', min: 0, default: 0, help: 'train.seed' },
+    steps: { type: 'int', min: 1, metavar: 'N', help: 'pre-training steps (default 6000 for twin, the cpu preset\'s train.steps for engine)' },
+    'post-steps': { type: 'int', min: 1, default: DEMO_POSTTRAIN.steps, metavar: 'N', help: 'engine recipe: post-training steps' },
     'log-every': { type: 'int', min: 1, default: 50, metavar: 'L', help: 'print every L-th training step' },
-    mode: { type: 'string', choices: ['best', 'dit', 'ar'], default: 'best', help: 'the head the demo acts with: best evaluates both and keeps the one with more successes (the DiT on a tie)' },
+    mode: { type: 'string', choices: ['best', 'dit', 'ar'], default: 'best', help: 'engine recipe: the head the demo acts with (best: evaluate both, keep the one with more successes, the DiT on a tie)' },
   },
 });
 const args = cli.parse();
+const recipe = args.recipe as DemoRecipe;
 const dataDir = args['data-dir'];
+const runsDir = args.runs ?? `runs/demo-reach-${recipe}`;
 const outDir = args.out;
 const log = (m: string) => console.error(m);
 const t0 = performance.now();
+if (recipe === 'twin') {
+  const t = twinAvailable();
+  if (!t.ok) cli.fail(`--recipe twin needs the PyTorch twin: ${t.reason}; or pass --recipe engine (no PyTorch, a weaker demo)`);
+  if (args.mode !== 'best') cli.fail('--mode applies to --recipe engine (the twin recipe has no DiT; it acts with the AR head)');
+}
 
-const config: WorkbenchConfig = { ...PRESETS.cpu, name: DEMO_NAME, train: { ...PRESETS.cpu.train, seed: args.seed, ...(args.steps ? { steps: args.steps } : {}) } };
+const config: WorkbenchConfig =
+  recipe === 'twin'
+    ? (() => {
+        const c = demoTwinConfig(args.seed);
+        return args.steps ? { ...c, train: { ...c.train, steps: args.steps } } : c;
+      })()
+    : { ...PRESETS.cpu, name: DEMO_NAME, train: { ...PRESETS.cpu.train, seed: args.seed, ...(args.steps ? { steps: args.steps } : {}) } };
 const rt = await openRuntime();
-const adapter = `${rt.info.vendor} ${rt.info.architecture} (${rt.info.description})`;
-log(`adapter: ${adapter}`);
+const engineAdapter = `${rt.info.vendor} ${rt.info.architecture} (${rt.info.description})`;
+log(`adapter: ${engineAdapter}`);
 
 // 1. data
 const tasks = listTasks('reach');
-const trainDir = join(dataDir, 'reach-train');
+const trainSplit =
+  recipe === 'twin'
+    ? { dir: join(dataDir, 'reach-shared360'), firstState: DEMO_TWIN.firstState, episodes: DEMO_TWIN.episodesPerTask, repoId: 'prts/reach', fileMb: 8 }
+    : { dir: join(dataDir, 'reach-train'), firstState: 10, episodes: 40, repoId: 'prts/reach-train', fileMb: undefined };
 const heldDir = join(outDir, 'datasets', DEMO_DATASET);
-for (const [dir, firstState, episodes] of [[trainDir, 10, 40], [heldDir, 0, 10]] as const) {
-  log(`data: ${dir} (initial states ${firstState}-${firstState + episodes - 1} of every reach task)`);
-  await generateDemos(nodeIO(dir), {
+for (const split of [trainSplit, { dir: heldDir, firstState: 0, episodes: 10, repoId: `prts/${DEMO_DATASET}`, fileMb: undefined }]) {
+  log(`data: ${split.dir} (initial states ${split.firstState}-${split.firstState + split.episodes - 1} of every reach task)`);
+  await generateDemos(nodeIO(split.dir), {
     tasks,
-    episodes,
-    firstState,
+    episodes: split.episodes,
+    firstState: split.firstState,
     size: config.model.imageSize,
-    repoId: `prts/${dir === heldDir ? DEMO_DATASET : 'reach-train'}`,
+    repoId: split.repoId,
+    dataFilesSizeMb: split.fileMb,
     device: rt.device,
-    onEpisode: (e) => e.index % 40 === 39 && log(`  ${e.index + 1}/${e.total} episodes`),
+    onEpisode: (e) => e.index % 120 === 119 && log(`  ${e.index + 1}/${e.total} episodes`),
   });
 }
-const reader = await LeRobotReader.open(nodeIO(trainDir));
+const reader = await LeRobotReader.open(nodeIO(trainSplit.dir));
 
-// 2. pre-training
-const preIO = await nodeCheckpointIO(join(args.runs, 'pretrain'));
-const preResume = (await preIO.exists('latest.json')) ? await loadCheckpoint(preIO) : null;
-const pre = await Pretrainer.create(rt, config, reader, { resume: preResume ? toResume(preResume) : undefined, onProgress: log });
-if (!pre.done) {
-  log(`pre-training: ${config.train.steps} steps from step ${pre.completedSteps} into ${preIO.root}`);
-  const r = await runCheckpointedLoop(pre, { name: 'demo:train', out: preIO, logEvery: args['log-every'], checkpointEvery: config.train.checkpointEvery ?? 100, format: (m) => formatStep(m, config.train.steps) });
-  if (r.interrupted || r.exitCode) process.exit(r.interrupted ? 130 : r.exitCode);
+// 2-3. training
+interface Trained {
+  checkpoint: CheckpointData;
+  training: DemoRecord['training'];
 }
-const preData = await pre.checkpoint();
-const preSeconds = pre.seconds;
-const finalBc = pre.history.at(-1)?.bc ?? null;
-pre.dispose();
 
-// 3. post-training
-const postIO = await nodeCheckpointIO(join(args.runs, 'posttrain'));
-const postSource: CheckpointData = (await postIO.exists('latest.json')) ? await loadCheckpoint(postIO) : backboneCheckpoint(preData);
-const post = await PostTrainRun.create(rt, postSource, reader, { steps: args['post-steps'], freezeBackbone: DEMO_POSTTRAIN.freezeBackbone, onProgress: log });
-if (!post.done) {
-  log(`post-training: ${args['post-steps']} steps from step ${post.completedSteps} into ${postIO.root}`);
-  const r = await runCheckpointedLoop(post, {
-    name: 'demo:train',
-    out: postIO,
-    logEvery: args['log-every'],
-    checkpointEvery: 100,
-    format: (m) => `post step ${m.step + 1}/${args['post-steps']}  flow ${m.loss.toFixed(4)}  ${Math.round(m.ms)} ms  eta ${m.etaSec === null ? '-' : formatDuration(m.etaSec)}`,
-  });
-  if (r.interrupted || r.exitCode) process.exit(r.interrupted ? 130 : r.exitCode);
+/** The first model or train field where two configs differ (the name may), or null. */
+function trainingDiffers(a: WorkbenchConfig, b: WorkbenchConfig): string | null {
+  for (const part of ['model', 'train'] as const) {
+    const x = a[part] as unknown as Record<string, unknown>;
+    const y = b[part] as unknown as Record<string, unknown>;
+    for (const k of new Set([...Object.keys(x), ...Object.keys(y)])) {
+      if (JSON.stringify(x[k]) !== JSON.stringify(y[k])) return `${part}.${k}: ${JSON.stringify(x[k])} there, ${JSON.stringify(y[k])} here`;
+    }
+  }
+  return null;
 }
-const postData = await post.checkpoint();
-const postSeconds = post.seconds;
-const finalFlow = post.history.at(-1)?.loss ?? null;
-post.dispose();
 
-// 4. the recorded evaluation
+async function trainWithTwin(): Promise<Trained> {
+  const shardsDir = join(runsDir, 'shards');
+  const shardsIO = await nodeCheckpointIO(shardsDir);
+  // One batch per step, read DEMO_TWIN.accum times over (--cycle): 4.2 GB of shards rather than 17.
+  const batches = config.train.steps;
+  if (!(await shardsIO.exists('shards.json'))) {
+    log(`shards: ${batches} batches of the pre-training stream into ${shardsDir}`);
+    const trainer = await Pretrainer.create(rt, config, reader, { onProgress: log });
+    try {
+      await saveCheckpoint(await nodeCheckpointIO(join(shardsDir, 'init')), await trainer.checkpoint());
+      let last = 0;
+      await exportShards(trainer, shardsIO, {
+        batches,
+        onProgress: (done, total) => {
+          if (performance.now() - last > 10_000 || done === total) {
+            last = performance.now();
+            log(`  shard ${done}/${total}`);
+          }
+        },
+      });
+    } finally {
+      trainer.dispose();
+    }
+  }
+  const preDir = join(runsDir, 'pretrain');
+  const preIO = await nodeCheckpointIO(preDir);
+  const resume = await preIO.exists('latest.json');
+  const have = resume ? await loadCheckpoint(preIO) : null;
+  const differs = have && trainingDiffers(have.config, config);
+  if (differs) cli.fail(`${preDir} holds a run of another config (${differs}); remove it or pass another --runs`);
+  if (!have || have.trainer.step < config.train.steps) {
+    log(`pre-training by the PyTorch twin: ${config.train.steps} steps of ${DEMO_TWIN.accum} batches of ${config.train.batchSize}${have ? ` from step ${have.trainer.step}` : ''} into ${preDir}`);
+    const code = await runTwin(
+      ['-m', 'prts_torch.train', '--shards', shardsDir, '--out', preDir, '--steps', String(config.train.steps), '--accum', String(DEMO_TWIN.accum), '--cycle', '--threads', '1', '--checkpoint-every', '250', '--log-every', String(args['log-every']), ...(resume ? ['--resume'] : [])],
+      { inherit: true },
+    );
+    if (code !== 0) {
+      log(`demo:train: the twin's training exited with code ${code}; rerun the same command to resume from its last checkpoint`);
+      process.exit(code);
+    }
+  }
+  const checkpoint = await loadCheckpoint(preIO);
+  const last = checkpoint.metrics.at(-1) as { bc?: number; engine?: string } | undefined;
+  return {
+    checkpoint,
+    training: {
+      pretrainSteps: checkpoint.trainer.step,
+      posttrainSteps: 0,
+      freezeBackbone: false,
+      pretrainSeconds: Math.round(Number(checkpoint.trainer.seconds ?? 0)),
+      posttrainSeconds: 0,
+      finalBc: last?.bc ?? null,
+      finalFlow: null,
+      adapter: last?.engine ?? 'PyTorch twin',
+      accum: DEMO_TWIN.accum,
+    },
+  };
+}
+
+async function trainWithEngine(): Promise<Trained> {
+  const preIO = await nodeCheckpointIO(join(runsDir, 'pretrain'));
+  const preResume = (await preIO.exists('latest.json')) ? await loadCheckpoint(preIO) : null;
+  const pre = await Pretrainer.create(rt, config, reader, { resume: preResume ? toResume(preResume) : undefined, onProgress: log });
+  if (!pre.done) {
+    log(`pre-training: ${config.train.steps} steps from step ${pre.completedSteps} into ${preIO.root}`);
+    const r = await runCheckpointedLoop(pre, { name: 'demo:train', out: preIO, logEvery: args['log-every'], checkpointEvery: config.train.checkpointEvery ?? 100, format: (m) => formatStep(m, config.train.steps) });
+    if (r.interrupted || r.exitCode) process.exit(r.interrupted ? 130 : r.exitCode);
+  }
+  const preData = await pre.checkpoint();
+  const preSeconds = pre.seconds;
+  const finalBc = pre.history.at(-1)?.bc ?? null;
+  pre.dispose();
+
+  const postIO = await nodeCheckpointIO(join(runsDir, 'posttrain'));
+  const postSource: CheckpointData = (await postIO.exists('latest.json')) ? await loadCheckpoint(postIO) : backboneCheckpoint(preData);
+  const post = await PostTrainRun.create(rt, postSource, reader, { steps: args['post-steps'], freezeBackbone: DEMO_POSTTRAIN.freezeBackbone, onProgress: log });
+  if (!post.done) {
+    log(`post-training: ${args['post-steps']} steps from step ${post.completedSteps} into ${postIO.root}`);
+    const r = await runCheckpointedLoop(post, {
+      name: 'demo:train',
+      out: postIO,
+      logEvery: args['log-every'],
+      checkpointEvery: 100,
+      format: (m) => `post step ${m.step + 1}/${args['post-steps']}  flow ${m.loss.toFixed(4)}  ${Math.round(m.ms)} ms  eta ${m.etaSec === null ? '-' : formatDuration(m.etaSec)}`,
+    });
+    if (r.interrupted || r.exitCode) process.exit(r.interrupted ? 130 : r.exitCode);
+  }
+  const checkpoint = await post.checkpoint();
+  const training: DemoRecord['training'] = {
+    pretrainSteps: config.train.steps,
+    posttrainSteps: args['post-steps'],
+    freezeBackbone: DEMO_POSTTRAIN.freezeBackbone,
+    pretrainSeconds: Math.round(preSeconds),
+    posttrainSeconds: Math.round(post.seconds),
+    finalBc,
+    finalFlow: post.history.at(-1)?.loss ?? null,
+    adapter: engineAdapter,
+  };
+  post.dispose();
+  return { checkpoint, training };
+}
+
+const trained = recipe === 'twin' ? await trainWithTwin() : await trainWithEngine();
+
+// 4. the recorded evaluation: every way of acting the recipe offers, the best one ships
+interface Way {
+  mode: DemoMode;
+  select?: DemoSelect;
+}
+const label = (w: Way) => `${w.mode}${w.select ? `, best of ${w.select.candidates} on the first ${w.select.selectCalls} re-plan(s)` : ''}`;
+const ways: Way[] =
+  recipe === 'twin'
+    ? [{ mode: 'ar' }, { mode: 'ar', select: { ...DEMO_TWIN.select } }]
+    : (args.mode === 'best' ? (['dit', 'ar'] as const) : [args.mode as DemoMode]).map((mode) => ({ mode }));
 const successesOf = (r: EvalResults) => r.episodes.filter((e) => e.success).length;
-const modes: DemoMode[] = args.mode === 'best' ? ['dit', 'ar'] : [args.mode as DemoMode];
-const results = new Map<DemoMode, EvalResults>();
-for (const mode of modes) {
-  log(`evaluating the ${mode} head on held-out initial states ${DEMO_EVAL.initStates.join(',')} of every reach task`);
-  const policy = await prtsPolicyFromCheckpoint(postData, { rt, mode, name: `${DEMO_NAME} (${mode})` });
+const results: EvalResults[] = [];
+for (const w of ways) {
+  log(`evaluating ${label(w)} on held-out initial states ${DEMO_EVAL.initStates.join(',')} of every reach task`);
+  const policy = await prtsPolicyFromCheckpoint(trained.checkpoint, { rt, mode: w.mode, name: `${DEMO_NAME} (${label(w)})`, ...(w.select ?? {}) });
   try {
     const r = await evaluate(policy, { ...DEMO_EVAL, envsPerBatch: 12, camera: { width: config.model.imageSize, height: config.model.imageSize, device: rt.device } });
-    results.set(mode, r);
-    log(`  ${mode}: ${successesOf(r)}/${r.episodes.length}`);
+    results.push(r);
+    log(`  ${label(w)}: ${successesOf(r)}/${r.episodes.length}`);
   } finally {
     policy.dispose();
   }
 }
-const wins = (m: DemoMode) => successesOf(results.get(m)!);
-const mode = modes.reduce((a, b) => (wins(b) > wins(a) ? b : a));
-const res = results.get(mode)!;
+// First wins ties: the DiT (PRTS's deployed head) before AR, the plain policy before selection.
+const best = results.reduce((b, r, i) => (successesOf(r) > successesOf(results[b]) ? i : b), 0);
+const chosen = ways[best];
 
 // 5. what ships
 const record: DemoRecord = {
@@ -142,29 +282,28 @@ const record: DemoRecord = {
   archive: DEMO_ARCHIVE,
   dataset: DEMO_DATASET,
   command: 'npm run demo:train',
+  recipe,
   config,
-  training: {
-    pretrainSteps: config.train.steps,
-    posttrainSteps: args['post-steps'],
-    freezeBackbone: DEMO_POSTTRAIN.freezeBackbone,
-    pretrainSeconds: Math.round(preSeconds),
-    posttrainSeconds: Math.round(postSeconds),
-    finalBc,
-    finalFlow,
-    adapter,
+  training: trained.training,
+  eval: {
+    ...demoEvalOf(results[best]),
+    mode: chosen.mode,
+    ...(chosen.select ? { select: chosen.select } : {}),
+    compared: ways.map((w, i) => ({ mode: w.mode, ...(w.select ? { select: w.select } : {}), successes: successesOf(results[i]), n: results[i].episodes.length })),
   },
-  eval: { ...demoEvalOf(res), mode, compared: modes.map((m) => ({ mode: m, successes: wins(m), n: results.get(m)!.episodes.length })) },
 };
 const out = nodeIO(outDir);
-await out.writeFileAtomic(DEMO_ARCHIVE, await packWeights(postData));
+await out.writeFileAtomic(DEMO_ARCHIVE, await packWeights(trained.checkpoint));
 await out.writeFileAtomic(DEMO_RECORD, new TextEncoder().encode(JSON.stringify(record, null, 1) + '\n'));
 rt.destroy();
 const e = record.eval;
-log(`demo run: ${e.successes}/${e.n} = ${(100 * e.rate).toFixed(1)}% [${(100 * e.lo).toFixed(1)}, ${(100 * e.hi).toFixed(1)}] on held-out states; wrote ${join(outDir, DEMO_ARCHIVE)} and ${join(outDir, DEMO_RECORD)}`);
+log(`demo run: ${e.successes}/${e.n} = ${(100 * e.rate).toFixed(1)}% [${(100 * e.lo).toFixed(1)}, ${(100 * e.hi).toFixed(1)}] on held-out states (${label(chosen)}); wrote ${join(outDir, DEMO_ARCHIVE)} and ${join(outDir, DEMO_RECORD)}`);
 console.log(
   JSON.stringify({
     demo: DEMO_NAME,
-    mode,
+    recipe,
+    mode: chosen.mode,
+    select: chosen.select ?? null,
     success_rate: e.rate,
     compared: e.compared,
     successes: e.successes,

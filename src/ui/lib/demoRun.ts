@@ -37,6 +37,9 @@ export interface DemoDefaults {
   state: number;
   /** The head the recorded evaluation used (absent: the checkpoint's default, the DiT). */
   mode?: 'dit' | 'ar';
+  /** The recorded evaluation's value-guided selection (absent: the plain policy). */
+  candidates?: number;
+  selectCalls?: number;
 }
 
 export type DemoStatus = { status: 'checking' } | { status: 'ready'; defaults: DemoDefaults } | { status: 'absent'; why: string };
@@ -61,7 +64,7 @@ export function parseMarker(text: string | null): DemoDefaults | null {
   if (!text) return null;
   try {
     const m = JSON.parse(text) as Partial<DemoDefaults>;
-    const ok = typeof m.run === 'string' && typeof m.dataset === 'string' && typeof m.task === 'string' && Number.isInteger(m.state) && (m.mode === undefined || m.mode === 'dit' || m.mode === 'ar');
+    const ok = typeof m.run === 'string' && typeof m.dataset === 'string' && typeof m.task === 'string' && Number.isInteger(m.state) && (m.mode === undefined || m.mode === 'dit' || m.mode === 'ar') && (m.candidates === undefined || Number.isInteger(m.candidates)) && (m.selectCalls === undefined || Number.isInteger(m.selectCalls));
     return ok ? (m as DemoDefaults) : null;
   } catch {
     return null;
@@ -116,7 +119,7 @@ async function importOnce(deps: DemoDeps): Promise<DemoStatus> {
     await deps.importRun(bytes, runs);
   }
   const record = await fetchRecord(deps);
-  const defaults: DemoDefaults = { run: DEMO_RUN, dataset: DEMO_DATASET, ...demoEpisode(record), ...(record ? { mode: demoModeOf(record) } : {}) };
+  const defaults: DemoDefaults = { run: DEMO_RUN, dataset: DEMO_DATASET, ...demoEpisode(record), ...(record ? { mode: demoModeOf(record) } : {}), ...(record?.eval.select ? { candidates: record.eval.select.candidates, selectCalls: record.eval.select.selectCalls } : {}) };
   deps.storage.setItem(MARKER_KEY, JSON.stringify(defaults));
   return { status: 'ready', defaults };
 }

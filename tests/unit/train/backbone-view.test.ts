@@ -1,5 +1,5 @@
 /**
- * A post-trained run read through its backbone (backboneCheckpoint, used by CrlProbe for
+ * A post-trained run (or a weights-only one) read through its backbone (backboneCheckpoint, used by CrlProbe for
  * the Value and Embeddings tabs): with the backbone frozen during post-training, phi and
  * psi of the post-trained checkpoint equal those of the pre-training checkpoint it
  * started from, so the DiT neither breaks nor leaks into the value read-out.
@@ -69,4 +69,24 @@ test('CrlProbe reads a post-trained run; a frozen backbone gives the pre-trainin
   expect(Array.from(b.phi)).toEqual(Array.from(a.phi));
   expect(Array.from(b.psi)).toEqual(Array.from(a.psi));
   expect(b.value.every(Number.isFinite)).toBe(true);
+});
+
+test('a weights-only pre-training checkpoint (a shipped archive) reads like the full one', async () => {
+  const light = { ...pre, optimizer: [], optimizerSteps: {} };
+  const v = backboneCheckpoint(light);
+  expect(v.optimizer.length).toBe(2 * v.params.length);
+  expect(v.optimizer.every((t) => t.data.every((x) => x === 0))).toBe(true);
+  expect(Object.values(v.optimizerSteps).every((k) => k === 0)).toBe(true);
+  expect(v.params).toBe(pre.params);
+  const embed = async (ck: CheckpointData) => {
+    const probe = await CrlProbe.create(rt, ck, fx.reader);
+    try {
+      return await probe.embed(probe.episodeSamples(0).slice(0, 4));
+    } finally {
+      probe.dispose();
+    }
+  };
+  const [a, b] = [await embed(pre), await embed(light)];
+  expect(Array.from(b.phi)).toEqual(Array.from(a.phi));
+  expect(Array.from(b.psi)).toEqual(Array.from(a.psi));
 });

@@ -62,6 +62,9 @@ describe('checkpoint compatibility', () => {
     expect(() => checkRolloutSpec(spec({ maxSteps: 10_000 }))).toThrow(/maxSteps must be an integer in \[1, \d+\]/);
     expect(() => checkRolloutSpec(spec({ initState: 1000 }))).toThrow(/rollout initState must be an integer in \[0, 999\], got 1000/);
     expect(() => checkRolloutSpec(spec({ perturb: ['wind' as never] }))).toThrow(/unknown kind "wind"/);
+    expect(() => checkRolloutSpec(spec({ candidates: 0 }))).toThrow(/rollout candidates must be an integer in \[1, 64\], got 0/);
+    expect(() => checkRolloutSpec(spec({ candidates: 65 }))).toThrow(/rollout candidates/);
+    expect(() => checkRolloutSpec(spec({ candidates: 4, selectCalls: 0 }))).toThrow(/rollout selectCalls must be a positive integer, got 0/);
   });
 
   test('a rollout of an incompatible checkpoint fails before running', async () => {
@@ -132,6 +135,19 @@ describe('rollout', () => {
     expect(Array.from(b.actions)).toEqual(Array.from(a.actions));
     const c = await runRollout(rt, post.data, { ...s, seed: 4 }, { label: 'post' });
     expect(Array.from(c.actions)).not.toEqual(Array.from(a.actions));
+  });
+
+  test('value-guided selection: one proposal is the plain policy; selecting on the first re-plan is reproducible', async () => {
+    const s = spec({ mode: 'dit', task: ROLLOUT_TASKS[1], maxSteps: 4, executeSteps: 2 });
+    const plain = await runRollout(rt, post.data, s, { label: 'post' });
+    const one = await runRollout(rt, post.data, { ...s, candidates: 1 }, { label: 'post' });
+    expect(Array.from(one.actions)).toEqual(Array.from(plain.actions));
+    const sel = { ...s, candidates: 3, selectCalls: 1 };
+    const a = await runRollout(rt, post.data, sel, { label: 'post' });
+    const b = await runRollout(rt, post.data, sel, { label: 'post' });
+    expect(a.spec).toMatchObject({ candidates: 3, selectCalls: 1 });
+    expect(a.actions.every((v) => Number.isFinite(v))).toBe(true);
+    expect(Array.from(b.actions)).toEqual(Array.from(a.actions));
   });
 
   test("without an executeSteps of its own a rollout re-plans at the checkpoint's model.executeSteps, as the evaluation does", async () => {

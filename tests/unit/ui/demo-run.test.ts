@@ -6,7 +6,8 @@
  * (tests/e2e/app-demo.test.ts) runs the real files in the browser.
  */
 import { describe, expect, test } from 'vitest';
-import { DEMO_ARCHIVE, DEMO_DATASET, DEMO_RECORD, DEMO_RECORD_SCHEMA, demoModeOf, parseDemoRecord, type DemoEpisode, type DemoRecord } from '../../../src/train/demo-run.ts';
+import { readFileSync } from 'node:fs';
+import { DEMO_ARCHIVE, DEMO_DATASET, DEMO_RECORD, DEMO_RECORD_SCHEMA, DEMO_TWIN, demoModeOf, demoPolicyOptions, demoTwinConfig, parseDemoRecord, type DemoEpisode, type DemoRecord } from '../../../src/train/demo-run.ts';
 import { episodeSeed } from '../../../src/train/eval-plan.ts';
 import { DEMO_RUN, DEMO_URL, demoEpisode, ensureDemoRun, parseMarker, type DemoDeps } from '../../../src/ui/lib/demoRun.ts';
 import { demoSimParams, parsePolicyParams } from '../../../src/ui/tabs/sim/policyParams.ts';
@@ -159,7 +160,7 @@ describe('the Sim tab shows an episode the demo succeeded on', () => {
     const seed = episodeSeed(0, 'reach/touch_red', 0, 'nominal');
     expect(seed).toBeGreaterThan(2 ** 31); // past the old URL clamp: the full 32-bit range is kept
     expect(params).toEqual({ suite: 'reach', task: 'reach/touch_red', policy: DEMO_RUN, pseed: String(seed) });
-    expect(parsePolicyParams(params)).toEqual({ policy: DEMO_RUN, mode: null, steps: 0, pseed: seed, exec: 0 });
+    expect(parsePolicyParams(params)).toEqual({ policy: DEMO_RUN, mode: null, steps: 0, pseed: seed, exec: 0, cand: 0, selcalls: 0 });
     expect(parseSimParams(params, listSuites())).toMatchObject({ suite: 'reach', task: 'reach/touch_red', state: 0, perturb: [] });
   });
 
@@ -167,6 +168,12 @@ describe('the Sim tab shows an episode the demo succeeded on', () => {
     const p = demoSimParams({ run: DEMO_RUN, dataset: DEMO_DATASET, task: 'reach/touch_red', state: 0, mode: 'ar' });
     const params = Object.fromEntries(Object.entries(p).filter(([, v]) => v !== null).map(([k, v]) => [k, String(v)]));
     expect(parsePolicyParams(params).mode).toBe('ar');
+  });
+
+  test('the demo URL asks for the recorded value-guided selection', () => {
+    const p = demoSimParams({ run: DEMO_RUN, dataset: DEMO_DATASET, task: 'reach/touch_red', state: 0, mode: 'ar', candidates: 8, selectCalls: 1 });
+    const params = Object.fromEntries(Object.entries(p).filter(([, v]) => v !== null).map(([k, v]) => [k, String(v)]));
+    expect(parsePolicyParams(params)).toMatchObject({ mode: 'ar', cand: 8, selcalls: 1 });
   });
 });
 
@@ -177,6 +184,34 @@ describe('the demo record names its head', () => {
     expect(demoModeOf({ eval: { ...r.eval, mode: 'ar' } })).toBe('ar');
     expect(parseDemoRecord(JSON.parse(JSON.stringify({ ...r, eval: { ...r.eval, mode: 'ar' } }))).eval.mode).toBe('ar');
     expect(() => parseDemoRecord({ ...r, eval: { ...r.eval, mode: 'fast' } })).toThrow(/field 'eval.mode' must be 'dit' or 'ar', got "fast"/);
+  });
+
+  test('the selection a record acts with: checked by field, and handed to the policy', () => {
+    const r = record([{ success: true }]);
+    const sel = { ...r, eval: { ...r.eval, mode: 'ar' as const, select: { candidates: 8, temperature: 1, selectCalls: 1 } } };
+    expect(demoPolicyOptions(parseDemoRecord(JSON.parse(JSON.stringify(sel))))).toEqual({ mode: 'ar', candidates: 8, temperature: 1, selectCalls: 1 });
+    expect(demoPolicyOptions(r)).toEqual({ mode: 'dit' });
+    const bad = (select: unknown) => () => parseDemoRecord({ ...r, eval: { ...r.eval, select } });
+    expect(bad({ candidates: 0, temperature: 1, selectCalls: 1 })).toThrow(/field 'eval.select.candidates' must be an integer in 1..64, got 0/);
+    expect(bad({ candidates: 8, temperature: 0, selectCalls: 1 })).toThrow(/field 'eval.select.temperature' must be a positive number/);
+    expect(bad({ candidates: 8, temperature: 1, selectCalls: 0.5 })).toThrow(/field 'eval.select.selectCalls' must be a positive integer/);
+    expect(bad(null)).toThrow(/field 'eval.select' must be an object/);
+    expect(() => parseDemoRecord({ ...r, recipe: 'cloud' })).toThrow(/field 'recipe' must be 'twin' or 'engine', got "cloud"/);
+  });
+
+  test("the twin recipe's config is docs/configs/reach-goal-crl.json (round 9's) but for its name", () => {
+    const doc = JSON.parse(readFileSync('docs/configs/reach-goal-crl.json', 'utf8'));
+    const c = demoTwinConfig(0);
+    expect({ model: c.model, train: c.train }).toEqual({ model: doc.model, train: doc.train });
+    expect(demoTwinConfig(3).train.seed).toBe(3);
+    expect(DEMO_TWIN.steps).toBe(c.train.steps);
+  });
+
+  test('a first open with a selecting record preselects its selection', async () => {
+    const base = record([{ success: true }]);
+    const rec = { ...base, eval: { ...base.eval, mode: 'ar' as const, select: { candidates: 8, temperature: 1, selectCalls: 1 } } };
+    const w = world({ [DEMO_URL + DEMO_ARCHIVE]: archive, [DEMO_URL + DEMO_RECORD]: json(rec) });
+    expect(await ensureDemoRun(w.deps)).toMatchObject({ status: 'ready', defaults: { run: DEMO_RUN, mode: 'ar', candidates: 8, selectCalls: 1 } });
   });
 
   test('a first open with an AR record preselects the AR head', async () => {

@@ -103,6 +103,20 @@ export function PolicyPanel({ sel, pol, setPol, job }: {
               <input id="sim-policy-exec" type="number" min={0} value={pol.exec} onChange={(e) => setPol({ exec: Math.max(0, Math.round(Number(e.target.value) || 0)) })} disabled={job.running} />
               <span className="hint">actions per chunk before re-planning; 0 = the whole chunk{current?.peek ? ` (${current.peek.config.model.chunkLength})` : ''}</span>
             </div>
+            <label htmlFor="sim-policy-cand">proposals</label>
+            <div className="field">
+              <input id="sim-policy-cand" type="number" min={0} max={64} value={pol.cand} onChange={(e) => setPol({ cand: Math.max(0, Math.min(64, Math.round(Number(e.target.value) || 0))) })} disabled={job.running} data-testid="sim-policy-cand" />
+              <span className="hint">value-guided selection: propose this many chunks and execute the one the CRL critic rates highest; 0 or 1 = the plain policy{current?.peek && !current.peek.config.train.lambdaCrl ? ' (this checkpoint has no CRL critic)' : ''}</span>
+            </div>
+            {pol.cand > 1 && (
+              <>
+                <label htmlFor="sim-policy-selcalls">select on</label>
+                <div className="field">
+                  <input id="sim-policy-selcalls" type="number" min={0} value={pol.selcalls} onChange={(e) => setPol({ selcalls: Math.max(0, Math.round(Number(e.target.value) || 0)) })} disabled={job.running} data-testid="sim-policy-selcalls" />
+                  <span className="hint">the first this-many re-plans, then the plain policy; 0 = every re-plan</span>
+                </div>
+              </>
+            )}
             <label htmlFor="sim-policy-seed">rollout seed</label>
             <input id="sim-policy-seed" type="number" min={0} value={pol.pseed} onChange={(e) => setPol({ pseed: Math.max(0, Math.round(Number(e.target.value) || 0)) })} disabled={job.running} data-testid="sim-policy-seed" />
           </>

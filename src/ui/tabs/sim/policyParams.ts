@@ -1,5 +1,5 @@
 /**
- * The Sim tab's policy choice in the URL (#/sim?...&policy=&mode=&steps=&pseed=&exec=),
+ * The Sim tab's policy choice in the URL (#/sim?...&policy=&mode=&steps=&pseed=&exec=&cand=&selcalls=),
  * beside the scene (simParams.ts), and the pure rules around it: which modes a
  * checkpoint offers and the rollout job's spec. Unit-tested in
  * tests/unit/ui/sim-rollout.test.ts; a shared link reproduces the same rollout.
@@ -25,6 +25,10 @@ export interface PolicySelection {
   pseed: number;
   /** Actions executed per chunk before re-planning; 0 = the whole chunk. */
   exec: number;
+  /** Value-guided selection: proposals per re-plan; 0 or 1 = the plain policy. */
+  cand: number;
+  /** With cand > 1: select on the first this-many re-plans; 0 = every re-plan. */
+  selcalls: number;
 }
 
 /** The rollout spec's range: evaluation episode seeds are 32-bit hashes (episodeSeed). */
@@ -38,11 +42,13 @@ export function parsePolicyParams(params: Record<string, string>): PolicySelecti
     steps: intParam(params, 'steps', 0, 0, 10_000),
     pseed: intParam(params, 'pseed', 0, 0, MAX_SEED),
     exec: intParam(params, 'exec', 0, 0, 256),
+    cand: intParam(params, 'cand', 0, 0, 64),
+    selcalls: intParam(params, 'selcalls', 0, 0, 10_000),
   };
 }
 
 export function policyParamUpdates(p: PolicySelection): Record<string, string | number | null> {
-  return { policy: p.policy || null, mode: p.mode, steps: p.steps || null, pseed: p.pseed || null, exec: p.exec || null };
+  return { policy: p.policy || null, mode: p.mode, steps: p.steps || null, pseed: p.pseed || null, exec: p.exec || null, cand: p.cand > 1 ? p.cand : null, selcalls: p.cand > 1 && p.selcalls ? p.selcalls : null };
 }
 
 export interface ModeChoice {
@@ -81,6 +87,7 @@ export function rolloutSpecFor(sel: SimSelection, p: PolicySelection, mode: Roll
     seed: p.pseed,
     ...(p.steps ? { maxSteps: p.steps } : {}),
     ...(p.exec ? { executeSteps: p.exec } : {}),
+    ...(p.cand > 1 ? { candidates: p.cand, ...(p.selcalls ? { selectCalls: p.selcalls } : {}) } : {}),
   };
 }
 
@@ -105,7 +112,9 @@ export function rolloutMatches(r: { checkpoint: string; spec: RolloutSpec }, sel
     a.perturbSeed === want.perturbSeed &&
     a.seed === want.seed &&
     a.maxSteps === want.maxSteps &&
-    a.executeSteps === want.executeSteps
+    a.executeSteps === want.executeSteps &&
+    a.candidates === want.candidates &&
+    a.selectCalls === want.selectCalls
   );
 }
 
@@ -118,6 +127,6 @@ export function demoSimParams(d: DemoDefaults): Record<string, string | number |
   const pseed = episodeSeed(DEMO_EVAL.seed, d.task, d.state, 'nominal');
   return {
     ...simParamUpdates({ suite: getTask(d.task).suite, task: d.task, state: d.state, perturb: [], seed: 0 }),
-    ...policyParamUpdates({ policy: d.run, mode: d.mode ?? null, steps: 0, pseed, exec: 0 }),
+    ...policyParamUpdates({ policy: d.run, mode: d.mode ?? null, steps: 0, pseed, exec: 0, cand: d.candidates ?? 0, selcalls: d.selectCalls ?? 0 }),
   };
 }
