@@ -55,15 +55,17 @@ test('the backbone view of a post-training checkpoint: no DiT, zero moments, a p
   expect(v.dit).toBeUndefined();
 });
 
+/** phi, psi and V of the first four samples of episode 0, read through CrlProbe. */
+async function embed(ck: CheckpointData) {
+  const probe = await CrlProbe.create(rt, ck, fx.reader);
+  try {
+    return await probe.embed(probe.episodeSamples(0).slice(0, 4));
+  } finally {
+    probe.dispose();
+  }
+}
+
 test('CrlProbe reads a post-trained run; a frozen backbone gives the pre-training phi and psi', async () => {
-  const embed = async (ck: CheckpointData) => {
-    const probe = await CrlProbe.create(rt, ck, fx.reader);
-    try {
-      return await probe.embed(probe.episodeSamples(0).slice(0, 4));
-    } finally {
-      probe.dispose();
-    }
-  };
   const a = await embed(pre);
   const b = await embed(post);
   expect(Array.from(b.phi)).toEqual(Array.from(a.phi));
@@ -78,14 +80,6 @@ test('a weights-only pre-training checkpoint (a shipped archive) reads like the 
   expect(v.optimizer.every((t) => t.data.every((x) => x === 0))).toBe(true);
   expect(Object.values(v.optimizerSteps).every((k) => k === 0)).toBe(true);
   expect(v.params).toBe(pre.params);
-  const embed = async (ck: CheckpointData) => {
-    const probe = await CrlProbe.create(rt, ck, fx.reader);
-    try {
-      return await probe.embed(probe.episodeSamples(0).slice(0, 4));
-    } finally {
-      probe.dispose();
-    }
-  };
   const [a, b] = [await embed(pre), await embed(light)];
   expect(Array.from(b.phi)).toEqual(Array.from(a.phi));
   expect(Array.from(b.psi)).toEqual(Array.from(a.psi));
