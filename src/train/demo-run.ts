@@ -1,7 +1,7 @@
 /**
  * The pre-trained demo run shipped with the app (issue 10 item 5, DESIGN.md 9): a PRTS
  * policy trained on the CPU-sized reach suite with the `cpu` preset, made by one command
- * (`npm run demo:train`, src/train/cli/demo-train.ts). On first open the Sim, Value and
+ * (`npm run demo:train`, src/twin/cli/demo-train.ts). On first open the Sim, Value and
  * Embeddings tabs preselect it and its held-out dataset, so a newcomer sees a policy
  * succeed, a rising value curve and separated t-SNE clusters without training anything.
  *

@@ -22,7 +22,8 @@
  * The engine recipe (round 3's; no PyTorch needed): 240 training episodes (states
  * 10-49), the `cpu` preset pre-trained by the WebGPU engine into <runs>/pretrain, a DiT
  * post-training into <runs>/posttrain, and the better of the DiT and AR heads.
- * The last line is a JSON summary.
+ * The last line is a JSON summary. It lives with the twin (layer 5, DESIGN.md 1) because
+ * its default recipe drives the twin; the engine recipe only needs src/train.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,10 +34,10 @@ import { openRuntime } from '../../engine/autotune.ts';
 import { PRESETS, type WorkbenchConfig } from '../../model/config.ts';
 import { generateDemos } from '../../sim/demos.ts';
 import { listTasks } from '../../sim/tasks/suites.ts';
-import { exportShards } from '../../twin/export.ts';
-import { runTwin, twinAvailable } from '../../twin/python.ts';
-import { loadCheckpoint, saveCheckpoint, toResume, type CheckpointData } from '../checkpoint.ts';
-import { nodeCheckpointIO } from '../checkpoint-node.ts';
+import { exportShards } from '../export.ts';
+import { runTwin, twinAvailable } from '../python.ts';
+import { loadCheckpoint, saveCheckpoint, toResume, type CheckpointData } from '../../train/checkpoint.ts';
+import { nodeCheckpointIO } from '../../train/checkpoint-node.ts';
 import {
   DEMO_ARCHIVE,
   DEMO_DATASET,
@@ -52,14 +53,14 @@ import {
   type DemoRecipe,
   type DemoRecord,
   type DemoSelect,
-} from '../demo-run.ts';
-import { evaluate } from '../eval.ts';
-import type { EvalResults } from '../eval-results.ts';
-import { prtsPolicyFromCheckpoint } from '../inference.ts';
-import { formatDuration, formatStep } from '../metrics.ts';
-import { backboneCheckpoint, PostTrainRun } from '../posttrain.ts';
-import { Pretrainer } from '../pretrain.ts';
-import { runCheckpointedLoop } from './checkpointed-loop.ts';
+} from '../../train/demo-run.ts';
+import { evaluate } from '../../train/eval.ts';
+import type { EvalResults } from '../../train/eval-results.ts';
+import { prtsPolicyFromCheckpoint } from '../../train/inference.ts';
+import { formatDuration, formatStep } from '../../train/metrics.ts';
+import { backboneCheckpoint, PostTrainRun } from '../../train/posttrain.ts';
+import { Pretrainer } from '../../train/pretrain.ts';
+import { runCheckpointedLoop } from '../../train/cli/checkpointed-loop.ts';
 
 /** Post-training of the engine recipe: the DiT alone on the CRL-trained backbone, so the Value and Embeddings tabs read the same backbone the policy uses. */
 export const DEMO_POSTTRAIN = { steps: 600, freezeBackbone: true } as const;
