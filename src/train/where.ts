@@ -34,6 +34,12 @@ export interface Landing {
   nearestDistance: number;
   /** Horizontal distance from the touchdown point to the nearest object the goal names (m; null when the goal names none). */
   goalDistance: number | null;
+  /**
+   * Touchdown minus that goal object in the horizontal plane (m), and its component along
+   * the direction from the tool's start to the object: negative = came down short of it,
+   * positive = beyond it. Null when the goal names no object.
+   */
+  goalOffset: { dx: number; dy: number; along: number } | null;
 }
 
 export interface WhereOptions {
@@ -63,6 +69,7 @@ export async function whereEpisodesWent(episodes: readonly EpisodeResult[], o: W
     try {
       world.reset(cfg.init);
       let lowest: [number, number, number] = [0, 0, Infinity];
+      const start = world.proprio().eePos;
       const names = cfg.scene.objects.map((x) => x.name);
       // Objects where they stood at that moment: a policy sliding along the table pushes them.
       const snapshot = () => new Map(names.map((n) => [n, world.objectPos(n)] as const));
@@ -103,6 +110,14 @@ export async function whereEpisodesWent(episodes: readonly EpisodeResult[], o: W
       }
       const goals = goalObjects(cfg.goal, new Set(names));
       const goalDistance = goals.length ? Math.min(...goals.map(flat)) : null;
+      let goalOffset: Landing['goalOffset'] = null;
+      if (goals.length) {
+        const g = objectsThen.get(goals.reduce((a, b) => (flat(b) < flat(a) ? b : a)))!;
+        const [dx, dy] = [at[0] - g[0], at[1] - g[1]];
+        const [ux, uy] = [g[0] - start[0], g[1] - start[1]];
+        const norm = Math.hypot(ux, uy) || 1;
+        goalOffset = { dx, dy, along: (dx * ux + dy * uy) / norm };
+      }
       const kind: LandingKind = e.success
         ? 'success'
         : nearestDistance > radius
@@ -110,12 +125,22 @@ export async function whereEpisodesWent(episodes: readonly EpisodeResult[], o: W
           : goals.includes(nearest)
             ? 'goal_object'
             : 'other_object';
-      out.push({ index: e.index, taskId: e.taskId, initState: e.initState, perturbation: e.perturbation, kind, lowest, touchdown: at, nearest, nearestDistance, goalDistance });
+      out.push({ index: e.index, taskId: e.taskId, initState: e.initState, perturbation: e.perturbation, kind, lowest, touchdown: at, nearest, nearestDistance, goalDistance, goalOffset });
     } finally {
       world.delete();
     }
   }
   return out;
+}
+
+/**
+ * Mean offset from the named object over the landings that came down within `within` m of
+ * it (successes included): a systematic `along` < 0 is a policy that stops short.
+ */
+export function meanGoalOffset(landings: readonly Landing[], within: number): { within: number; n: number; dx: number | null; dy: number | null; along: number | null } {
+  const near = landings.filter((l) => l.goalOffset && l.goalDistance !== null && l.goalDistance <= within);
+  const mean = (f: (l: Landing) => number) => (near.length ? near.reduce((a, l) => a + f(l), 0) / near.length : null);
+  return { within, n: near.length, dx: mean((l) => l.goalOffset!.dx), dy: mean((l) => l.goalOffset!.dy), along: mean((l) => l.goalOffset!.along) };
 }
 
 /** Counts of each kind, in a fixed order. */

@@ -9,15 +9,21 @@ import { getInitState, getTask, World } from '../../../src/sim/index';
 import { evaluate } from '../../../src/train/eval';
 import type { EpisodeResult } from '../../../src/train/eval-results';
 import { ExpertPolicy } from '../../../src/train/policy';
-import { landingCounts, whereEpisodesWent } from '../../../src/train/where';
+import { landingCounts, meanGoalOffset, whereEpisodesWent } from '../../../src/train/where';
 
-/** Steers the tool over `name` and down onto it with a clipped P-controller on the EE position. */
-async function descendOnto(taskId: string, state: number, name: string): Promise<number[][]> {
+/**
+ * Steers the tool over `name` (or over a point `shift` m beyond it along the line from the
+ * tool's start, negative = short of it) and down, with a clipped P-controller on the EE position.
+ */
+async function descendOnto(taskId: string, state: number, name: string, shift = 0): Promise<number[][]> {
   const task = getTask(taskId);
   const w = await World.create(task, { objects: task.objects, fixtures: task.fixtures });
   try {
     w.reset(getInitState(task, state));
-    const q = w.objectPos(name);
+    const o = w.objectPos(name);
+    const s0 = w.proprio().eePos;
+    const n = Math.hypot(o[0] - s0[0], o[1] - s0[1]);
+    const q = [o[0] + (shift * (o[0] - s0[0])) / n, o[1] + (shift * (o[1] - s0[1])) / n, o[2]];
     const actions: number[][] = [];
     for (let t = 0; t < 40; t++) {
       const p = w.proprio().eePos;
@@ -68,6 +74,30 @@ describe('eval:where', () => {
     expect(landings[3].touchdown).toEqual(landings[3].lowest);
     expect(landings[2].touchdown[2]).toBeLessThan(0.08);
     expect(landingCounts(landings)).toEqual({ success: 2, goal_object: 0, other_object: 1, no_object: 1 });
+  });
+
+  test('the offset from the named object, along the approach: short is negative, beyond is positive', async () => {
+    const short = await descendOnto('reach/touch_red', 4, 'red_block', -0.06);
+    const beyond = await descendOnto('reach/touch_red', 5, 'red_block', 0.06);
+    const landings = await whereEpisodesWent([
+      episode({ index: 0, initState: 4, actions: short, steps: short.length }),
+      episode({ index: 1, initState: 5, actions: beyond, steps: beyond.length }),
+    ]);
+    expect(landings.map((l) => l.kind)).toEqual(['no_object', 'no_object']);
+    const [a, b] = landings.map((l) => l.goalOffset!);
+    expect(a.along).toBeLessThan(-0.045);
+    expect(a.along).toBeGreaterThan(-0.075);
+    expect(b.along).toBeGreaterThan(0.045);
+    expect(b.along).toBeLessThan(0.075);
+    // along is a component of (dx, dy), and (dx, dy) is as long as goalDistance.
+    landings.forEach((l) => {
+      expect(Math.abs(l.goalOffset!.along)).toBeLessThanOrEqual(Math.hypot(l.goalOffset!.dx, l.goalOffset!.dy) + 1e-9);
+      expect(Math.hypot(l.goalOffset!.dx, l.goalOffset!.dy)).toBeCloseTo(l.goalDistance!, 9);
+    });
+    const m = meanGoalOffset(landings, 0.09);
+    expect(m.n).toBe(2);
+    expect(m.along).toBeCloseTo((a.along + b.along) / 2, 12);
+    expect(meanGoalOffset(landings, 0.01)).toEqual({ within: 0.01, n: 0, dx: null, dy: null, along: null });
   });
 
   test('a replay that contradicts the recorded outcome, an episode without actions and a bad radius are refused', async () => {
