@@ -289,25 +289,22 @@ export class PrtsInference {
     this.stats.calls++;
     this.stats.chunks += inputs.length;
     if (selecting.every((s) => s === selecting[0])) return this.proposeGroup(inputs, selecting[0] ? C : 1, C);
-    // Episodes past their selection budget run the plain policy; their rows repeat the
-    // one chunk C times with NaN values so the proposal keeps its [inputs x C] shape.
-    const idx = (want: boolean) => inputs.flatMap((_, b) => (selecting[b] === want ? [b] : []));
-    const [sel, plain] = [idx(true), idx(false)];
-    const a = await this.proposeGroup(sel.map((b) => inputs[b]), C, C);
-    const p = await this.proposeGroup(plain.map((b) => inputs[b]), 1, C);
+    // Episodes past their selection budget run the plain policy; proposeGroup reports both
+    // groups in the [inputs x C] shape (plain rows repeat their chunk, with NaN values).
     const chunks: Float32Array[] = new Array(inputs.length * C);
-    const values = new Float32Array(inputs.length * C).fill(Number.NaN);
-    const chosen = new Array<number>(inputs.length).fill(0);
-    sel.forEach((b, i) => {
-      for (let k = 0; k < C; k++) {
-        chunks[b * C + k] = a.chunks[i * C + k];
-        values[b * C + k] = a.values![i * C + k];
-      }
-      chosen[b] = a.chosen[i];
-    });
-    plain.forEach((b, i) => {
-      for (let k = 0; k < C; k++) chunks[b * C + k] = p.chunks[i];
-    });
+    const values = new Float32Array(inputs.length * C);
+    const chosen = new Array<number>(inputs.length);
+    for (const want of [true, false]) {
+      const idx = inputs.flatMap((_, b) => (selecting[b] === want ? [b] : []));
+      const g = await this.proposeGroup(idx.map((b) => inputs[b]), want ? C : 1, C);
+      idx.forEach((b, i) => {
+        for (let k = 0; k < C; k++) {
+          chunks[b * C + k] = g.chunks[i * C + k];
+          values[b * C + k] = g.values![i * C + k];
+        }
+        chosen[b] = g.chosen[i];
+      });
+    }
     return { candidates: C, chunks, values, chosen };
   }
 

@@ -338,6 +338,15 @@ describe('PRTS checkpoint policy', () => {
       expect(mixed.chosen[1]).toBe(0);
       const acted = await once.act(inputs());
       expect(acted.map((c) => Array.from(c))).toEqual(greedy);
+      // Two plain episodes beside a selecting one: each plain row holds its own episode's chunk.
+      const three = [...inputs(), { ...inputs()[0], envId: 2 }];
+      await once.reset(episodes([3, 4, 5]));
+      await once.inference.propose(three);
+      await once.reset(episodes([3]));
+      const m3 = await once.inference.propose(three);
+      expect(m3.chunks.slice(4, 8).map((c) => Array.from(c))).toEqual([greedy[1], greedy[1], greedy[1], greedy[1]]);
+      expect(m3.chunks.slice(8, 12).map((c) => Array.from(c))).toEqual([greedy[0], greedy[0], greedy[0], greedy[0]]);
+      expect(m3.chosen.slice(1)).toEqual([0, 0]);
     } finally {
       plain.dispose();
       always.dispose();
