@@ -124,6 +124,14 @@ export interface PrtsPolicyOptions {
    * letting the policy continue the motion it sees commits to one target.
    */
   selectCalls?: number;
+  /**
+   * With candidates > 1: score the proposals with this checkpoint's CRL critic instead of
+   * the policy's own (which the policy then need not have). At CPU scale a BC-only run moves
+   * better and a CRL run's critic binds the instruction better (docs/results.md round 10);
+   * this combines them. The critic must read the same tokens and images: the same
+   * tokenizers, vision settings and chunk length (refused otherwise).
+   */
+  critic?: CheckpointData;
   /** Policy name (default "prts-<mode>(step N)"). */
   name?: string;
 }
@@ -213,7 +221,18 @@ export class PrtsInference {
     readonly bundle: TokenizerBundle,
     readonly model: PrtsModel,
     readonly dit: { dit: Dit; store: ParamStore } | null,
-    readonly opts: { mode: PrtsPolicyMode; steps: number; seed: number; maxArTokens: number; kvCache: boolean; constrainLength: boolean; ownRuntime: boolean; select: ValueSelectOptions },
+    readonly opts: {
+      mode: PrtsPolicyMode;
+      steps: number;
+      seed: number;
+      maxArTokens: number;
+      kvCache: boolean;
+      constrainLength: boolean;
+      ownRuntime: boolean;
+      select: ValueSelectOptions;
+      /** Another checkpoint's model that scores the candidates (PrtsPolicyOptions.critic); owned and disposed by this one. */
+      critic: PrtsInference | null;
+    },
   ) {
     this.mode = opts.mode;
     this.horizon = data.config.model.chunkLength;
@@ -316,7 +335,7 @@ export class PrtsInference {
     let values: Float32Array | null = null;
     let chosen = inputs.map(() => 0);
     if (C > 1) {
-      values = await this.candidateValues(inputs, features, made.fast);
+      values = await (this.opts.critic ?? this).candidateValues(inputs, features, made.fast);
       chosen = bestByValue(values, C);
       this.stats.valueSelected += chosen.length;
       this.stats.valueOverrode += chosen.filter((k) => k !== 0).length;
@@ -602,6 +621,7 @@ export class PrtsInference {
     this.dit?.dit.dispose();
     this.dit?.store.dispose();
     this.model.store.dispose();
+    this.opts.critic?.dispose();
     if (this.opts.ownRuntime) this.model.rt.destroy();
   }
 }
@@ -661,13 +681,16 @@ export async function prtsPolicyFromCheckpoint(data: CheckpointData, opts: PrtsP
   } catch (e) {
     throw new InferenceError((e as Error).message);
   }
-  if (select.candidates > 1 && !data.trainer.withCrl) {
-    throw new InferenceError(`candidates ${select.candidates}: value-guided selection needs the CRL critic, and this checkpoint's backbone was trained without CRL`);
+  if (opts.critic) checkCritic(data, opts.critic, select.candidates);
+  else if (select.candidates > 1 && !data.trainer.withCrl) {
+    throw new InferenceError(`candidates ${select.candidates}: value-guided selection needs the CRL critic, and this checkpoint's backbone was trained without CRL (or give a critic: another checkpoint's CRL critic)`);
   }
   const rt = opts.rt ?? (await openRuntime());
   let model: PrtsModel | null = null;
   let dit: { dit: Dit; store: ParamStore } | null = null;
+  let critic: PrtsPolicy | null = null;
   try {
+    if (opts.critic) critic = await prtsPolicyFromCheckpoint(opts.critic, { mode: 'ar', rt });
     model = new PrtsModel(rt, prtsConfigOf(cfg, bundle.vocab.size));
     applyParams(model.store, data.params.filter((t) => !t.name.startsWith('dit.')));
     if (mode === 'dit') {
@@ -676,14 +699,34 @@ export async function prtsPolicyFromCheckpoint(data: CheckpointData, opts: PrtsP
       dit = { dit: new Dit(store, ditCfg), store };
       applyParams(store, data.params.filter((t) => t.name.startsWith('dit.')));
     }
-    const inference = new PrtsInference(data, bundle, model, dit, { mode, steps, seed: opts.seed ?? 0, maxArTokens, kvCache, constrainLength, ownRuntime: !opts.rt, select });
-    return new PrtsPolicy(inference, opts.name ?? `prts-${mode}(${data.trainer.kind} step ${data.trainer.step})`);
+    const inference = new PrtsInference(data, bundle, model, dit, { mode, steps, seed: opts.seed ?? 0, maxArTokens, kvCache, constrainLength, ownRuntime: !opts.rt, select, critic: critic?.inference ?? null });
+    const name = `prts-${mode}(${data.trainer.kind} step ${data.trainer.step}${opts.critic ? `, critic ${opts.critic.trainer.kind} step ${opts.critic.trainer.step}` : ''})`;
+    return new PrtsPolicy(inference, opts.name ?? name);
   } catch (e) {
+    critic?.dispose();
     dit?.dit.dispose();
     dit?.store.dispose();
     model?.store.dispose();
     if (!opts.rt) rt.destroy();
     throw e;
+  }
+}
+
+/**
+ * Refuses a critic checkpoint that cannot score this policy's proposals: it needs its own
+ * CRL critic, and must see what the policy sees (images cut the same way) and read the
+ * proposals' FAST ids and the instruction as the same tokens.
+ */
+function checkCritic(policy: CheckpointData, critic: CheckpointData, candidates: number): void {
+  if (candidates < 2) throw new InferenceError(`critic: it scores proposals, so it needs candidates of 2 or more, got ${candidates}`);
+  if (!critic.trainer.withCrl) throw new InferenceError(`critic: that checkpoint's backbone (${critic.trainer.kind}, step ${critic.trainer.step}) was trained without CRL, so it has no critic`);
+  if (JSON.stringify(critic.tokenizers) !== JSON.stringify(policy.tokenizers)) {
+    throw new InferenceError('critic: its tokenizers.json differs from the policy\'s (FAST, proprio or text tokens), so it would read the proposals as other tokens');
+  }
+  const a = policy.config.model;
+  const b = critic.config.model;
+  for (const k of ['imageSize', 'patchSize', 'cameras', 'patchPositions', 'chunkLength'] as const) {
+    if (JSON.stringify(a[k] ?? null) !== JSON.stringify(b[k] ?? null)) throw new InferenceError(`critic: model.${k} is ${JSON.stringify(b[k])}, the policy's ${JSON.stringify(a[k])}`);
   }
 }
 

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { OptionSpecs } from '../../cli/args.ts';
+import type { CheckpointData } from '../checkpoint';
 import { parseResults } from '../eval-results';
 import { ExpertPolicy, RandomPolicy, ReplayPolicy, type Policy } from '../policy';
 
@@ -17,6 +18,7 @@ export const CHECKPOINT_OPTIONS = {
   candidates: { type: 'int', min: 1, max: 64, metavar: 'N', help: 'with --checkpoint: propose N chunks per observation and execute the one with the highest CRL value phi(s,a).psi(l) (default 1, the plain policy; docs/evaluation.md)' },
   temperature: { type: 'number', above: 0, metavar: 'T', help: 'with --candidates: AR sampling temperature of the proposals after the first (default 1)' },
   'select-calls': { type: 'int', min: 1, metavar: 'N', help: "with --candidates: select by value on each episode's first N re-plans only, then run the plain policy (default: every re-plan)" },
+  critic: { type: 'string', metavar: 'dir', help: "with --candidates: score the proposals with this checkpoint's CRL critic instead of the policy's own (same tokenizers and vision settings; the policy may be BC-only)" },
 } as const satisfies OptionSpecs;
 
 /** The options these functions read (a CLI may leave out the ones it does not offer). */
@@ -28,6 +30,7 @@ export interface PolicyArgs {
   candidates?: number;
   temperature?: number;
   'select-calls'?: number;
+  critic?: string;
   /** Chunk length of the random policy. */
   chunk?: number;
 }
@@ -46,6 +49,7 @@ export function policySpec(args: PolicyArgs, fail: Fail): string {
   if ((args.candidates !== undefined || args.temperature !== undefined) && !spec0(args).startsWith('checkpoint:')) fail('--candidates and --temperature apply to checkpoint policies only');
   if (args.temperature !== undefined && args.candidates === undefined) fail('--temperature needs --candidates N (it sets how the proposals after the first are sampled)');
   if (args['select-calls'] !== undefined && args.candidates === undefined) fail('--select-calls needs --candidates N (it sets on how many re-plans the proposals are chosen between)');
+  if (args.critic !== undefined && (args.candidates === undefined || args.candidates < 2)) fail('--critic needs --candidates N of 2 or more (it chooses between the proposals)');
   if (args.mode !== undefined && args.checkpoint === undefined) fail('--mode applies to --checkpoint only (with --policy write checkpoint:<dir>:dit|:ar)');
   return args.checkpoint !== undefined ? `checkpoint:${args.checkpoint}${args.mode ? `:${args.mode}` : ''}` : (args.policy ?? fail('--policy or --checkpoint is required'));
 }
@@ -63,14 +67,22 @@ async function checkpointPolicy(spec: string, args: PolicyArgs, fail: Fail): Pro
   const mode = m[2] as 'dit' | 'ar' | undefined;
   if (!dir) fail('--policy checkpoint:<dir>[:dit|:ar] needs a directory');
   const [{ loadPrtsPolicy }, { nodeCheckpointIO }] = await Promise.all([import('../inference'), import('../checkpoint-node')]);
+  let critic: CheckpointData | undefined;
+  if (args.critic !== undefined) {
+    const { loadCheckpoint } = await import('../checkpoint');
+    const cio = await nodeCheckpointIO(args.critic, { create: false }).catch((e: Error) => fail(`--critic ${args.critic}: ${e.message}`));
+    critic = await loadCheckpoint(cio).catch((e: Error) => fail(`--critic ${args.critic}: ${e.message}`));
+  }
   const io = await nodeCheckpointIO(dir, { create: false }).catch((e: Error) => fail(`--policy checkpoint:${dir}: ${e.message}`));
-  const policy = await loadPrtsPolicy(io, undefined, { mode, seed: args.seed, candidates: args.candidates, temperature: args.temperature, selectCalls: args['select-calls'] }).catch((e: Error) => fail(`--policy checkpoint:${dir}: ${e.message}`));
+  const policy = await loadPrtsPolicy(io, undefined, { mode, seed: args.seed, candidates: args.candidates, temperature: args.temperature, selectCalls: args['select-calls'], critic }).catch((e: Error) =>
+    fail(`--policy checkpoint:${dir}${critic ? ` with --critic ${args.critic}` : ''}: ${e.message}`),
+  );
   const d = policy.inference.data;
   console.log(
     `checkpoint ${resolve(dir)}: ${d.trainer.kind} step ${d.trainer.step}/${d.trainer.steps} (backbone ${d.trainer.withCrl ? 'with' : 'without'} CRL), ` +
       `${policy.inference.mode === 'dit' ? 'DiT head, 5 Euler steps' : 'AR FAST decoding'}, chunk ${policy.chunkSize}` +
       (policy.inference.opts.select.candidates > 1
-        ? `, best of ${policy.inference.opts.select.candidates} by CRL value (temperature ${policy.inference.opts.select.temperature}` +
+        ? `, best of ${policy.inference.opts.select.candidates} by ${critic ? `the CRL value of ${resolve(args.critic!)}` : 'CRL value'} (temperature ${policy.inference.opts.select.temperature}` +
           (Number.isFinite(policy.inference.opts.select.calls) ? `, on each episode's first ${policy.inference.opts.select.calls} re-plan(s))` : ')')
         : ''),
   );

@@ -2,7 +2,7 @@
  * npm run recovery -- --checkpoint <run> [--mode ar] --data <demos> --out <dataset>
  *                     [--suite reach | --tasks id,...] [--states 50-409] [--takeover 4-40]
  *                     [--envs 12] [--seed 0] [--expert-steps N] [--execute-steps N]
- *                     [--candidates N [--temperature T] [--select-calls N]]
+ *                     [--candidates N [--temperature T] [--select-calls N] [--critic <dir>]]
  *
  * Recovery demonstrations (src/train/recovery.ts): the policy drives each episode up to a
  * takeover step drawn from --takeover, then the scripted expert finishes the task from

@@ -47,6 +47,8 @@ describe('bad command lines exit 2 naming the option', () => {
     ['eval', ['--policy', 'expert', '--suites', 'spatial,space'], /^eval: --suites must be one of spatial, object, goal, long, reach, got 'space'/],
     ['eval', ['--policy', 'expert', '--perturbations', 'nominal,fog'], /^eval: --perturbations must be one of nominal, .*, all, got 'fog'/],
     ['eval', ['--compare', 'a.json'], /^eval: --compare needs two result files/],
+    ['eval', ['--checkpoint', 'runs/a', '--critic', 'runs/b'], /^eval: --critic needs --candidates N of 2 or more/],
+    ['eval', ['--checkpoint', 'runs/a', '--candidates', '1', '--critic', 'runs/b'], /^eval: --critic needs --candidates N of 2 or more/],
     ['eval', ['--policy', 'alien'], /^eval: --policy must be expert, random\[:seed\], replay:<file> or checkpoint:<dir>\[:dit\|:ar\], got 'alien'/],
     ['eval:grounding', ['--suites', 'reach'], /^eval:grounding: --policy or --checkpoint is required/],
     ['eval:grounding', ['--policy', 'expert', '--mode', 'ar'], /^eval:grounding: --mode applies to --checkpoint only/],
@@ -103,6 +105,14 @@ describe('read-only checkpoint options never create the directory they are given
     expect(r.status).toBe(2);
     expect(r.stderr).toContain(`--policy checkpoint:${missing}: no such directory or checkpoint archive`);
     expect(existsSync(join(dir, 'runs2'))).toBe(false);
+  });
+
+  it('eval --critic <missing>', () => {
+    const missing = join(dir, 'runs3', 'critic');
+    const r = npmRun('eval', ['--checkpoint', join(dir, 'runs3', 'policy'), '--candidates', '2', '--critic', missing, '--tasks', 'goal/open_drawer', '--states', '0']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`--critic ${missing}: no such directory or checkpoint archive`);
+    expect(existsSync(join(dir, 'runs3'))).toBe(false);
   });
 
   it('value --checkpoint <missing>', () => {

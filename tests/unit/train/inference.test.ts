@@ -391,6 +391,55 @@ describe('PRTS checkpoint policy', () => {
     p.dispose();
   });
 
+  test("critic: another checkpoint's CRL critic scores the policy's own proposals; a BC-only policy can use one; mismatches are refused", async () => {
+    // A second critic: the same backbone, its phi MLP redrawn, so it scores the same proposals differently.
+    const rng = new Rng(5);
+    const other: CheckpointData = { ...preData, params: preData.params.map((t) => (t.name.includes('.phi.') ? { ...t, data: Float32Array.from(t.data, () => rng.normal() * 0.5) } : t)) };
+    expect(other.params.filter((t) => t.name.includes('.phi.')).length).toBeGreaterThan(0);
+    const noCrl = { ...preData, trainer: { ...preData.trainer, withCrl: false } };
+    const sel = { mode: 'ar' as const, rt, candidates: 4, temperature: 1.5 };
+    const live = rt.liveBytes;
+    const self = await prtsPolicyFromCheckpoint(preData, sel);
+    const sameCritic = await prtsPolicyFromCheckpoint(preData, { ...sel, critic: preData });
+    const otherCritic = await prtsPolicyFromCheckpoint(preData, { ...sel, critic: other });
+    const otherAlone = await prtsPolicyFromCheckpoint(other, sel);
+    const bcOnly = await prtsPolicyFromCheckpoint(noCrl, { ...sel, critic: other });
+    try {
+      const all = [self, sameCritic, otherCritic, otherAlone, bcOnly];
+      for (const x of all) await x.reset(episodes([3, 4]));
+      const [a, b, c, d, e] = await Promise.all(all.map((x) => x.inference.propose(inputs())));
+      const rows = (p: typeof a) => p.chunks.map((ch) => Array.from(ch));
+      // The proposals are always the policy's own (the phi MLP plays no part in decoding).
+      for (const p of [b, c, d, e]) expect(rows(p)).toEqual(rows(a));
+      // Its own checkpoint as the critic is self-selection.
+      Array.from(b.values!).forEach((v, r) => expect(v).toBeCloseTo(a.values![r], 5));
+      expect(b.chosen).toEqual(a.chosen);
+      // Another critic's values are that checkpoint's own values of the same chunks, and decide the choice.
+      Array.from(c.values!).forEach((v, r) => expect(v).toBeCloseTo(d.values![r], 5));
+      expect(Array.from(c.values!).some((v, r) => Math.abs(v - a.values![r]) > 1e-3)).toBe(true);
+      [0, 1].forEach((k) => {
+        const vals = Array.from(c.values!.subarray(k * 4, k * 4 + 4));
+        expect(vals[c.chosen[k]]).toBe(Math.max(...vals));
+      });
+      // A policy trained without CRL selects with the critic exactly as the CRL one does.
+      expect(e.chosen).toEqual(c.chosen);
+      Array.from(e.values!).forEach((v, r) => expect(v).toBeCloseTo(c.values![r], 5));
+      expect(otherCritic.name).toMatch(/critic pretrain step 3/);
+    } finally {
+      for (const x of [self, sameCritic, otherCritic, otherAlone, bcOnly]) x.dispose();
+    }
+    // The critic's weights go with the policy.
+    expect(rt.liveBytes).toBe(live);
+    await expect(prtsPolicyFromCheckpoint(preData, { mode: 'ar', rt, critic: other })).rejects.toThrow(/critic: it scores proposals, so it needs candidates of 2 or more, got 1/);
+    await expect(prtsPolicyFromCheckpoint(preData, { ...sel, critic: noCrl })).rejects.toThrow(/critic: that checkpoint's backbone \(pretrain, step 3\) was trained without CRL/);
+    const otherTokens = { ...other, tokenizers: JSON.parse(JSON.stringify(other.tokenizers)) };
+    otherTokens.tokenizers.fast.scale = (otherTokens.tokenizers.fast.scale ?? 10) + 1;
+    await expect(prtsPolicyFromCheckpoint(preData, { ...sel, critic: otherTokens })).rejects.toThrow(/critic: its tokenizers.json differs/);
+    const otherPatch = { ...other, config: { ...other.config, model: { ...other.config.model, patchSize: other.config.model.patchSize * 2 } } };
+    await expect(prtsPolicyFromCheckpoint(preData, { ...sel, critic: otherPatch })).rejects.toThrow(/critic: model.patchSize is \d+, the policy's \d+/);
+    expect(rt.liveBytes).toBe(live);
+  });
+
   test('a pre-training checkpoint has no DiT: dit mode says so', async () => {
     const data = await loadCheckpoint(runIO);
     const { prtsPolicyFromCheckpoint } = await import('../../../src/train/inference.ts');
