@@ -25,6 +25,7 @@ from . import checkpoint as ckpt
 from .model import PrtsModel, config_from_workbench
 from .optim import workbench_adamw
 from .shards import list_shards, load_shard, read_index
+from .threads import set_cpu_threads
 
 
 def sync(device: torch.device) -> None:
@@ -68,7 +69,7 @@ def main(argv=None) -> int:
     ap.add_argument("--variants", default="eager,compiled,sdpa_causal")
     a = ap.parse_args(argv)
     if a.threads:
-        torch.set_num_threads(a.threads)
+        set_cpu_threads(a.threads)
     device = torch.device("cuda" if (a.device == "cuda" or (a.device == "auto" and torch.cuda.is_available())) else "cpu")
     index = read_index(a.shards)
     ck = ckpt.load(f"{a.shards}/init")

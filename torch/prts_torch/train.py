@@ -28,6 +28,7 @@ import torch.distributed as dist
 from . import checkpoint as ckpt
 from .model import PrtsModel, config_from_workbench
 from .optim import Schedule, lr_at, workbench_adamw
+from .threads import set_cpu_threads
 from .shards import ShardError, list_shards, load_shard, read_index
 
 
@@ -72,8 +73,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     if a.accum < 1 or a.checkpoint_every < 1:
         ap.error("--accum and --checkpoint-every must be >= 1")
-    if a.threads:
-        torch.set_num_threads(a.threads)
+    threads = set_cpu_threads(a.threads) if a.threads else None
 
     world, rank, device = setup_distributed(a.device)
     try:
@@ -122,7 +122,7 @@ def main(argv=None) -> int:
         metrics: List[dict] = list(start_ck.metrics)
         tokens_total = float(start_ck.trainer.get("tokens", 0))
         seconds_total = float(start_ck.trainer.get("seconds", 0))
-        log(f"rank {rank}/{world} on {device}: {sum(p.numel() for p in model.parameters()):,} parameters, steps {done} -> {done + steps_left}, {per_step} shard(s) per step")
+        log(f"rank {rank}/{world} on {device}: {sum(p.numel() for p in model.parameters()):,} parameters, steps {done} -> {done + steps_left}, {per_step} shard(s) per step" + (f", threads {threads}" if threads else ""))
 
         def save(step: int) -> None:
             if rank != 0:

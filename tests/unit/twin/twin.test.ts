@@ -4,7 +4,7 @@
  * Python is Debian's python3-torch (.ci/run installs it; src/twin/python.ts finds it).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -167,6 +167,19 @@ describe('the twin', () => {
     expect(c.optimizer_steps_equal).toBe(true);
     expect(c.param_rel_max).toBeLessThan(1e-6);
     expect(c.moment_rel_max).toBeLessThan(1e-6);
+  });
+
+  test('--threads sizes OpenBLAS\'s own pool too (Debian\'s torch multiplies through it; torch.set_num_threads alone leaves it at the core count)', async () => {
+    const code = 'import json, sys; from prts_torch.threads import set_cpu_threads; print(json.dumps({"runs": [set_cpu_threads(int(n)) for n in sys.argv[1:]]}))';
+    const r = await twin(['-c', code, '2', '1']);
+    expect(r.code, r.err).toBe(0);
+    const got = (lastJson(r.out) as { runs: { torch: number; openblas: number | null }[] }).runs;
+    expect(got.map((g) => g.torch)).toEqual([2, 1]);
+    // .ci/run installs OpenBLAS (libopenblas0-pthread); where it is the BLAS, its pool follows.
+    if (existsSync('/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3')) expect(got.map((g) => g.openblas)).toEqual([2, 1]);
+    const bad = await twin(['-c', 'from prts_torch.threads import set_cpu_threads; set_cpu_threads(0)']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.err).toMatch(/threads must be >= 1, got 0/);
   });
 
   test('resuming a twin run continues it: 2 + 1 steps end where 3 straight steps do', async () => {
