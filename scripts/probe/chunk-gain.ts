@@ -18,6 +18,7 @@ import { BatchEnv, type Observation } from '../../src/sim/index.ts';
 import { loadCheckpoint } from '../../src/train/checkpoint.ts';
 import { nodeCheckpointIO } from '../../src/train/checkpoint-node.ts';
 import { parseResults } from '../../src/train/eval-results.ts';
+import { displacement } from '../../src/train/grounding.ts';
 import { prtsPolicyFromCheckpoint } from '../../src/train/inference.ts';
 
 const [resultsFile, run, criticRun, executeArg, maxArg] = process.argv.slice(2);
@@ -34,20 +35,11 @@ const data = await loadCheckpoint(await nodeCheckpointIO(run, { create: false })
 const critic = await loadCheckpoint(await nodeCheckpointIO(criticRun, { create: false }));
 const policy = await prtsPolicyFromCheckpoint(data, { rt, mode: 'ar', candidates: C, temperature: 1, critic, seed: 0 });
 const size = data.config.model.imageSize;
-const K = 7;
 const acc = { greedy: [0, 0], samples: [0, 0], chosen: [0, 0] };
 // Length alone (sum |p| / sum |e|): the projection above also shrinks when the direction is off.
 const len = { greedy: [0, 0], chosen: [0, 0] };
 let queries = 0;
-const planar = (chunk: Float32Array): [number, number] => {
-  let x = 0;
-  let y = 0;
-  for (let h = 0; h < execute; h++) {
-    x += chunk[h * K];
-    y += chunk[h * K + 1];
-  }
-  return [x, y];
-};
+const planar = (chunk: Float32Array) => displacement(chunk, execute);
 const add = (k: keyof typeof acc, p: [number, number], e: [number, number]) => {
   acc[k][0] += p[0] * e[0] + p[1] * e[1];
   acc[k][1] += e[0] * e[0] + e[1] * e[1];

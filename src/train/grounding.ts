@@ -249,7 +249,7 @@ function checkOptions(policy: Policy, o: GroundingOptions): { probes: Probe[]; a
 }
 
 /** Sum of the dx, dy channels over the first `steps` actions of a step-major chunk. */
-function displacement(chunk: Float32Array, steps: number): [number, number] {
+export function displacement(chunk: Float32Array, steps: number): [number, number] {
   let dx = 0;
   let dy = 0;
   for (let h = 0; h < steps; h++) {
