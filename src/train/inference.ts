@@ -76,7 +76,7 @@ import { contextRanges } from './posttrain-batch.ts';
 import { sampleActions } from './posttrain-sampling.ts';
 import { prtsConfigOf, visionSpec } from './pretrain.ts';
 import { packDocuments, withGenerated, type PackedBatch, type PackDocument } from './inference-pack.ts';
-import { bestByValue, checkValueSelect, rowDots, sampleAllowed, type ValueSelectOptions } from './value-select.ts';
+import { bestByValue, checkValueSelect, closestToPlan, rowDots, sampleAllowed, type ValueSelectOptions } from './value-select.ts';
 import { patchesPerImage, slotFeatures, type VisionSpec } from './vision.ts';
 
 export class InferenceError extends Error {
@@ -124,6 +124,15 @@ export interface PrtsPolicyOptions {
    * letting the policy continue the motion it sees commits to one target.
    */
   selectCalls?: number;
+  /**
+   * With selectCalls: after those re-plans keep proposing `candidates` chunks and execute
+   * the one that best continues the previous chunk's unexecuted actions
+   * (value-select.ts closestToPlan) instead of the plain policy's chunk. The plan is
+   * assumed executed for `executeSteps` actions.
+   */
+  coherent?: boolean;
+  /** Actions executed per chunk before re-planning (default the checkpoint's model.executeSteps, else the chunk length). */
+  executeSteps?: number;
   /**
    * With candidates > 1: score the proposals with this checkpoint's CRL critic instead of
    * the policy's own (which the policy then need not have). At CPU scale a BC-only run moves
@@ -175,6 +184,9 @@ export interface Proposal {
   chosen: number[];
 }
 
+/** How one observation's chunk is chosen: by the CRL value, by agreement with the previous plan, or the plain policy's. */
+type Choice = 'value' | 'coherent' | 'plain';
+
 /** Candidates of one propose() call before selection. */
 interface MadeCandidates {
   chunks: Float32Array[];
@@ -202,18 +214,23 @@ export interface InferenceStats {
   /** Value-guided selection: chunks chosen among several candidates, and how many of those were not candidate 0 (the plain policy's chunk). */
   valueSelected: number;
   valueOverrode: number;
+  /** Coherent selection (PrtsPolicyOptions.coherent): chunks chosen by agreement with the previous plan, and how many were not candidate 0. */
+  coherentSelected: number;
+  coherentOverrode: number;
 }
 
 /** The loaded model behind a PrtsPolicy; predict() is its ChunkFn. */
 export class PrtsInference {
   readonly mode: PrtsPolicyMode;
   readonly horizon: number;
-  readonly stats: InferenceStats = { calls: 0, chunks: 0, arFailures: 0, arFailuresByEnv: {}, lastFailure: null, arTokens: 0, arConstrained: 0, arConstrainedByEnv: {}, valueSelected: 0, valueOverrode: 0 };
+  readonly stats: InferenceStats = { calls: 0, chunks: 0, arFailures: 0, arFailuresByEnv: {}, lastFailure: null, arTokens: 0, arConstrained: 0, arConstrainedByEnv: {}, valueSelected: 0, valueOverrode: 0, coherentSelected: 0, coherentOverrode: 0 };
   private readonly vision: VisionSpec;
   private readonly space: ActionSpace;
   private readonly rngs = new Map<number, Rng>();
   /** act() calls per environment slot since its reset (for select.calls). */
   private readonly callsByEnv = new Map<number, number>();
+  /** The chunk each environment slot executes now (for coherent selection). */
+  private readonly planByEnv = new Map<number, Float32Array>();
   private disposed = false;
 
   constructor(
@@ -228,6 +245,8 @@ export class PrtsInference {
       maxArTokens: number;
       kvCache: boolean;
       constrainLength: boolean;
+      /** The policy's re-planning interval (PrtsPolicyOptions.executeSteps, resolved). */
+      executeSteps: number;
       ownRuntime: boolean;
       select: ValueSelectOptions;
       /** Another checkpoint's model that scores the candidates (PrtsPolicyOptions.critic); owned and disposed by this one. */
@@ -244,6 +263,7 @@ export class PrtsInference {
     for (const ep of episodes) {
       this.rngs.set(ep.envId, new Rng(mixSeeds(this.opts.seed, ep.seed)));
       this.callsByEnv.set(ep.envId, 0);
+      this.planByEnv.delete(ep.envId);
       delete this.stats.arFailuresByEnv[ep.envId];
       delete this.stats.arConstrainedByEnv[ep.envId];
     }
@@ -303,47 +323,64 @@ export class PrtsInference {
     if (this.disposed) throw new InferenceError('predict(): the policy was disposed');
     const C = this.opts.select.candidates;
     if (inputs.length === 0) return { candidates: C, chunks: [], values: null, chosen: [] };
-    const selecting = inputs.map((x) => C > 1 && (this.callsByEnv.get(x.envId) ?? 0) < this.opts.select.calls);
+    const how = inputs.map((x): Choice => {
+      if (C === 1) return 'plain';
+      if ((this.callsByEnv.get(x.envId) ?? 0) < this.opts.select.calls) return 'value';
+      return this.opts.select.coherent && this.planByEnv.has(x.envId) ? 'coherent' : 'plain';
+    });
     for (const x of inputs) this.callsByEnv.set(x.envId, (this.callsByEnv.get(x.envId) ?? 0) + 1);
     this.stats.calls++;
     this.stats.chunks += inputs.length;
-    if (selecting.every((s) => s === selecting[0])) return this.proposeGroup(inputs, selecting[0] ? C : 1, C);
-    // Episodes past their selection budget run the plain policy; proposeGroup reports both
-    // groups in the [inputs x C] shape (plain rows repeat their chunk, with NaN values).
-    const chunks: Float32Array[] = new Array(inputs.length * C);
-    const values = new Float32Array(inputs.length * C);
-    const chosen = new Array<number>(inputs.length);
-    for (const want of [true, false]) {
-      const idx = inputs.flatMap((_, b) => (selecting[b] === want ? [b] : []));
-      const g = await this.proposeGroup(idx.map((b) => inputs[b]), want ? C : 1, C);
-      idx.forEach((b, i) => {
-        for (let k = 0; k < C; k++) {
-          chunks[b * C + k] = g.chunks[i * C + k];
-          values[b * C + k] = g.values![i * C + k];
-        }
-        chosen[b] = g.chosen[i];
-      });
+    let out: Proposal;
+    if (how.every((h) => h === how[0])) out = await this.proposeGroup(inputs, how[0], C);
+    else {
+      // Episodes in different phases (value-selected, coherent, plain) are proposed in
+      // groups; proposeGroup reports each in the [inputs x C] shape (plain rows repeat their
+      // chunk; rows not value-selected have NaN values).
+      const chunks: Float32Array[] = new Array(inputs.length * C);
+      const values = new Float32Array(inputs.length * C);
+      const chosen = new Array<number>(inputs.length);
+      for (const want of ['value', 'coherent', 'plain'] as const) {
+        const idx = inputs.flatMap((_, b) => (how[b] === want ? [b] : []));
+        if (idx.length === 0) continue;
+        const g = await this.proposeGroup(idx.map((b) => inputs[b]), want, C);
+        idx.forEach((b, i) => {
+          for (let k = 0; k < C; k++) {
+            chunks[b * C + k] = g.chunks[i * C + k];
+            values[b * C + k] = g.values![i * C + k];
+          }
+          chosen[b] = g.chosen[i];
+        });
+      }
+      out = { candidates: C, chunks, values, chosen };
     }
-    return { candidates: C, chunks, values, chosen };
+    inputs.forEach((x, b) => this.planByEnv.set(x.envId, out.chunks[b * C + out.chosen[b]]));
+    return out;
   }
 
-  /** propose() for inputs that all use `C` candidates (1: the plain policy), reported as `shape` candidates per input. */
-  private async proposeGroup(inputs: PolicyInput[], C: number, shape: number): Promise<Proposal> {
+  /** propose() for inputs that all choose the same way (plain: one chunk), reported as `shape` candidates per input. */
+  private async proposeGroup(inputs: PolicyInput[], how: Choice, shape: number): Promise<Proposal> {
+    const C = how === 'plain' ? 1 : shape;
     const { prefixes, features } = this.prompts(inputs);
     const rows = this.candidateRows(inputs.length, C);
     const made = this.mode === 'dit' ? await this.proposeDit(inputs, prefixes, features, rows, C) : await this.proposeAr(inputs, prefixes, features, rows, C);
     let values: Float32Array | null = null;
     let chosen = inputs.map(() => 0);
-    if (C > 1) {
+    if (how === 'value') {
       values = await (this.opts.critic ?? this).candidateValues(inputs, features, made.fast);
       chosen = bestByValue(values, C);
       this.stats.valueSelected += chosen.length;
       this.stats.valueOverrode += chosen.filter((k) => k !== 0).length;
+    } else if (how === 'coherent') {
+      chosen = closestToPlan(made.chunks, C, inputs.map((x) => this.planByEnv.get(x.envId) ?? null), this.opts.executeSteps, ACTION_DIM);
+      this.stats.coherentSelected += chosen.length;
+      this.stats.coherentOverrode += chosen.filter((k) => k !== 0).length;
     }
     chosen.forEach((k, b) => made.onChosen?.(b * C + k, inputs[b].envId));
-    if (C === shape) return { candidates: C, chunks: made.chunks, values, chosen };
+    const vals = shape > 1 && how !== 'value' ? new Float32Array(inputs.length * shape).fill(Number.NaN) : values;
+    if (C === shape) return { candidates: C, chunks: made.chunks, values: vals, chosen };
     // A plain group inside a selecting policy: repeat each chunk to the proposal's shape.
-    return { candidates: shape, chunks: made.chunks.flatMap((c) => new Array<Float32Array>(shape).fill(c)), values: shape > 1 ? new Float32Array(inputs.length * shape).fill(Number.NaN) : null, chosen };
+    return { candidates: shape, chunks: made.chunks.flatMap((c) => new Array<Float32Array>(shape).fill(c)), values: vals, chosen };
   }
 
   private rngOf(x: PolicyInput): Rng {
@@ -632,7 +669,7 @@ export class PrtsPolicy extends ModelPolicy {
     super({
       name,
       chunkSize: inference.horizon,
-      executeSteps: inference.data.config.model.executeSteps,
+      executeSteps: inference.opts.executeSteps,
       predict: (inputs) => inference.predict(inputs),
       onReset: (episodes) => inference.reset(episodes),
       dispose: () => inference.dispose(),
@@ -675,11 +712,18 @@ export async function prtsPolicyFromCheckpoint(data: CheckpointData, opts: PrtsP
   }
   if (bundle.fast.horizon !== cfg.model.chunkLength) throw new InferenceError(`tokenizers.json FAST horizon ${bundle.fast.horizon} differs from config model.chunkLength ${cfg.model.chunkLength}`);
   const maxArTokens = opts.maxArTokens ?? bundle.fast.maxTokens + 1;
-  const select = { candidates: opts.candidates ?? 1, temperature: opts.temperature ?? 1, calls: opts.selectCalls ?? Infinity };
+  const select = { candidates: opts.candidates ?? 1, temperature: opts.temperature ?? 1, calls: opts.selectCalls ?? Infinity, coherent: opts.coherent ?? false };
   try {
     checkValueSelect(select);
   } catch (e) {
     throw new InferenceError((e as Error).message);
+  }
+  const executeSteps = opts.executeSteps ?? cfg.model.executeSteps ?? cfg.model.chunkLength;
+  if (!Number.isInteger(executeSteps) || executeSteps < 1 || executeSteps > cfg.model.chunkLength) {
+    throw new InferenceError(`executeSteps must be an integer in [1, chunkLength = ${cfg.model.chunkLength}], got ${executeSteps}`);
+  }
+  if (select.coherent && executeSteps >= cfg.model.chunkLength) {
+    throw new InferenceError(`coherent: the policy executes whole chunks (executeSteps ${executeSteps} of chunkLength ${cfg.model.chunkLength}), so no planned actions are left to agree with`);
   }
   if (opts.critic) checkCritic(data, opts.critic, select.candidates);
   else if (select.candidates > 1 && !data.trainer.withCrl) {
@@ -699,7 +743,7 @@ export async function prtsPolicyFromCheckpoint(data: CheckpointData, opts: PrtsP
       dit = { dit: new Dit(store, ditCfg), store };
       applyParams(store, data.params.filter((t) => t.name.startsWith('dit.')));
     }
-    const inference = new PrtsInference(data, bundle, model, dit, { mode, steps, seed: opts.seed ?? 0, maxArTokens, kvCache, constrainLength, ownRuntime: !opts.rt, select, critic: critic?.inference ?? null });
+    const inference = new PrtsInference(data, bundle, model, dit, { mode, steps, seed: opts.seed ?? 0, maxArTokens, kvCache, constrainLength, executeSteps, ownRuntime: !opts.rt, select, critic: critic?.inference ?? null });
     const name = `prts-${mode}(${data.trainer.kind} step ${data.trainer.step}${opts.critic ? `, critic ${opts.critic.trainer.kind} step ${opts.critic.trainer.step}` : ''})`;
     return new PrtsPolicy(inference, opts.name ?? name);
   } catch (e) {

@@ -24,6 +24,12 @@ export interface ValueSelectOptions {
   temperature: number;
   /** Select on the first this-many act() calls of an episode, then run the plain policy (Infinity: every call). */
   calls: number;
+  /**
+   * After the first `calls` re-plans, keep proposing `candidates` chunks and execute the
+   * one that continues the previous chunk's plan best (closestToPlan) instead of the
+   * plain policy's chunk. Needs calls < Infinity.
+   */
+  coherent?: boolean;
 }
 
 export function checkValueSelect(o: ValueSelectOptions): void {
@@ -32,6 +38,45 @@ export function checkValueSelect(o: ValueSelectOptions): void {
   }
   if (!(Number.isFinite(o.temperature) && o.temperature > 0)) throw new ValueSelectError(`temperature must be a positive number, got ${o.temperature}`);
   if (!(o.calls === Infinity || (Number.isInteger(o.calls) && o.calls >= 1))) throw new ValueSelectError(`selectCalls must be a positive integer (or absent: every call), got ${o.calls}`);
+  if (o.coherent !== undefined && typeof o.coherent !== 'boolean') throw new ValueSelectError(`coherent must be true or false, got ${JSON.stringify(o.coherent)}`);
+  if (o.coherent && o.candidates < 2) throw new ValueSelectError(`coherent: it chooses between proposals, so it needs candidates of 2 or more, got ${o.candidates}`);
+  if (o.coherent && o.calls === Infinity) throw new ValueSelectError('coherent: it applies after the value-selected re-plans, so it needs selectCalls (the value chooses on every re-plan otherwise)');
+}
+
+/**
+ * Per observation, the candidate whose first actions best continue the previous plan:
+ * the smallest squared distance between candidate[0 .. H - offset) and
+ * plan[offset .. H), where `offset` actions of the plan were executed since it was made
+ * (backward coherence, as in Bidirectional Decoding, Liu et al. 2024). A chunked policy
+ * re-plans from scratch every `offset` steps, and a small model's independent re-plans
+ * drift between targets; preferring the proposal that agrees with what it was already
+ * doing keeps the motion the first, value-selected chunk started. `chunks` is
+ * observation-major (candidate k of observation b at b * K + k), each [H x dim]; an
+ * observation without a plan (null) keeps candidate 0, as do ties.
+ */
+export function closestToPlan(chunks: readonly ArrayLike<number>[], K: number, plans: readonly (ArrayLike<number> | null)[], offset: number, dim: number): number[] {
+  if (!(K >= 1) || chunks.length !== plans.length * K) throw new ValueSelectError(`closestToPlan: ${chunks.length} chunks are not ${plans.length} groups of ${K}`);
+  return plans.map((plan, b) => {
+    if (!plan) return 0;
+    const H = plan.length / dim;
+    if (!Number.isInteger(H) || !(Number.isInteger(offset) && offset >= 0 && offset < H)) throw new ValueSelectError(`closestToPlan: offset ${offset} must be an integer in [0, ${H}) for plans of ${H} x ${dim}`);
+    let best = 0;
+    let bestD = Infinity;
+    for (let k = 0; k < K; k++) {
+      const c = chunks[b * K + k];
+      if (c.length !== plan.length) throw new ValueSelectError(`closestToPlan: chunk ${b * K + k} has ${c.length} values, the plan ${plan.length}`);
+      let d = 0;
+      for (let i = 0; i < (H - offset) * dim; i++) {
+        const e = c[i] - plan[offset * dim + i];
+        d += e * e;
+      }
+      if (d < bestD) {
+        bestD = d;
+        best = k;
+      }
+    }
+    return best;
+  });
 }
 
 /**

@@ -5,7 +5,7 @@
  *                 [--perturbations nominal,position_swap,... | all] [--envs 16] [--seed 0]
  *                 [--execute-steps N] [--max-steps N] [--camera 64] [--chunk H]
  *                 [--keep-actions] [--out results.json] [--markdown results.md] [--per-task]
- *                 [--candidates N [--temperature T] [--select-calls N] [--critic <dir>]]   (checkpoints: best of N chunks by the CRL value)
+ *                 [--candidates N [--temperature T] [--select-calls N [--coherent]] [--critic <dir>]]   (checkpoints: best of N chunks by the CRL value)
  * npm run eval -- --compare a.json,b.json [--labels CRL,no-CRL] [--per-task] [--markdown diff.md]
  *
  * Rolls a policy out through the evaluation harness (src/train/eval.ts) in Node, prints

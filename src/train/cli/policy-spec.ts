@@ -18,6 +18,7 @@ export const CHECKPOINT_OPTIONS = {
   candidates: { type: 'int', min: 1, max: 64, metavar: 'N', help: 'with --checkpoint: propose N chunks per observation and execute the one with the highest CRL value phi(s,a).psi(l) (default 1, the plain policy; docs/evaluation.md)' },
   temperature: { type: 'number', above: 0, metavar: 'T', help: 'with --candidates: AR sampling temperature of the proposals after the first (default 1)' },
   'select-calls': { type: 'int', min: 1, metavar: 'N', help: "with --candidates: select by value on each episode's first N re-plans only, then run the plain policy (default: every re-plan)" },
+  coherent: { type: 'boolean', help: "with --select-calls: after those re-plans keep proposing --candidates chunks and execute the one that best continues the previous chunk's unexecuted actions, instead of the plain policy's (docs/evaluation.md)" },
   critic: { type: 'string', metavar: 'dir', help: "with --candidates: score the proposals with this checkpoint's CRL critic instead of the policy's own (same tokenizers and vision settings; the policy may be BC-only)" },
 } as const satisfies OptionSpecs;
 
@@ -30,7 +31,10 @@ export interface PolicyArgs {
   candidates?: number;
   temperature?: number;
   'select-calls'?: number;
+  coherent?: boolean;
   critic?: string;
+  /** The re-planning interval the CLI's executor uses (coherent selection must know it). */
+  'execute-steps'?: number;
   /** Chunk length of the random policy. */
   chunk?: number;
 }
@@ -49,6 +53,7 @@ export function policySpec(args: PolicyArgs, fail: Fail): string {
   if ((args.candidates !== undefined || args.temperature !== undefined) && !spec0(args).startsWith('checkpoint:')) fail('--candidates and --temperature apply to checkpoint policies only');
   if (args.temperature !== undefined && args.candidates === undefined) fail('--temperature needs --candidates N (it sets how the proposals after the first are sampled)');
   if (args['select-calls'] !== undefined && args.candidates === undefined) fail('--select-calls needs --candidates N (it sets on how many re-plans the proposals are chosen between)');
+  if (args.coherent && args['select-calls'] === undefined) fail('--coherent needs --select-calls N (it chooses the chunks after the value-selected re-plans)');
   if (args.critic !== undefined && (args.candidates === undefined || args.candidates < 2)) fail('--critic needs --candidates N of 2 or more (it chooses between the proposals)');
   if (args.mode !== undefined && args.checkpoint === undefined) fail('--mode applies to --checkpoint only (with --policy write checkpoint:<dir>:dit|:ar)');
   return args.checkpoint !== undefined ? `checkpoint:${args.checkpoint}${args.mode ? `:${args.mode}` : ''}` : (args.policy ?? fail('--policy or --checkpoint is required'));
@@ -74,7 +79,7 @@ async function checkpointPolicy(spec: string, args: PolicyArgs, fail: Fail): Pro
     critic = await loadCheckpoint(cio).catch((e: Error) => fail(`--critic ${args.critic}: ${e.message}`));
   }
   const io = await nodeCheckpointIO(dir, { create: false }).catch((e: Error) => fail(`--policy checkpoint:${dir}: ${e.message}`));
-  const policy = await loadPrtsPolicy(io, undefined, { mode, seed: args.seed, candidates: args.candidates, temperature: args.temperature, selectCalls: args['select-calls'], critic }).catch((e: Error) =>
+  const policy = await loadPrtsPolicy(io, undefined, { mode, seed: args.seed, candidates: args.candidates, temperature: args.temperature, selectCalls: args['select-calls'], coherent: args.coherent, executeSteps: args['execute-steps'], critic }).catch((e: Error) =>
     fail(`--policy checkpoint:${dir}${critic ? ` with --critic ${args.critic}` : ''}: ${e.message}`),
   );
   const d = policy.inference.data;
@@ -83,7 +88,8 @@ async function checkpointPolicy(spec: string, args: PolicyArgs, fail: Fail): Pro
       `${policy.inference.mode === 'dit' ? 'DiT head, 5 Euler steps' : 'AR FAST decoding'}, chunk ${policy.chunkSize}` +
       (policy.inference.opts.select.candidates > 1
         ? `, best of ${policy.inference.opts.select.candidates} by ${critic ? `the CRL value of ${resolve(args.critic!)}` : 'CRL value'} (temperature ${policy.inference.opts.select.temperature}` +
-          (Number.isFinite(policy.inference.opts.select.calls) ? `, on each episode's first ${policy.inference.opts.select.calls} re-plan(s))` : ')')
+          (Number.isFinite(policy.inference.opts.select.calls) ? `, on each episode's first ${policy.inference.opts.select.calls} re-plan(s))` : ')') +
+          (policy.inference.opts.select.coherent ? `, then the proposal that best continues the previous plan` : '')
         : ''),
   );
   return policy;

@@ -49,6 +49,7 @@ describe('bad command lines exit 2 naming the option', () => {
     ['eval', ['--compare', 'a.json'], /^eval: --compare needs two result files/],
     ['eval', ['--checkpoint', 'runs/a', '--critic', 'runs/b'], /^eval: --critic needs --candidates N of 2 or more/],
     ['eval', ['--checkpoint', 'runs/a', '--candidates', '1', '--critic', 'runs/b'], /^eval: --critic needs --candidates N of 2 or more/],
+    ['eval', ['--checkpoint', 'runs/a', '--candidates', '8', '--coherent'], /^eval: --coherent needs --select-calls N/],
     ['eval', ['--policy', 'alien'], /^eval: --policy must be expert, random\[:seed\], replay:<file> or checkpoint:<dir>\[:dit\|:ar\], got 'alien'/],
     ['eval:grounding', ['--suites', 'reach'], /^eval:grounding: --policy or --checkpoint is required/],
     ['eval:grounding', ['--policy', 'expert', '--mode', 'ar'], /^eval:grounding: --mode applies to --checkpoint only/],

@@ -12,6 +12,7 @@ import { Runtime } from '../../../src/engine/runtime.ts';
 import { ACTION_DIM, BatchEnv, getTask, type Observation } from '../../../src/sim/index.ts';
 import { loadCheckpoint, saveCheckpoint, type CheckpointData, type CheckpointIO } from '../../../src/train/checkpoint.ts';
 import { evaluate } from '../../../src/train/eval.ts';
+import { closestToPlan } from '../../../src/train/value-select.ts';
 import { loadPrtsPolicy, prtsPolicyFromCheckpoint } from '../../../src/train/inference.ts';
 import type { EpisodeStart, PolicyInput } from '../../../src/train/policy.ts';
 import { PostTrainRun } from '../../../src/train/posttrain.ts';
@@ -352,6 +353,46 @@ describe('PRTS checkpoint policy', () => {
       always.dispose();
       once.dispose();
     }
+  });
+
+  test('coherent: after the value-selected re-plans, the proposal that best continues the previous plan; a reset episode selects by value again', async () => {
+    const sel = { mode: 'ar' as const, rt, candidates: 4, temperature: 1.5, executeSteps: 2 };
+    const always = await loadPrtsPolicy(runIO, undefined, sel);
+    const coherent = await loadPrtsPolicy(runIO, undefined, { ...sel, selectCalls: 1, coherent: true });
+    try {
+      expect(coherent.executeSteps).toBe(2);
+      for (const x of [always, coherent]) await x.reset(episodes([3, 4]));
+      const first = [await always.inference.propose(inputs()), await coherent.inference.propose(inputs())];
+      expect(first[1].chosen).toEqual(first[0].chosen);
+      const plans = first[1].chosen.map((k, b) => first[1].chunks[b * 4 + k]);
+      // The second call proposes what the always-selecting policy proposes (same sampling
+      // stream) and picks by agreement with the first chunks' steps 2.., not by value.
+      const byValue = await always.inference.propose(inputs());
+      const second = await coherent.inference.propose(inputs());
+      expect(second.chunks.map((c) => Array.from(c))).toEqual(byValue.chunks.map((c) => Array.from(c)));
+      expect(second.chosen).toEqual(closestToPlan(second.chunks, 4, plans, 2, ACTION_DIM));
+      expect(Array.from(second.values!).every((v) => Number.isNaN(v))).toBe(true);
+      expect(coherent.inference.stats).toMatchObject({ valueSelected: 2, coherentSelected: 2, coherentOverrode: second.chosen.filter((k) => k !== 0).length });
+      // The third call continues the second call's choice.
+      const third = await coherent.inference.propose(inputs());
+      expect(third.chosen).toEqual(closestToPlan(third.chunks, 4, second.chosen.map((k, b) => second.chunks[b * 4 + k]), 2, ACTION_DIM));
+      // Env 3 starts over: value selection again; env 4 stays coherent.
+      await coherent.reset(episodes([3]));
+      const mixed = await coherent.inference.propose(inputs());
+      expect(Number.isNaN(mixed.values![0])).toBe(false);
+      expect(Array.from(mixed.values!.subarray(4)).every((v) => Number.isNaN(v))).toBe(true);
+      expect(coherent.inference.stats.valueSelected).toBe(3);
+    } finally {
+      always.dispose();
+      coherent.dispose();
+    }
+  });
+
+  test('coherent is refused where it cannot apply, naming the field', async () => {
+    const sel = { mode: 'ar' as const, rt, candidates: 4 };
+    await expect(prtsPolicyFromCheckpoint(preData, { ...sel, coherent: true })).rejects.toThrow(/coherent: .* needs selectCalls/);
+    await expect(prtsPolicyFromCheckpoint(preData, { ...sel, selectCalls: 1, coherent: true, executeSteps: preData.config.model.chunkLength })).rejects.toThrow(/coherent: the policy executes whole chunks \(executeSteps 4 of chunkLength 4\)/);
+    await expect(prtsPolicyFromCheckpoint(preData, { mode: 'ar', rt, executeSteps: 9 })).rejects.toThrow(/executeSteps must be an integer in \[1, chunkLength = 4\], got 9/);
   });
 
   test('value-guided selection, DiT: candidate 0 is the plain policy\'s sample; one candidate is the plain policy', async () => {

@@ -1,7 +1,7 @@
 /** The pure parts of value-guided selection (src/train/value-select.ts); inference.test.ts runs it through a checkpoint. */
 import { describe, expect, test } from 'vitest';
 import { Rng } from '../../../src/engine/random.ts';
-import { bestByValue, checkValueSelect, rowDots, sampleAllowed } from '../../../src/train/value-select.ts';
+import { bestByValue, checkValueSelect, closestToPlan, rowDots, sampleAllowed } from '../../../src/train/value-select.ts';
 
 describe('bestByValue', () => {
   test('the argmax of each group, the first on ties, so candidate 0 (the plain policy) wins a tie', () => {
@@ -28,6 +28,58 @@ describe('bestByValue', () => {
   test('refuses ragged groups and NaN values', () => {
     expect(() => bestByValue([1, 2, 3], 2)).toThrow(/3 values are not a whole number of groups of 2/);
     expect(() => bestByValue([1, NaN], 2)).toThrow(/value 1 is NaN/);
+  });
+});
+
+describe('closestToPlan', () => {
+  // Chunks of H = 3 steps x 2 channels; the plan was made 1 step ago, so its steps 1..2 meet the candidates' steps 0..1.
+  const plan = [0, 0, /**/ 1, 1, /**/ 2, 2];
+  test('picks the candidate whose first steps continue the unexecuted rest of the plan', () => {
+    const far = [5, 5, 5, 5, 5, 5];
+    const continues = [1.1, 0.9, 2, 2, -7, -7]; // its last step is free: nothing planned it
+    const restarts = [0, 0, 1, 1, 2, 2]; // the plan itself, not shifted
+    expect(closestToPlan([far, continues, restarts], 3, [plan], 1, 2)).toEqual([1]);
+    // Offset 0: the plan as made, so the unshifted copy wins.
+    expect(closestToPlan([far, continues, restarts], 3, [plan], 0, 2)).toEqual([2]);
+  });
+
+  test('an observation without a plan, and ties, keep candidate 0 (the plain policy)', () => {
+    const a = [1, 1, 2, 2, 0, 0];
+    expect(closestToPlan([[9, 9, 9, 9, 9, 9], a, a, a], 2, [null, plan], 1, 2)).toEqual([0, 0]);
+  });
+
+  test('property: the chosen candidate has the smallest distance and no earlier one reaches it', () => {
+    const rng = new Rng(3);
+    for (let trial = 0; trial < 200; trial++) {
+      const H = 2 + rng.int(5);
+      const D = 1 + rng.int(3);
+      const K = 1 + rng.int(5);
+      const B = 1 + rng.int(3);
+      const offset = rng.int(H);
+      const val = () => rng.int(3) - 1; // few values: ties happen
+      const plans = Array.from({ length: B }, () => (rng.int(4) === 0 ? null : Array.from({ length: H * D }, val)));
+      const chunks = Array.from({ length: B * K }, () => Array.from({ length: H * D }, val));
+      closestToPlan(chunks, K, plans, offset, D).forEach((k, b) => {
+        const plan = plans[b];
+        if (!plan) return expect(k).toBe(0);
+        const dist = (c: number[]) => c.slice(0, (H - offset) * D).reduce((s, x, i) => s + (x - plan[offset * D + i]) ** 2, 0);
+        const ds = chunks.slice(b * K, (b + 1) * K).map(dist);
+        expect(ds[k]).toBe(Math.min(...ds));
+        expect(ds.slice(0, k).every((d) => d > ds[k])).toBe(true);
+      });
+    }
+  });
+
+  test('refuses ragged groups, offsets outside the plan and chunks of another size', () => {
+    expect(() => closestToPlan([plan, plan, plan], 2, [plan], 1, 2)).toThrow(/3 chunks are not 1 groups of 2/);
+    expect(() => closestToPlan([plan], 1, [plan], 3, 2)).toThrow(/offset 3 must be an integer in \[0, 3\)/);
+    expect(() => closestToPlan([[1, 2]], 1, [plan], 1, 2)).toThrow(/chunk 0 has 2 values, the plan 6/);
+  });
+
+  test('checkValueSelect: coherent needs proposals and a value phase that ends', () => {
+    expect(() => checkValueSelect({ candidates: 1, temperature: 1, calls: 1, coherent: true })).toThrow(/coherent: .* needs candidates of 2 or more, got 1/);
+    expect(() => checkValueSelect({ candidates: 4, temperature: 1, calls: Infinity, coherent: true })).toThrow(/coherent: .* needs selectCalls/);
+    expect(() => checkValueSelect({ candidates: 4, temperature: 1, calls: 1, coherent: true })).not.toThrow();
   });
 });
 
