@@ -52,7 +52,7 @@ export interface JobParams {
    * One episode of a PRTS checkpoint in the simulation for the Sim tab's viewer
    * (worker/jobs/rollout.ts, src/train/rollout.ts); the result is a RolloutResultJson.
    */
-  rollout: RolloutSpec & { checkpoint: CheckpointSource };
+  rollout: RolloutSpec & { checkpoint: CheckpointSource; criticCheckpoint?: CheckpointSource };
   /** V = phi . psi over one episode under its instruction and a wrong one (worker/jobs/value.ts). */
   value: { checkpoint: CheckpointSource; dataset: string; episode: number; wrongInstruction: string; stride: number; batch: number };
   /** t-SNE of phi for the chunks of `episodes`, one panel per checkpoint (worker/jobs/tsne.ts). */

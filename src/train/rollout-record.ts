@@ -38,6 +38,10 @@ export interface RolloutSpec {
   candidates?: number;
   /** With candidates > 1: select on the first this-many re-plans only (default every re-plan). */
   selectCalls?: number;
+  /** With selectCalls: afterwards execute the proposal that best continues the previous plan (PrtsPolicyOptions.coherent). */
+  coherent?: boolean;
+  /** The label of another checkpoint whose CRL critic scores the proposals (its data travels beside the spec, as the policy's does). */
+  critic?: string;
 }
 
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
@@ -60,6 +64,8 @@ export function checkRolloutSpec(s: RolloutSpec): void {
   if (s.executeSteps !== undefined && (!isInt(s.executeSteps) || s.executeSteps < 1)) throw new Error(`rollout executeSteps must be a positive integer, got ${s.executeSteps}`);
   if (s.candidates !== undefined && (!isInt(s.candidates) || s.candidates < 1 || s.candidates > 64)) throw new Error(`rollout candidates must be an integer in [1, 64], got ${s.candidates}`);
   if (s.selectCalls !== undefined && (!isInt(s.selectCalls) || s.selectCalls < 1)) throw new Error(`rollout selectCalls must be a positive integer, got ${s.selectCalls}`);
+  if (s.coherent !== undefined && typeof s.coherent !== 'boolean') throw new Error(`rollout coherent must be true or false, got ${JSON.stringify(s.coherent)}`);
+  if (s.critic !== undefined && (typeof s.critic !== 'string' || !s.critic)) throw new Error(`rollout critic must be a checkpoint label, got ${JSON.stringify(s.critic)}`);
 }
 
 /** The Sim tab's perturbation draw for a scene: all chosen axes from one seed (null when none). */

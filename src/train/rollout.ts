@@ -22,6 +22,8 @@ export interface RolloutHooks {
   label: string;
   /** After reset (step 0) and every control step; awaited (pause / cancel between steps). */
   onStep?: (step: number, maxSteps: number) => void | Promise<void>;
+  /** The checkpoint spec.critic names (its CRL critic scores the proposals). */
+  critic?: CheckpointData;
 }
 
 /** Passes act() through, keeping the images of every observation the policy planned from. */
@@ -51,7 +53,8 @@ export async function runRollout(rt: Runtime, data: CheckpointData, spec: Rollou
   const problems = rolloutProblems(data.config, !!data.dit, spec.mode);
   if (problems.length) throw new InferenceError(`checkpoint "${hooks.label}" cannot roll out here: ${problems.join('; ')}`);
   const perturbation = simPerturbation(spec.task, spec.initState, spec.perturb, spec.perturbSeed);
-  const policy = await prtsPolicyFromCheckpoint(data, { mode: spec.mode, rt, candidates: spec.candidates, selectCalls: spec.selectCalls });
+  if ((spec.critic === undefined) !== (hooks.critic === undefined)) throw new InferenceError(spec.critic === undefined ? 'rollout: a critic checkpoint was given but the spec names none (spec.critic)' : `rollout: the spec names critic "${spec.critic}" but its checkpoint was not given`);
+  const policy = await prtsPolicyFromCheckpoint(data, { mode: spec.mode, rt, candidates: spec.candidates, selectCalls: spec.selectCalls, coherent: spec.coherent, executeSteps: spec.executeSteps, critic: hooks.critic });
   const frames: RolloutFrame[] = [];
   const qpos: Float64Array[] = [];
   const size = policyImageSize(data.config);

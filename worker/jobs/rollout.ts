@@ -13,13 +13,16 @@ import { runtime } from './gpu.ts';
 import { describeSource, loadCheckpointSource } from './runs.ts';
 
 export async function rolloutJob(p: JobParams['rollout'], ctx: JobContext) {
-  const { checkpoint, ...spec } = p;
+  const { checkpoint, criticCheckpoint, ...rest } = p;
   const label = describeSource(checkpoint);
+  const spec = { ...rest, ...(criticCheckpoint ? { critic: describeSource(criticCheckpoint) } : {}) };
   const rt = await runtime();
   const data = await loadCheckpointSource(checkpoint);
-  ctx.log(`checkpoint ${label} (${data.trainer.kind} step ${data.trainer.step}), ${spec.mode} mode, ${spec.task} state ${spec.initState}`);
+  const critic = criticCheckpoint ? await loadCheckpointSource(criticCheckpoint) : undefined;
+  ctx.log(`checkpoint ${label} (${data.trainer.kind} step ${data.trainer.step}), ${spec.mode} mode, ${spec.task} state ${spec.initState}${spec.critic ? `, critic ${spec.critic}` : ''}`);
   const res = await runRollout(rt, data, spec, {
     label,
+    critic,
     onStep: async (step, maxSteps) => {
       ctx.progress({ step, total: maxSteps, losses: {}, items: step > 0 ? 1 : 0 });
       await ctx.checkpoint();

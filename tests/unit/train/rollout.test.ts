@@ -150,6 +150,24 @@ describe('rollout', () => {
     expect(Array.from(b.actions)).toEqual(Array.from(a.actions));
   });
 
+  test("a critic checkpoint and coherent selection: its own checkpoint as the critic is self-selection; a named critic needs its data", async () => {
+    const s = spec({ mode: 'dit', task: ROLLOUT_TASKS[1], maxSteps: 6, executeSteps: 2, candidates: 3, selectCalls: 1 });
+    const own = await runRollout(rt, post.data, s, { label: 'post' });
+    const viaCritic = await runRollout(rt, post.data, { ...s, critic: 'post' }, { label: 'post', critic: post.data });
+    expect(Array.from(viaCritic.actions)).toEqual(Array.from(own.actions));
+    expect(viaCritic.spec.critic).toBe('post');
+    const coh = { ...s, coherent: true, critic: 'post' };
+    const a = await runRollout(rt, post.data, coh, { label: 'post', critic: post.data });
+    const b = await runRollout(rt, post.data, coh, { label: 'post', critic: post.data });
+    expect(Array.from(b.actions)).toEqual(Array.from(a.actions));
+    expect(a.spec).toMatchObject({ coherent: true, critic: 'post' });
+    expect(decodeRollout(JSON.parse(JSON.stringify(encodeRollout(a)))).spec).toEqual(a.spec);
+    await expect(runRollout(rt, post.data, { ...s, critic: 'other' }, { label: 'post' })).rejects.toThrow(/names critic "other" but its checkpoint was not given/);
+    await expect(runRollout(rt, post.data, s, { label: 'post', critic: post.data })).rejects.toThrow(/a critic checkpoint was given but the spec names none/);
+    expect(() => checkRolloutSpec(spec({ coherent: 'yes' as never }))).toThrow(/rollout coherent must be true or false/);
+    expect(() => checkRolloutSpec(spec({ critic: '' }))).toThrow(/rollout critic must be a checkpoint label/);
+  });
+
   test("without an executeSteps of its own a rollout re-plans at the checkpoint's model.executeSteps, as the evaluation does", async () => {
     const rest = spec({ mode: 'dit', task: ROLLOUT_TASKS[1], maxSteps: 4 });
     const data = { ...post.data, config: { ...post.data.config, model: { ...post.data.config.model, executeSteps: 2 } } };

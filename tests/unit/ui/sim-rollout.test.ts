@@ -11,14 +11,16 @@ const peek = (hasDit: boolean, cfg = simCfg): CheckpointPeek => ({ kind: hasDit 
 
 describe('policy URL state', () => {
   test('defaults, clamping, unknown modes; round trip drops defaults', () => {
-    expect(parsePolicyParams({})).toEqual({ policy: '', mode: null, steps: 0, pseed: 0, exec: 0, cand: 0, selcalls: 0 });
-    expect(parsePolicyParams({ policy: 'run-a', mode: 'fast', steps: '-3', pseed: '12', exec: '2', cand: '99', selcalls: 'x' })).toEqual({ policy: 'run-a', mode: null, steps: 0, pseed: 12, exec: 2, cand: 64, selcalls: 0 });
-    const p = { policy: 'run-a', mode: 'ar' as const, steps: 8, pseed: 5, exec: 2, cand: 8, selcalls: 1 };
+    expect(parsePolicyParams({})).toEqual({ policy: '', mode: null, steps: 0, pseed: 0, exec: 0, cand: 0, selcalls: 0, coh: false, critic: '' });
+    expect(parsePolicyParams({ policy: 'run-a', mode: 'fast', steps: '-3', pseed: '12', exec: '2', cand: '99', selcalls: 'x', coh: 'yes' })).toEqual({ policy: 'run-a', mode: null, steps: 0, pseed: 12, exec: 2, cand: 64, selcalls: 0, coh: false, critic: '' });
+    const p = { policy: 'run-a', mode: 'ar' as const, steps: 8, pseed: 5, exec: 2, cand: 8, selcalls: 1, coh: true, critic: 'run-b' };
     const u = policyParamUpdates(p);
     expect(parsePolicyParams(Object.fromEntries(Object.entries(u).map(([k, v]) => [k, String(v)])))).toEqual(p);
-    expect(policyParamUpdates({ policy: '', mode: null, steps: 0, pseed: 0, exec: 0, cand: 0, selcalls: 0 })).toEqual({ policy: null, mode: null, steps: null, pseed: null, exec: null, cand: null, selcalls: null });
-    // One proposal is the plain policy: neither it nor a selection budget goes into the URL.
-    expect(policyParamUpdates({ ...p, cand: 1 })).toMatchObject({ cand: null, selcalls: null });
+    expect(policyParamUpdates({ policy: '', mode: null, steps: 0, pseed: 0, exec: 0, cand: 0, selcalls: 0, coh: false, critic: '' })).toEqual({ policy: null, mode: null, steps: null, pseed: null, exec: null, cand: null, selcalls: null, coh: null, critic: null });
+    // One proposal is the plain policy: neither it nor a selection budget, coherence or critic goes into the URL.
+    expect(policyParamUpdates({ ...p, cand: 1 })).toMatchObject({ cand: null, selcalls: null, coh: null, critic: null });
+    // Coherence applies after a selection budget only.
+    expect(policyParamUpdates({ ...p, selcalls: 0 })).toMatchObject({ coh: null, critic: 'run-b' });
   });
 });
 
@@ -45,13 +47,17 @@ describe('mode choice', () => {
 });
 
 describe('rollout spec and replay matching', () => {
-  const pol = { policy: 'dropped:ckpt', mode: null, steps: 10, pseed: 7, exec: 0, cand: 0, selcalls: 0 };
+  const pol = { policy: 'dropped:ckpt', mode: null, steps: 10, pseed: 7, exec: 0, cand: 0, selcalls: 0, coh: false, critic: '' };
   test('the job spec carries the scene and the settings; 0 means the default', () => {
     expect(rolloutSpecFor(sel, pol, 'ar')).toEqual({ mode: 'ar', task: 'goal/red_on_plate', initState: 2, perturb: ['lighting'], perturbSeed: 4, seed: 7, maxSteps: 10 });
     expect(rolloutSpecFor(sel, { ...pol, steps: 0, exec: 2 }, 'dit')).toEqual({ mode: 'dit', task: 'goal/red_on_plate', initState: 2, perturb: ['lighting'], perturbSeed: 4, seed: 7, executeSteps: 2 });
     expect(rolloutSpecFor(sel, { ...pol, cand: 8, selcalls: 1 }, 'ar')).toMatchObject({ candidates: 8, selectCalls: 1 });
     expect(rolloutSpecFor(sel, { ...pol, cand: 8 }, 'ar')).not.toHaveProperty('selectCalls');
     expect(rolloutSpecFor(sel, { ...pol, cand: 1, selcalls: 3 }, 'ar')).not.toHaveProperty('candidates');
+    expect(rolloutSpecFor(sel, { ...pol, cand: 8, selcalls: 1, coh: true }, 'ar')).toMatchObject({ candidates: 8, selectCalls: 1, coherent: true });
+    expect(rolloutSpecFor(sel, { ...pol, cand: 8, coh: true }, 'ar')).not.toHaveProperty('coherent');
+    // The critic travels beside the spec (the worker labels it), not in it.
+    expect(rolloutSpecFor(sel, { ...pol, cand: 8, critic: 'run-b' }, 'ar')).not.toHaveProperty('critic');
   });
   test('a result is replayed only for its checkpoint, scene and settings', () => {
     expect(checkpointLabel('dropped:ckpt')).toBe('ckpt');
@@ -68,6 +74,13 @@ describe('rollout spec and replay matching', () => {
     const s8 = { checkpoint: 'ckpt', spec: rolloutSpecFor(sel, { ...pol, cand: 8, selcalls: 1 }, 'ar') };
     expect(rolloutMatches(s8, sel, { ...pol, cand: 8, selcalls: 1 })).toBe(true);
     expect(rolloutMatches(s8, sel, { ...pol, cand: 8, selcalls: 2 })).toBe(false);
+    expect(rolloutMatches(s8, sel, { ...pol, cand: 8, selcalls: 1, coh: true })).toBe(false);
+    // A rollout scored by another run's critic matches that critic only.
+    const withCritic = { checkpoint: 'ckpt', spec: { ...rolloutSpecFor(sel, { ...pol, cand: 8, selcalls: 1, coh: true }, 'ar'), critic: 'crl-run' } };
+    expect(rolloutMatches(withCritic, sel, { ...pol, cand: 8, selcalls: 1, coh: true, critic: 'crl-run' })).toBe(true);
+    expect(rolloutMatches(withCritic, sel, { ...pol, cand: 8, selcalls: 1, coh: true, critic: 'dropped:crl-run' })).toBe(true);
+    expect(rolloutMatches(withCritic, sel, { ...pol, cand: 8, selcalls: 1, coh: true })).toBe(false);
+    expect(rolloutMatches(s8, sel, { ...pol, cand: 8, selcalls: 1, critic: 'crl-run' })).toBe(false);
   });
 });
 

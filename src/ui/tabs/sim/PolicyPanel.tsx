@@ -63,10 +63,13 @@ export function PolicyPanel({ sel, pol, setPol, job }: {
     : null;
   const source = pol.policy ? sourceFor(pol.policy, dropped) : null;
   const knownRun = runs.some((r) => r.name === pol.policy) || pol.policy in dropped;
+  const useCritic = pol.cand > 1 && !!pol.critic;
+  const criticSource = useCritic ? sourceFor(pol.critic, dropped) : null;
+  const criticProblem = useCritic && !criticSource ? `the critic "${pol.critic}" is not in this browser: choose another or the policy's own` : null;
 
   const start = () => {
-    if (!choice || !source || problem) return;
-    void job.start({ kind: 'rollout', params: { ...rolloutSpecFor(sel, pol, choice.mode), checkpoint: source } });
+    if (!choice || !source || problem || criticProblem) return;
+    void job.start({ kind: 'rollout', params: { ...rolloutSpecFor(sel, pol, choice.mode), checkpoint: source, ...(criticSource ? { criticCheckpoint: criticSource } : {}) } });
   };
 
   return (
@@ -115,6 +118,27 @@ export function PolicyPanel({ sel, pol, setPol, job }: {
                   <input id="sim-policy-selcalls" type="number" min={0} value={pol.selcalls} onChange={(e) => setPol({ selcalls: Math.max(0, Math.round(Number(e.target.value) || 0)) })} disabled={job.running} data-testid="sim-policy-selcalls" />
                   <span className="hint">the first this-many re-plans, then the plain policy; 0 = every re-plan</span>
                 </div>
+                {pol.selcalls > 0 && (
+                  <>
+                    <label htmlFor="sim-policy-coh">then</label>
+                    <div className="field">
+                      <label>
+                        <input id="sim-policy-coh" type="checkbox" checked={pol.coh} onChange={(e) => setPol({ coh: e.target.checked })} disabled={job.running} data-testid="sim-policy-coh" /> coherent
+                      </label>
+                      <span className="hint">keep proposing and execute the chunk that best continues the previous plan (unchecked: the plain policy)</span>
+                    </div>
+                  </>
+                )}
+                <label htmlFor="sim-policy-critic">critic</label>
+                <div className="field">
+                  <select id="sim-policy-critic" value={pol.critic} onChange={(e) => setPol({ critic: e.target.value })} disabled={job.running} data-testid="sim-policy-critic">
+                    <option value="">the policy's own</option>
+                    {runs.filter((r) => r.name !== pol.policy).map((r) => <option key={r.name} value={r.name}>{r.name}</option>)}
+                    {Object.keys(dropped).filter((id) => id !== pol.policy).map((id) => <option key={id} value={id}>{id}</option>)}
+                    {pol.critic && !runs.some((r) => r.name === pol.critic) && !(pol.critic in dropped) && <option value={pol.critic}>{pol.critic} (not in this browser)</option>}
+                  </select>
+                  <span className="hint">another checkpoint's CRL critic scores the proposals (same tokenizers and cameras); the policy may be trained without CRL</span>
+                </div>
               </>
             )}
             <label htmlFor="sim-policy-seed">rollout seed</label>
@@ -128,9 +152,9 @@ export function PolicyPanel({ sel, pol, setPol, job }: {
           {current.peek.kind} checkpoint, step {current.peek.step}: cameras {current.peek.config.model.cameras.join(', ')}, {current.peek.config.model.imageSize}px, chunk {current.peek.config.model.chunkLength}. Same scene, settings and seed give the same rollout.
         </p>
       )}
-      {pol.policy && problem && <p className="field-error" role="alert" data-testid="sim-policy-problem">{problem}</p>}
+      {pol.policy && (problem || criticProblem) && <p className="field-error" role="alert" data-testid="sim-policy-problem">{problem ?? criticProblem}</p>}
       {pol.policy && (
-        <button type="button" onClick={start} disabled={!choice || !!problem || job.running} data-testid="sim-rollout-start">
+        <button type="button" onClick={start} disabled={!choice || !!problem || !!criticProblem || job.running} data-testid="sim-rollout-start">
           Roll out {choice ? `(${choice.mode})` : ''}
         </button>
       )}

@@ -1,5 +1,5 @@
 /**
- * The Sim tab's policy choice in the URL (#/sim?...&policy=&mode=&steps=&pseed=&exec=&cand=&selcalls=),
+ * The Sim tab's policy choice in the URL (#/sim?...&policy=&mode=&steps=&pseed=&exec=&cand=&selcalls=&coh=&critic=),
  * beside the scene (simParams.ts), and the pure rules around it: which modes a
  * checkpoint offers and the rollout job's spec. Unit-tested in
  * tests/unit/ui/sim-rollout.test.ts; a shared link reproduces the same rollout.
@@ -29,6 +29,10 @@ export interface PolicySelection {
   cand: number;
   /** With cand > 1: select on the first this-many re-plans; 0 = every re-plan. */
   selcalls: number;
+  /** With selcalls: afterwards the proposal that best continues the previous plan (else the plain policy). */
+  coh: boolean;
+  /** With cand > 1: another checkpoint (run name or dropped id) whose CRL critic scores the proposals; '' = the policy's own. */
+  critic: string;
 }
 
 /** The rollout spec's range: evaluation episode seeds are 32-bit hashes (episodeSeed). */
@@ -44,11 +48,13 @@ export function parsePolicyParams(params: Record<string, string>): PolicySelecti
     exec: intParam(params, 'exec', 0, 0, 256),
     cand: intParam(params, 'cand', 0, 0, 64),
     selcalls: intParam(params, 'selcalls', 0, 0, 10_000),
+    coh: params.coh === '1',
+    critic: params.critic ?? '',
   };
 }
 
 export function policyParamUpdates(p: PolicySelection): Record<string, string | number | null> {
-  return { policy: p.policy || null, mode: p.mode, steps: p.steps || null, pseed: p.pseed || null, exec: p.exec || null, cand: p.cand > 1 ? p.cand : null, selcalls: p.cand > 1 && p.selcalls ? p.selcalls : null };
+  return { policy: p.policy || null, mode: p.mode, steps: p.steps || null, pseed: p.pseed || null, exec: p.exec || null, cand: p.cand > 1 ? p.cand : null, selcalls: p.cand > 1 && p.selcalls ? p.selcalls : null, coh: p.cand > 1 && p.selcalls && p.coh ? 1 : null, critic: p.cand > 1 && p.critic ? p.critic : null };
 }
 
 export interface ModeChoice {
@@ -76,7 +82,7 @@ export function modeChoice(peek: CheckpointPeek, wanted: RolloutMode | null): Mo
   return { mode, ditUnavailable, problems: rolloutProblems(peek.config, peek.hasDit, mode) };
 }
 
-/** The rollout job's spec for the scene and policy settings (the checkpoint travels beside it). */
+/** The rollout job's spec for the scene and policy settings (the checkpoints travel beside it; the worker labels the critic). */
 export function rolloutSpecFor(sel: SimSelection, p: PolicySelection, mode: RolloutMode): RolloutSpec {
   return {
     mode,
@@ -87,7 +93,7 @@ export function rolloutSpecFor(sel: SimSelection, p: PolicySelection, mode: Roll
     seed: p.pseed,
     ...(p.steps ? { maxSteps: p.steps } : {}),
     ...(p.exec ? { executeSteps: p.exec } : {}),
-    ...(p.cand > 1 ? { candidates: p.cand, ...(p.selcalls ? { selectCalls: p.selcalls } : {}) } : {}),
+    ...(p.cand > 1 ? { candidates: p.cand, ...(p.selcalls ? { selectCalls: p.selcalls, ...(p.coh ? { coherent: true } : {}) } : {}) } : {}),
   };
 }
 
@@ -114,7 +120,9 @@ export function rolloutMatches(r: { checkpoint: string; spec: RolloutSpec }, sel
     a.maxSteps === want.maxSteps &&
     a.executeSteps === want.executeSteps &&
     a.candidates === want.candidates &&
-    a.selectCalls === want.selectCalls
+    a.selectCalls === want.selectCalls &&
+    (a.coherent ?? false) === (want.coherent ?? false) &&
+    (a.critic ?? '') === (want.candidates && want.candidates > 1 && p.critic ? checkpointLabel(p.critic) : '')
   );
 }
 
@@ -127,6 +135,6 @@ export function demoSimParams(d: DemoDefaults): Record<string, string | number |
   const pseed = episodeSeed(DEMO_EVAL.seed, d.task, d.state, 'nominal');
   return {
     ...simParamUpdates({ suite: getTask(d.task).suite, task: d.task, state: d.state, perturb: [], seed: 0 }),
-    ...policyParamUpdates({ policy: d.run, mode: d.mode ?? null, steps: 0, pseed, exec: 0, cand: d.candidates ?? 0, selcalls: d.selectCalls ?? 0 }),
+    ...policyParamUpdates({ policy: d.policyRun ?? d.run, mode: d.mode ?? null, steps: 0, pseed, exec: 0, cand: d.candidates ?? 0, selcalls: d.selectCalls ?? 0, coh: d.coherent ?? false, critic: d.policyRun ? d.run : '' }),
   };
 }
