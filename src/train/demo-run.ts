@@ -6,7 +6,10 @@
  * succeed, a rising value curve and separated t-SNE clusters without training anything.
  *
  * What ships (public/demo/, served by the app and the server):
- *   reach-cpu.prts.zip      the post-trained checkpoint, weights only (no optimizer state)
+ *   reach-cpu.prts.zip      the PRTS checkpoint (BC + CRL), weights only (no optimizer state):
+ *                           the Value and Embeddings tabs read its critic
+ *   reach-cpu-policy.prts.zip  with the twin recipe, the BC-only proposer whose chunks that
+ *                           critic chooses between (DemoRecord.proposer; docs/results.md round 12)
  *   reach-cpu.demo.json     DemoRecord: how it was made and its recorded evaluation
  *   datasets/demo-reach/    held-out expert episodes (initial states 0-9, never trained on)
  * A unit test re-runs the recorded evaluation on the shipped weights and requires the same
@@ -21,6 +24,8 @@ import type { EvalResults } from './eval-results.ts';
 
 export const DEMO_NAME = 'reach-cpu';
 export const DEMO_ARCHIVE = `${DEMO_NAME}.prts.zip`;
+/** The proposer's archive (twin recipe): a run trained without CRL, acting with DEMO_ARCHIVE as its critic. */
+export const DEMO_PROPOSER_ARCHIVE = `${DEMO_NAME}-policy.prts.zip`;
 export const DEMO_RECORD = `${DEMO_NAME}.demo.json`;
 export const DEMO_DATASET = 'demo-reach';
 /** Where the shipped files live in the repository (and under the app's root URL as /demo/). */
@@ -56,7 +61,21 @@ export const DEMO_TWIN = {
   accum: 4,
   /** Value-guided selection: best of 8 AR proposals by the CRL value, on each episode's first re-plan only. */
   select: { candidates: 8, temperature: 1, selectCalls: 1 },
+  /**
+   * The proposer: the same data, steps and batches with lambda_CRL 0, train.seed 1 (the
+   * seed-0 run of round 10 was lost with a machine; both seeds measured alike, round 11).
+   * It moves better than the CRL run; the CRL run's critic chooses its first chunk, and
+   * coherent selection keeps the motion afterwards (round 12).
+   */
+  proposerSeed: 1,
+  pairSelect: { candidates: 8, temperature: 1, selectCalls: 1, coherent: true },
 } as const;
+
+/** The proposer's config: the twin config without CRL (`docs/configs/reach-goal-bc.json` with train.seed 1). */
+export function demoProposerConfig(seed: number = DEMO_TWIN.proposerSeed): WorkbenchConfig {
+  const c = demoTwinConfig(seed);
+  return { ...c, name: `${DEMO_NAME}-policy`, train: { ...c.train, lambdaCrl: 0 } };
+}
 
 /** The twin recipe's config: `docs/configs/reach-goal-crl.json` (a test keeps the two equal). */
 export function demoTwinConfig(seed = 0): WorkbenchConfig {
@@ -74,6 +93,8 @@ export interface DemoSelect {
   candidates: number;
   temperature: number;
   selectCalls: number;
+  /** After the selected re-plans, the proposal that best continues the previous plan (absent: the plain policy). */
+  coherent?: boolean;
 }
 
 export interface DemoEpisode {
@@ -93,6 +114,12 @@ export interface DemoRecord {
   command: string;
   /** Absent in records made before the twin recipe: 'engine'. */
   recipe?: DemoRecipe;
+  /**
+   * When the demo acts as a pair: the archive of the run that proposes the chunks (trained
+   * without CRL), whose proposals `archive`'s CRL critic chooses between. Absent: `archive`
+   * acts alone.
+   */
+  proposer?: { archive: string; config: WorkbenchConfig; training: DemoRecord['training'] };
   config: WorkbenchConfig;
   training: {
     pretrainSteps: number;
@@ -119,7 +146,7 @@ export interface DemoRecord {
     /** Value-guided selection the policy acts with (absent: the plain policy). */
     select?: DemoSelect;
     /** Every evaluated way of acting and its successes on the recorded episodes, so the choice is visible. */
-    compared?: Array<{ mode: DemoMode; select?: DemoSelect; successes: number; n: number }>;
+    compared?: Array<{ mode: DemoMode; select?: DemoSelect; pair?: boolean; successes: number; n: number }>;
     policy: string;
     successes: number;
     n: number;
@@ -138,9 +165,9 @@ export function demoModeOf(record: Pick<DemoRecord, 'eval'>): DemoMode {
 }
 
 /** The options a policy needs to act as the record's evaluation did (prtsPolicyFromCheckpoint). */
-export function demoPolicyOptions(record: Pick<DemoRecord, 'eval'>): { mode: DemoMode; candidates?: number; temperature?: number; selectCalls?: number } {
+export function demoPolicyOptions(record: Pick<DemoRecord, 'eval'>): { mode: DemoMode; candidates?: number; temperature?: number; selectCalls?: number; coherent?: boolean } {
   const sel = record.eval.select;
-  return { mode: demoModeOf(record), ...(sel ? { candidates: sel.candidates, temperature: sel.temperature, selectCalls: sel.selectCalls } : {}) };
+  return { mode: demoModeOf(record), ...(sel ? { candidates: sel.candidates, temperature: sel.temperature, selectCalls: sel.selectCalls, ...(sel.coherent ? { coherent: true } : {}) } : {}) };
 }
 
 /** The evaluation part of a DemoRecord from the harness's results. */
@@ -186,6 +213,14 @@ export function parseDemoRecord(json: unknown, source = DEMO_RECORD): DemoRecord
     if (!(Number.isInteger(sel!.candidates) && (sel!.candidates as number) >= 1 && (sel!.candidates as number) <= 64)) fail('eval.select.candidates', `must be an integer in 1..64, got ${JSON.stringify(sel!.candidates)}`);
     if (!(typeof sel!.temperature === 'number' && sel!.temperature > 0)) fail('eval.select.temperature', `must be a positive number, got ${JSON.stringify(sel!.temperature)}`);
     if (!(Number.isInteger(sel!.selectCalls) && (sel!.selectCalls as number) >= 1)) fail('eval.select.selectCalls', `must be a positive integer, got ${JSON.stringify(sel!.selectCalls)}`);
+    if (sel!.coherent !== undefined && typeof sel!.coherent !== 'boolean') fail('eval.select.coherent', `must be true or false, got ${JSON.stringify(sel!.coherent)}`);
+  }
+  if (r.proposer !== undefined) {
+    const p = r.proposer as Record<string, unknown> | null;
+    if (typeof p !== 'object' || p === null) fail('proposer', 'must be an object');
+    if (typeof p!.archive !== 'string' || !p!.archive.endsWith('.prts.zip')) fail('proposer.archive', `must name a .prts.zip archive, got ${JSON.stringify(p!.archive)}`);
+    if (p!.archive === r.archive) fail('proposer.archive', 'must differ from archive (the critic)');
+    if (ev!.select === undefined) fail('eval.select', 'is needed with a proposer (the critic chooses between its proposals)');
   }
   return json as DemoRecord;
 }

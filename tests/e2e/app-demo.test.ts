@@ -6,7 +6,9 @@
  * no copy); the Value tab, entered with no choices, has the run and demo-reach selected
  * and plots both value curves; the Embeddings tab has them selected and shows the t-SNE
  * panel; the Sim tab has the run, the recorded episode and its evaluation seed selected,
- * and the rollout ends as the recorded evaluation says: with the success badge.
+ * and the rollout ends as the recorded evaluation says: with the success badge. When the
+ * demo acts as a pair (DemoRecord.proposer), the proposer is imported too ("reach-cpu-
+ * policy-demo") and the Sim tab rolls it out with the demo run as its critic.
  * Kept short for 2 cores: one value episode, two episodes per task at stride 4 and 50
  * t-SNE iterations, one rollout of a ~20-step episode.
  */
@@ -18,13 +20,15 @@ import { startAppStack, type AppStack } from '../../scripts/app-stack.ts';
 import { LeRobotReader } from '../../src/data/index.ts';
 import { nodeIO } from '../../src/data/io-node.ts';
 import { DEMO_ARCHIVE, DEMO_DATASET, DEMO_DIR, DEMO_RECORD, demoModeOf, parseDemoRecord, type DemoEpisode } from '../../src/train/demo-run.ts';
-import { DEMO_RUN, demoEpisode } from '../../src/ui/lib/demoRun.ts';
+import { DEMO_POLICY_RUN, DEMO_RUN, demoEpisode } from '../../src/ui/lib/demoRun.ts';
 
 let stack: AppStack;
 let recorded: DemoEpisode;
 let mode: string;
 let kind: string;
 let cand: string;
+let pair: boolean;
+let coherent: boolean;
 let lengths: number[];
 let tasks: string[];
 
@@ -39,6 +43,8 @@ beforeAll(async () => {
   // The twin recipe ships a pre-training checkpoint (AR head), the engine recipe a post-trained one.
   kind = record.training.posttrainSteps > 0 ? 'post (DiT)' : 'pre';
   cand = String(record.eval.select?.candidates ?? 0);
+  pair = !!record.proposer;
+  coherent = !!record.eval.select?.coherent;
   const reader = await LeRobotReader.open(nodeIO(join(DEMO_DIR, 'datasets', DEMO_DATASET)));
   lengths = reader.episodes.map((e) => e.length);
   tasks = reader.episodes.map((e) => e.tasks[0]);
@@ -70,6 +76,7 @@ test('first open: the demo run is imported once and the Value, Embeddings and Si
   await page.reload({ waitUntil: 'domcontentloaded' });
   await page.waitForSelector(`[data-testid="run-${DEMO_RUN}"]`, { timeout: 120_000 });
   expect(await page.locator(`[data-testid^="run-kind-${DEMO_RUN}"]`).count()).toBe(1);
+  if (pair) expect(await page.locator(`[data-testid="run-kind-${DEMO_POLICY_RUN}"]`).count()).toBe(1);
 
   // Value: the demo checkpoint and dataset are chosen; V under the true and a wrong instruction.
   await enter(page, 'value', 'ckpt');
@@ -103,12 +110,14 @@ test('first open: the demo run is imported once and the Value, Embeddings and Si
 
   // Sim: the run on the recorded episode with the evaluation's seed; the rollout ends as recorded.
   await enter(page, 'sim', 'policy');
-  expect(await page.inputValue('[data-testid="sim-policy-select"]')).toBe(DEMO_RUN);
+  expect(await page.inputValue('[data-testid="sim-policy-select"]')).toBe(pair ? DEMO_POLICY_RUN : DEMO_RUN);
   expect(await page.inputValue('[data-testid="sim-task-select"]')).toBe(recorded.taskId);
   expect(await page.inputValue('[data-testid="sim-state"]')).toBe(String(recorded.initState));
   await page.waitForSelector('[data-testid="sim-policy-info"]', { timeout: 120_000 });
   expect(await page.inputValue('[data-testid="sim-policy-mode"]')).toBe(mode);
   expect(await page.inputValue('[data-testid="sim-policy-cand"]')).toBe(cand);
+  if (pair) expect(await page.inputValue('[data-testid="sim-policy-critic"]')).toBe(DEMO_RUN);
+  if (coherent) expect(await page.isChecked('[data-testid="sim-policy-coh"]')).toBe(true);
   await page.click('[data-testid="sim-rollout-start"]');
   await page.waitForSelector('[data-testid="sim-outcome"], [data-testid="sim-rollout-job"] .field-error, [data-testid="sim-error"]', { timeout: 600_000 });
   expect(await page.locator('[data-testid="sim-rollout-job"] .field-error, [data-testid="sim-error"]').allInnerTexts()).toEqual([]);

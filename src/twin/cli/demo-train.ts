@@ -14,18 +14,23 @@
  *   3. PRTS pre-training (BC + InfoNCE) by the PyTorch twin, 6000 steps of 4 accumulated
  *      batches of 12 (the shards read four times over), one CPU thread (the same run on any
  *      machine), into <runs>/pretrain;
+ *   3b. the proposer: the same data, batches and steps without CRL (demoProposerConfig,
+ *      train.seed 1) into <runs>/shards-policy and <runs>/policy;
  *   4. the recorded evaluation (every reach task from the held-out states 0-9, nominal,
- *      seed 0) of the AR policy, plain and with value-guided selection on the first
- *      re-plan (best of 8 by the CRL value); the demo acts with the one that succeeds more
- *      often (the plain policy on a tie);
- *   5. <out>/reach-cpu.prts.zip (weights only) and <out>/reach-cpu.demo.json.
+ *      seed 0) of the AR policy: the CRL run plain, with value-guided selection on the
+ *      first re-plan (best of 8 by the CRL value), the same then coherent selection, and
+ *      the pair (the proposer's chunks, the CRL run's critic choosing on the first
+ *      re-plan, coherent selection after); the demo acts with the one that succeeds most
+ *      often (the earlier on a tie);
+ *   5. <out>/reach-cpu.prts.zip (the CRL run, weights only), <out>/reach-cpu-policy.prts.zip
+ *      (the proposer, when the pair acts) and <out>/reach-cpu.demo.json.
  * The engine recipe (round 3's; no PyTorch needed): 240 training episodes (states
  * 10-49), the `cpu` preset pre-trained by the WebGPU engine into <runs>/pretrain, a DiT
  * post-training into <runs>/posttrain, and the better of the DiT and AR heads.
  * The last line is a JSON summary. It lives with the twin (layer 5, DESIGN.md 1) because
  * its default recipe drives the twin; the engine recipe only needs src/train.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { defineCli } from '../../cli/args.ts';
 import { LeRobotReader } from '../../data/index.ts';
@@ -43,10 +48,12 @@ import {
   DEMO_DATASET,
   DEMO_EVAL,
   DEMO_NAME,
+  DEMO_PROPOSER_ARCHIVE,
   DEMO_RECORD,
   DEMO_RECORD_SCHEMA,
   DEMO_TWIN,
   demoEvalOf,
+  demoProposerConfig,
   demoTwinConfig,
   packWeights,
   type DemoMode,
@@ -145,8 +152,32 @@ function trainingDiffers(a: WorkbenchConfig, b: WorkbenchConfig): string | null 
   return null;
 }
 
-async function trainWithTwin(): Promise<Trained> {
-  const shardsDir = join(runsDir, 'shards');
+async function trainWithTwin(config: WorkbenchConfig, shardsDir: string, preDir: string): Promise<Trained> {
+  const preIO = await nodeCheckpointIO(preDir);
+  const have = (await preIO.exists('latest.json')) ? await loadCheckpoint(preIO) : null;
+  const differs = have && trainingDiffers(have.config, config);
+  if (differs) cli.fail(`${preDir} holds a run of another config (${differs}); remove it or pass another --runs`);
+  if (!have || have.trainer.step < config.train.steps) await runTwinTraining(config, shardsDir, preDir, have);
+  const checkpoint = await loadCheckpoint(preIO);
+  const last = checkpoint.metrics.at(-1) as { bc?: number; engine?: string } | undefined;
+  return {
+    checkpoint,
+    training: {
+      pretrainSteps: checkpoint.trainer.step,
+      posttrainSteps: 0,
+      freezeBackbone: false,
+      pretrainSeconds: Math.round(Number(checkpoint.trainer.seconds ?? 0)),
+      posttrainSeconds: 0,
+      finalBc: last?.bc ?? null,
+      finalFlow: null,
+      adapter: last?.engine ?? 'PyTorch twin',
+      accum: DEMO_TWIN.accum,
+    },
+  };
+}
+
+/** Exports the shards (unless there) and trains or resumes the twin run; a finished run needs neither. */
+async function runTwinTraining(config: WorkbenchConfig, shardsDir: string, preDir: string, have: CheckpointData | null): Promise<void> {
   const shardsIO = await nodeCheckpointIO(shardsDir);
   // One batch per step, read DEMO_TWIN.accum times over (--cycle): 4.2 GB of shards rather than 17.
   const batches = config.train.steps;
@@ -169,39 +200,15 @@ async function trainWithTwin(): Promise<Trained> {
       trainer.dispose();
     }
   }
-  const preDir = join(runsDir, 'pretrain');
-  const preIO = await nodeCheckpointIO(preDir);
-  const resume = await preIO.exists('latest.json');
-  const have = resume ? await loadCheckpoint(preIO) : null;
-  const differs = have && trainingDiffers(have.config, config);
-  if (differs) cli.fail(`${preDir} holds a run of another config (${differs}); remove it or pass another --runs`);
-  if (!have || have.trainer.step < config.train.steps) {
-    log(`pre-training by the PyTorch twin: ${config.train.steps} steps of ${DEMO_TWIN.accum} batches of ${config.train.batchSize}${have ? ` from step ${have.trainer.step}` : ''} into ${preDir}`);
-    const code = await runTwin(
-      ['-m', 'prts_torch.train', '--shards', shardsDir, '--out', preDir, '--steps', String(config.train.steps), '--accum', String(DEMO_TWIN.accum), '--cycle', '--threads', '1', '--checkpoint-every', '250', '--log-every', String(args['log-every']), ...(resume ? ['--resume'] : [])],
-      { inherit: true },
-    );
-    if (code !== 0) {
-      log(`demo:train: the twin's training exited with code ${code}; rerun the same command to resume from its last checkpoint`);
-      process.exit(code);
-    }
+  log(`pre-training by the PyTorch twin: ${config.train.steps} steps of ${DEMO_TWIN.accum} batches of ${config.train.batchSize}${have ? ` from step ${have.trainer.step}` : ''} into ${preDir}`);
+  const code = await runTwin(
+    ['-m', 'prts_torch.train', '--shards', shardsDir, '--out', preDir, '--steps', String(config.train.steps), '--accum', String(DEMO_TWIN.accum), '--cycle', '--threads', '1', '--checkpoint-every', '250', '--log-every', String(args['log-every']), ...(have ? ['--resume'] : [])],
+    { inherit: true },
+  );
+  if (code !== 0) {
+    log(`demo:train: the twin's training exited with code ${code}; rerun the same command to resume from its last checkpoint`);
+    process.exit(code);
   }
-  const checkpoint = await loadCheckpoint(preIO);
-  const last = checkpoint.metrics.at(-1) as { bc?: number; engine?: string } | undefined;
-  return {
-    checkpoint,
-    training: {
-      pretrainSteps: checkpoint.trainer.step,
-      posttrainSteps: 0,
-      freezeBackbone: false,
-      pretrainSeconds: Math.round(Number(checkpoint.trainer.seconds ?? 0)),
-      posttrainSeconds: 0,
-      finalBc: last?.bc ?? null,
-      finalFlow: null,
-      adapter: last?.engine ?? 'PyTorch twin',
-      accum: DEMO_TWIN.accum,
-    },
-  };
 }
 
 async function trainWithEngine(): Promise<Trained> {
@@ -247,23 +254,37 @@ async function trainWithEngine(): Promise<Trained> {
   return { checkpoint, training };
 }
 
-const trained = recipe === 'twin' ? await trainWithTwin() : await trainWithEngine();
+const trained = recipe === 'twin' ? await trainWithTwin(config, join(runsDir, 'shards'), join(runsDir, 'pretrain')) : await trainWithEngine();
+// The twin recipe's proposer: the same data and steps without CRL (docs/results.md rounds 10-12).
+const proposerConfig: WorkbenchConfig | null =
+  recipe === 'twin'
+    ? (() => {
+        const c = demoProposerConfig();
+        return args.steps ? { ...c, train: { ...c.train, steps: args.steps } } : c;
+      })()
+    : null;
+const proposer = proposerConfig ? await trainWithTwin(proposerConfig, join(runsDir, 'shards-policy'), join(runsDir, 'policy')) : null;
 
 // 4. the recorded evaluation: every way of acting the recipe offers, the best one ships
 interface Way {
   mode: DemoMode;
   select?: DemoSelect;
+  /** The proposer's chunks, the trained run's critic choosing. */
+  pair?: boolean;
 }
-const label = (w: Way) => `${w.mode}${w.select ? `, best of ${w.select.candidates} on the first ${w.select.selectCalls} re-plan(s)` : ''}`;
+const label = (w: Way) =>
+  `${w.pair ? 'the proposer with the CRL run as critic, ' : ''}${w.mode}${w.select ? `, best of ${w.select.candidates} on the first ${w.select.selectCalls} re-plan(s)${w.select.coherent ? ', coherent after' : ''}` : ''}`;
 const ways: Way[] =
   recipe === 'twin'
-    ? [{ mode: 'ar' }, { mode: 'ar', select: { ...DEMO_TWIN.select } }]
+    ? [{ mode: 'ar' }, { mode: 'ar', select: { ...DEMO_TWIN.select } }, { mode: 'ar', select: { ...DEMO_TWIN.pairSelect } }, { mode: 'ar', select: { ...DEMO_TWIN.pairSelect }, pair: true }]
     : (args.mode === 'best' ? (['dit', 'ar'] as const) : [args.mode as DemoMode]).map((mode) => ({ mode }));
 const successesOf = (r: EvalResults) => r.episodes.filter((e) => e.success).length;
 const results: EvalResults[] = [];
 for (const w of ways) {
   log(`evaluating ${label(w)} on held-out initial states ${DEMO_EVAL.initStates.join(',')} of every reach task`);
-  const policy = await prtsPolicyFromCheckpoint(trained.checkpoint, { rt, mode: w.mode, name: `${DEMO_NAME} (${label(w)})`, ...(w.select ?? {}) });
+  const policy = w.pair
+    ? await prtsPolicyFromCheckpoint(proposer!.checkpoint, { rt, mode: w.mode, name: `${DEMO_NAME} (${label(w)})`, ...w.select, critic: trained.checkpoint })
+    : await prtsPolicyFromCheckpoint(trained.checkpoint, { rt, mode: w.mode, name: `${DEMO_NAME} (${label(w)})`, ...(w.select ?? {}) });
   try {
     const r = await evaluate(policy, { ...DEMO_EVAL, envsPerBatch: 12, camera: { width: config.model.imageSize, height: config.model.imageSize, device: rt.device } });
     results.push(r);
@@ -286,15 +307,19 @@ const record: DemoRecord = {
   recipe,
   config,
   training: trained.training,
+  ...(chosen.pair ? { proposer: { archive: DEMO_PROPOSER_ARCHIVE, config: proposerConfig!, training: proposer!.training } } : {}),
   eval: {
     ...demoEvalOf(results[best]),
     mode: chosen.mode,
     ...(chosen.select ? { select: chosen.select } : {}),
-    compared: ways.map((w, i) => ({ mode: w.mode, ...(w.select ? { select: w.select } : {}), successes: successesOf(results[i]), n: results[i].episodes.length })),
+    compared: ways.map((w, i) => ({ mode: w.mode, ...(w.select ? { select: w.select } : {}), ...(w.pair ? { pair: true } : {}), successes: successesOf(results[i]), n: results[i].episodes.length })),
   },
 };
 const out = nodeIO(outDir);
 await out.writeFileAtomic(DEMO_ARCHIVE, await packWeights(trained.checkpoint));
+if (chosen.pair) await out.writeFileAtomic(DEMO_PROPOSER_ARCHIVE, await packWeights(proposer!.checkpoint));
+// A proposer archive the record does not name would ship for nothing.
+else rmSync(join(outDir, DEMO_PROPOSER_ARCHIVE), { force: true });
 await out.writeFileAtomic(DEMO_RECORD, new TextEncoder().encode(JSON.stringify(record, null, 1) + '\n'));
 rt.destroy();
 const e = record.eval;
@@ -305,6 +330,7 @@ console.log(
     recipe,
     mode: chosen.mode,
     select: chosen.select ?? null,
+    pair: !!chosen.pair,
     success_rate: e.rate,
     compared: e.compared,
     successes: e.successes,

@@ -22,11 +22,15 @@ import { replaceParams } from './useRoute.ts';
 
 /** The browser run's name (run names are letters, digits, ".", "_" and "-"). */
 export const DEMO_RUN = `${DEMO_NAME}-demo`;
+/** The browser run of the demo's proposer (DemoRecord.proposer), when it acts as a pair. */
+export const DEMO_POLICY_RUN = `${DEMO_NAME}-policy-demo`;
 /** The demo folder's URL, relative to the app (public/demo is served as demo/). */
 export const DEMO_URL = `${DEMO_DIR.replace(/^public\//, '')}/`;
 /** The episode the Sim tab shows unless the recorded evaluation says it failed. */
 export const DEMO_PREFERRED = { task: 'reach/touch_red', state: 0 } as const;
-const MARKER_KEY = 'prts.demoRun';
+// v2: the demo became a pair (a proposer beside the critic run); a profile that imported
+// the single run before imports the proposer once more (and the critic run only if gone).
+const MARKER_KEY = 'prts.demoRun.v2';
 const LOCK = 'prts-demo-run-import';
 
 /** What the tabs preselect: the run, its dataset and, for the Sim tab, a recorded episode. */
@@ -40,6 +44,9 @@ export interface DemoDefaults {
   /** The recorded evaluation's value-guided selection (absent: the plain policy). */
   candidates?: number;
   selectCalls?: number;
+  coherent?: boolean;
+  /** The proposer's run when the demo acts as a pair (the Sim tab's policy, with `run` as its critic). */
+  policyRun?: string;
 }
 
 export type DemoStatus = { status: 'checking' } | { status: 'ready'; defaults: DemoDefaults } | { status: 'absent'; why: string };
@@ -64,7 +71,7 @@ export function parseMarker(text: string | null): DemoDefaults | null {
   if (!text) return null;
   try {
     const m = JSON.parse(text) as Partial<DemoDefaults>;
-    const ok = typeof m.run === 'string' && typeof m.dataset === 'string' && typeof m.task === 'string' && Number.isInteger(m.state) && (m.mode === undefined || m.mode === 'dit' || m.mode === 'ar') && (m.candidates === undefined || Number.isInteger(m.candidates)) && (m.selectCalls === undefined || Number.isInteger(m.selectCalls));
+    const ok = typeof m.run === 'string' && typeof m.dataset === 'string' && typeof m.task === 'string' && Number.isInteger(m.state) && (m.mode === undefined || m.mode === 'dit' || m.mode === 'ar') && (m.candidates === undefined || Number.isInteger(m.candidates)) && (m.selectCalls === undefined || Number.isInteger(m.selectCalls)) && (m.coherent === undefined || typeof m.coherent === 'boolean') && (m.policyRun === undefined || typeof m.policyRun === 'string');
     return ok ? (m as DemoDefaults) : null;
   } catch {
     return null;
@@ -76,7 +83,8 @@ export interface DemoDeps {
   fetch: typeof fetch;
   storage: Pick<Storage, 'getItem' | 'setItem'>;
   listRuns(): Promise<RunSummary[]>;
-  importRun(bytes: Uint8Array, runs: readonly RunSummary[]): Promise<unknown>;
+  /** Imports an archive as the browser run `name`. */
+  importRun(bytes: Uint8Array, runs: readonly RunSummary[], target: { file: string; name: string }): Promise<unknown>;
   /** Runs `f` while no other tab of this origin runs it (navigator.locks), or just runs it. */
   exclusive<T>(f: () => Promise<T>): Promise<T>;
   /** Where quiet notes go (the console). */
@@ -116,10 +124,33 @@ async function importOnce(deps: DemoDeps): Promise<DemoStatus> {
   if (!runs.some((r) => r.name === DEMO_RUN)) {
     const bytes = await fetchDemoFile(deps, DEMO_ARCHIVE, isZipBytes);
     if (!bytes) return { status: 'absent', why: `${DEMO_ARCHIVE} is not served` };
-    await deps.importRun(bytes, runs);
+    await deps.importRun(bytes, runs, { file: DEMO_ARCHIVE, name: DEMO_RUN });
   }
-  const record = await fetchRecord(deps);
-  const defaults: DemoDefaults = { run: DEMO_RUN, dataset: DEMO_DATASET, ...demoEpisode(record), ...(record ? { mode: demoModeOf(record) } : {}), ...(record?.eval.select ? { candidates: record.eval.select.candidates, selectCalls: record.eval.select.selectCalls } : {}) };
+  let record = await fetchRecord(deps);
+  // A pair: the proposer too. Without it the critic run acts alone, as the plain policy
+  // (the record's selection was measured for the pair).
+  let pair = false;
+  const proposer = record?.proposer;
+  if (proposer) {
+    if ((await deps.listRuns()).some((r) => r.name === DEMO_POLICY_RUN)) pair = true;
+    else {
+      const bytes = await fetchDemoFile(deps, proposer.archive, isZipBytes);
+      if (bytes) {
+        await deps.importRun(bytes, await deps.listRuns(), { file: proposer.archive, name: DEMO_POLICY_RUN });
+        pair = true;
+      }
+    }
+    if (!pair) record = { ...record!, eval: { ...record!.eval, select: undefined } };
+  }
+  const sel = record?.eval.select;
+  const defaults: DemoDefaults = {
+    run: DEMO_RUN,
+    dataset: DEMO_DATASET,
+    ...demoEpisode(record),
+    ...(record ? { mode: demoModeOf(record) } : {}),
+    ...(sel ? { candidates: sel.candidates, selectCalls: sel.selectCalls, ...(sel.coherent ? { coherent: true } : {}) } : {}),
+    ...(pair ? { policyRun: DEMO_POLICY_RUN } : {}),
+  };
   deps.storage.setItem(MARKER_KEY, JSON.stringify(defaults));
   return { status: 'ready', defaults };
 }
@@ -142,7 +173,7 @@ export function browserDemoDeps(): DemoDeps {
     fetch: (url) => fetch(new URL(String(url), document.baseURI)),
     storage: localStorage,
     listRuns,
-    importRun: (bytes, runs) => importRunArchive(bytes, DEMO_ARCHIVE, runs, { name: DEMO_RUN, dataset: DEMO_DATASET }),
+    importRun: (bytes, runs, t) => importRunArchive(bytes, t.file, runs, { name: t.name, dataset: DEMO_DATASET }),
     exclusive: <T,>(f: () => Promise<T>) => (navigator.locks ? (navigator.locks.request(LOCK, f) as Promise<T>) : f()),
     note: (m) => console.info(m),
   };

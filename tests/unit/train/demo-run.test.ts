@@ -40,17 +40,25 @@ describe('the shipped demo run', () => {
     expect(e.rate).toBeCloseTo(e.successes / e.n, 12);
     expect(new Set(e.episodes.map((x) => `${x.taskId}#${x.initState}`)).size).toBe(e.n);
     // The shipped way of acting is one of those compared, with the same count.
-    if (e.compared) expect(e.compared.find((c) => c.mode === demoModeOf(record) && JSON.stringify(c.select ?? null) === JSON.stringify(e.select ?? null))?.successes).toBe(e.successes);
+    if (e.compared) expect(e.compared.find((c) => c.mode === demoModeOf(record) && JSON.stringify(c.select ?? null) === JSON.stringify(e.select ?? null) && !!c.pair === !!record.proposer)?.successes).toBe(e.successes);
+    if (record.proposer) expect(existsSync(join(DEMO_DIR, record.proposer.archive))).toBe(true);
   });
 
   test('the weights-only archive reproduces the recorded evaluation: the same success on every episode', async () => {
     const data = await loadCheckpoint(await nodeCheckpointIO(join(DEMO_DIR, DEMO_ARCHIVE), { create: false }));
     expect(data.optimizer).toEqual([]);
+    // A pair: the proposer acts, the archive's critic chooses.
+    const proposer = record.proposer ? await loadCheckpoint(await nodeCheckpointIO(join(DEMO_DIR, record.proposer.archive), { create: false })) : null;
+    if (proposer) {
+      expect(proposer.optimizer).toEqual([]);
+      expect(proposer.trainer.withCrl).toBe(false);
+      expect({ model: proposer.config.model, train: proposer.config.train }).toEqual({ model: record.proposer!.config.model, train: record.proposer!.config.train });
+    }
     const e = record.eval;
     // Every task from states 0-1, and the states of (up to) two recorded successes.
     const states = [...new Set([0, 1, ...e.episodes.filter((x) => x.success).slice(0, 2).map((x) => x.initState)])];
     const picked = e.episodes.filter((x) => states.includes(x.initState));
-    const policy = await prtsPolicyFromCheckpoint(data, { rt, ...demoPolicyOptions(record) });
+    const policy = proposer ? await prtsPolicyFromCheckpoint(proposer, { rt, ...demoPolicyOptions(record), critic: data }) : await prtsPolicyFromCheckpoint(data, { rt, ...demoPolicyOptions(record) });
     let res;
     try {
       res = await evaluate(policy, {

@@ -7,9 +7,9 @@
  */
 import { describe, expect, test } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { DEMO_ARCHIVE, DEMO_DATASET, DEMO_RECORD, DEMO_RECORD_SCHEMA, DEMO_TWIN, demoModeOf, demoPolicyOptions, demoTwinConfig, parseDemoRecord, type DemoEpisode, type DemoRecord } from '../../../src/train/demo-run.ts';
+import { DEMO_ARCHIVE, DEMO_PROPOSER_ARCHIVE, DEMO_DATASET, DEMO_RECORD, DEMO_RECORD_SCHEMA, DEMO_TWIN, demoModeOf, demoPolicyOptions, demoProposerConfig, demoTwinConfig, parseDemoRecord, type DemoEpisode, type DemoRecord } from '../../../src/train/demo-run.ts';
 import { episodeSeed } from '../../../src/train/eval-plan.ts';
-import { DEMO_RUN, DEMO_URL, demoEpisode, ensureDemoRun, parseMarker, type DemoDeps } from '../../../src/ui/lib/demoRun.ts';
+import { DEMO_POLICY_RUN, DEMO_RUN, DEMO_URL, demoEpisode, ensureDemoRun, parseMarker, type DemoDefaults, type DemoDeps } from '../../../src/ui/lib/demoRun.ts';
 import { demoSimParams, parsePolicyParams } from '../../../src/ui/tabs/sim/policyParams.ts';
 import { parseSimParams } from '../../../src/ui/tabs/sim/simParams.ts';
 import { listSuites } from '../../../src/sim/index.ts';
@@ -36,6 +36,7 @@ function world(files: Record<string, Response | Error | (() => Response)>) {
   const imports: number[] = [];
   const notes: string[] = [];
   const fetched: string[] = [];
+  const targets: { file: string; name: string }[] = [];
   let lock: Promise<unknown> = Promise.resolve();
   const deps: DemoDeps = {
     async fetch(url) {
@@ -46,11 +47,12 @@ function world(files: Record<string, Response | Error | (() => Response)>) {
     },
     storage: { getItem: (k) => store.get(k) ?? null, setItem: (k, v) => void store.set(k, v) },
     listRuns: async () => [...runs],
-    async importRun(bytes) {
+    async importRun(bytes, _runs, target) {
       imports.push(bytes.length);
+      targets.push(target);
       // IndexedDB takes a while: a second tab without the lock would see no run yet.
       await new Promise((r) => setTimeout(r, 5));
-      runs.push({ name: DEMO_RUN } as RunSummary);
+      runs.push({ name: target.name } as RunSummary);
     },
     exclusive(f) {
       const next = lock.then(f);
@@ -59,7 +61,7 @@ function world(files: Record<string, Response | Error | (() => Response)>) {
     },
     note: (m) => void notes.push(m),
   };
-  return { deps, runs, store, imports, notes, fetched };
+  return { deps, runs, store, imports, notes, fetched, targets };
 }
 
 const archive = () => new Response(ZIP, { status: 200 });
@@ -78,6 +80,23 @@ describe('demo run import', () => {
     expect(await ensureDemoRun(w.deps)).toEqual(st);
     expect(w.fetched).toEqual([]);
     expect(w.imports).toHaveLength(1);
+  });
+
+  test('a pair: the proposer is imported beside the critic run, and the defaults name both with the recorded selection', async () => {
+    const pairRecord = { ...record([{ success: true }]), proposer: { archive: DEMO_PROPOSER_ARCHIVE }, eval: { ...record([{ success: true }]).eval, mode: 'ar', select: { candidates: 8, temperature: 1, selectCalls: 1, coherent: true } } };
+    const w = world({ [DEMO_URL + DEMO_ARCHIVE]: archive, [DEMO_URL + DEMO_PROPOSER_ARCHIVE]: archive, [DEMO_URL + DEMO_RECORD]: json(pairRecord) });
+    const st = await ensureDemoRun(w.deps);
+    expect(st).toEqual({ status: 'ready', defaults: { run: DEMO_RUN, dataset: DEMO_DATASET, task: 'reach/touch_red', state: 0, mode: 'ar', candidates: 8, selectCalls: 1, coherent: true, policyRun: DEMO_POLICY_RUN } });
+    expect(w.targets).toEqual([{ file: DEMO_ARCHIVE, name: DEMO_RUN }, { file: DEMO_PROPOSER_ARCHIVE, name: DEMO_POLICY_RUN }]);
+    // The Sim tab rolls out the proposer with the critic run choosing, coherent afterwards.
+    const p = demoSimParams((st as { defaults: DemoDefaults }).defaults);
+    const params = Object.fromEntries(Object.entries(p).filter(([, v]) => v !== null).map(([k, v]) => [k, String(v)]));
+    expect(parsePolicyParams(params)).toMatchObject({ policy: DEMO_POLICY_RUN, critic: DEMO_RUN, cand: 8, selcalls: 1, coh: true, mode: 'ar' });
+    // Without the proposer's file the critic run acts alone, as the plain policy.
+    const alone = world({ [DEMO_URL + DEMO_ARCHIVE]: archive, [DEMO_URL + DEMO_RECORD]: json(pairRecord) });
+    const st2 = await ensureDemoRun(alone.deps);
+    expect(st2).toEqual({ status: 'ready', defaults: { run: DEMO_RUN, dataset: DEMO_DATASET, task: 'reach/touch_red', state: 0, mode: 'ar' } });
+    expect(alone.notes.join('\n')).toMatch(/reach-cpu-policy\.prts\.zip is not served here/);
   });
 
   test('a deleted demo run stays deleted in this profile', async () => {
@@ -101,7 +120,7 @@ describe('demo run import', () => {
     expect((await ensureDemoRun(w.deps)).status).toBe('ready');
     expect(w.imports).toEqual([]);
     expect(w.fetched).not.toContain(DEMO_URL + DEMO_ARCHIVE);
-    expect(parseMarker(w.store.get('prts.demoRun') ?? null)?.run).toBe(DEMO_RUN);
+    expect(parseMarker(w.store.get('prts.demoRun.v2') ?? null)?.run).toBe(DEMO_RUN);
   });
 
   test.each([
@@ -160,7 +179,7 @@ describe('the Sim tab shows an episode the demo succeeded on', () => {
     const seed = episodeSeed(0, 'reach/touch_red', 0, 'nominal');
     expect(seed).toBeGreaterThan(2 ** 31); // past the old URL clamp: the full 32-bit range is kept
     expect(params).toEqual({ suite: 'reach', task: 'reach/touch_red', policy: DEMO_RUN, pseed: String(seed) });
-    expect(parsePolicyParams(params)).toEqual({ policy: DEMO_RUN, mode: null, steps: 0, pseed: seed, exec: 0, cand: 0, selcalls: 0 });
+    expect(parsePolicyParams(params)).toEqual({ policy: DEMO_RUN, mode: null, steps: 0, pseed: seed, exec: 0, cand: 0, selcalls: 0, coh: false, critic: '' });
     expect(parseSimParams(params, listSuites())).toMatchObject({ suite: 'reach', task: 'reach/touch_red', state: 0, perturb: [] });
   });
 
@@ -196,6 +215,14 @@ describe('the demo record names its head', () => {
     expect(bad({ candidates: 8, temperature: 0, selectCalls: 1 })).toThrow(/field 'eval.select.temperature' must be a positive number/);
     expect(bad({ candidates: 8, temperature: 1, selectCalls: 0.5 })).toThrow(/field 'eval.select.selectCalls' must be a positive integer/);
     expect(bad(null)).toThrow(/field 'eval.select' must be an object/);
+    expect(bad({ candidates: 8, temperature: 1, selectCalls: 1, coherent: 'yes' })).toThrow(/field 'eval.select.coherent' must be true or false/);
+    const coh = { ...r, eval: { ...r.eval, mode: 'ar' as const, select: { candidates: 8, temperature: 1, selectCalls: 1, coherent: true } } };
+    expect(demoPolicyOptions(parseDemoRecord(JSON.parse(JSON.stringify(coh))))).toEqual({ mode: 'ar', candidates: 8, temperature: 1, selectCalls: 1, coherent: true });
+    const withProposer = (proposer: unknown, e: unknown = coh.eval) => () => parseDemoRecord({ ...r, proposer, eval: e });
+    expect(withProposer({ archive: DEMO_PROPOSER_ARCHIVE })).not.toThrow();
+    expect(withProposer({ archive: 'policy.bin' })).toThrow(/field 'proposer.archive' must name a .prts.zip archive/);
+    expect(withProposer({ archive: DEMO_ARCHIVE })).toThrow(/field 'proposer.archive' must differ from archive/);
+    expect(withProposer({ archive: DEMO_PROPOSER_ARCHIVE }, r.eval)).toThrow(/field 'eval.select' is needed with a proposer/);
     expect(() => parseDemoRecord({ ...r, recipe: 'cloud' })).toThrow(/field 'recipe' must be 'twin' or 'engine', got "cloud"/);
   });
 
@@ -205,6 +232,16 @@ describe('the demo record names its head', () => {
     expect({ model: c.model, train: c.train }).toEqual({ model: doc.model, train: doc.train });
     expect(demoTwinConfig(3).train.seed).toBe(3);
     expect(DEMO_TWIN.steps).toBe(c.train.steps);
+  });
+
+  test("the proposer's config is docs/configs/reach-goal-bc.json (lambda_CRL 0) with train.seed 1, and differs from the critic's in those two fields only", () => {
+    const doc = JSON.parse(readFileSync('docs/configs/reach-goal-bc.json', 'utf8'));
+    const p = demoProposerConfig();
+    expect({ model: p.model, train: p.train }).toEqual({ model: doc.model, train: { ...doc.train, seed: 1 } });
+    expect(p.train.seed).toBe(DEMO_TWIN.proposerSeed);
+    const c = demoTwinConfig(0);
+    expect({ ...p.train, lambdaCrl: c.train.lambdaCrl, seed: c.train.seed }).toEqual(c.train);
+    expect(p.model).toEqual(c.model);
   });
 
   test('a first open with a selecting record preselects its selection', async () => {
