@@ -109,7 +109,7 @@ export function PolicyPanel({ sel, pol, setPol, job }: {
             <label htmlFor="sim-policy-cand">proposals</label>
             <div className="field">
               <input id="sim-policy-cand" type="number" min={0} max={64} value={pol.cand} onChange={(e) => setPol({ cand: Math.max(0, Math.min(64, Math.round(Number(e.target.value) || 0))) })} disabled={job.running} data-testid="sim-policy-cand" />
-              <span className="hint">value-guided selection: propose this many chunks and execute the one the CRL critic rates highest; 0 or 1 = the plain policy{current?.peek && !current.peek.config.train.lambdaCrl ? ' (this checkpoint has no CRL critic)' : ''}</span>
+              <span className="hint">value-guided selection: propose this many chunks and execute the one the CRL critic rates highest; 0 or 1 = the plain policy{current?.peek && !current.peek.config.train.lambdaCrl && !pol.critic ? ' (this checkpoint has no CRL critic: choose another run as the critic)' : ''}</span>
             </div>
             {pol.cand > 1 && (
               <>
