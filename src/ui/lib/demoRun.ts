@@ -132,11 +132,12 @@ async function importOnce(deps: DemoDeps): Promise<DemoStatus> {
   let pair = false;
   const proposer = record?.proposer;
   if (proposer) {
-    if ((await deps.listRuns()).some((r) => r.name === DEMO_POLICY_RUN)) pair = true;
+    const now = await deps.listRuns();
+    if (now.some((r) => r.name === DEMO_POLICY_RUN)) pair = true;
     else {
       const bytes = await fetchDemoFile(deps, proposer.archive, isZipBytes);
       if (bytes) {
-        await deps.importRun(bytes, await deps.listRuns(), { file: proposer.archive, name: DEMO_POLICY_RUN });
+        await deps.importRun(bytes, now, { file: proposer.archive, name: DEMO_POLICY_RUN });
         pair = true;
       }
     }
