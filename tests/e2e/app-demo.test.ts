@@ -20,7 +20,7 @@ import { startAppStack, type AppStack } from '../../scripts/app-stack.ts';
 import { LeRobotReader } from '../../src/data/index.ts';
 import { nodeIO } from '../../src/data/io-node.ts';
 import { DEMO_ARCHIVE, DEMO_DATASET, DEMO_DIR, DEMO_RECORD, demoModeOf, parseDemoRecord, type DemoEpisode } from '../../src/train/demo-run.ts';
-import { DEMO_POLICY_RUN, DEMO_RUN, demoEpisode } from '../../src/ui/lib/demoRun.ts';
+import { DEMO_POLICY_RUN, DEMO_RUN, MARKER_KEY, demoEpisode } from '../../src/ui/lib/demoRun.ts';
 
 let stack: AppStack;
 let recorded: DemoEpisode;
@@ -69,14 +69,20 @@ test('first open: the demo run is imported once and the Value, Embeddings and Si
   await page.goto(`${stack.base}/`, { waitUntil: 'domcontentloaded', timeout: 180_000 });
 
   // Imported as a browser run on its dataset; a reload adds no second copy.
+  // The critic is listed before the proposer's import ends (a second archive): wait for
+  // every run the demo imports, so the reload below cannot cut the import short.
+  const imported = pair ? [DEMO_RUN, DEMO_POLICY_RUN] : [DEMO_RUN];
+  const waitImported = async (timeout: number) => {
+    for (const r of imported) await page.waitForSelector(`[data-testid="run-${r}"]`, { timeout });
+  };
   await page.click('[data-testid="tab-train"]');
-  await page.waitForSelector(`[data-testid="run-${DEMO_RUN}"]`, { timeout: 180_000 });
+  await waitImported(180_000);
   expect(await page.locator(`[data-testid="run-kind-${DEMO_RUN}"]`).innerText()).toBe(kind);
   expect(await page.locator(`[data-testid="run-${DEMO_RUN}"] td`).nth(2).innerText()).toBe(DEMO_DATASET);
+  await page.waitForFunction((k) => localStorage.getItem(k) !== null, MARKER_KEY, { timeout: 60_000 });
   await page.reload({ waitUntil: 'domcontentloaded' });
-  await page.waitForSelector(`[data-testid="run-${DEMO_RUN}"]`, { timeout: 120_000 });
-  expect(await page.locator(`[data-testid^="run-kind-${DEMO_RUN}"]`).count()).toBe(1);
-  if (pair) expect(await page.locator(`[data-testid="run-kind-${DEMO_POLICY_RUN}"]`).count()).toBe(1);
+  await waitImported(120_000);
+  for (const r of imported) expect(await page.locator(`[data-testid^="run-kind-${r}"]`).count()).toBe(1);
 
   // Value: the demo checkpoint and dataset are chosen; V under the true and a wrong instruction.
   await enter(page, 'value', 'ckpt');

@@ -30,7 +30,7 @@ export const DEMO_URL = `${DEMO_DIR.replace(/^public\//, '')}/`;
 export const DEMO_PREFERRED = { task: 'reach/touch_red', state: 0 } as const;
 // v2: the demo became a pair (a proposer beside the critic run); a profile that imported
 // the single run before imports the proposer once more (and the critic run only if gone).
-const MARKER_KEY = 'prts.demoRun.v2';
+export const MARKER_KEY = 'prts.demoRun.v2';
 const LOCK = 'prts-demo-run-import';
 
 /** What the tabs preselect: the run, its dataset and, for the Sim tab, a recorded episode. */
