@@ -128,7 +128,10 @@ export interface PrtsPolicyOptions {
    * With selectCalls: after those re-plans keep proposing `candidates` chunks and execute
    * the one that best continues the previous chunk's unexecuted actions
    * (value-select.ts closestToPlan) instead of the plain policy's chunk. The plan is
-   * assumed executed for `executeSteps` actions.
+   * assumed executed for `executeSteps` actions. selectCalls 0 is coherent selection
+   * alone: the first re-plan runs the plain (greedy) chunk and no critic is asked, so a
+   * checkpoint trained without CRL can use it; it is the no-critic control at the same
+   * number of proposals (docs/results.md round 13).
    */
   coherent?: boolean;
   /** Actions executed per chunk before re-planning (default the checkpoint's model.executeSteps, else the chunk length). */
@@ -725,8 +728,9 @@ export async function prtsPolicyFromCheckpoint(data: CheckpointData, opts: PrtsP
   if (select.coherent && executeSteps >= cfg.model.chunkLength) {
     throw new InferenceError(`coherent: the policy executes whole chunks (executeSteps ${executeSteps} of chunkLength ${cfg.model.chunkLength}), so no planned actions are left to agree with`);
   }
+  if (opts.critic && select.calls === 0) throw new InferenceError('critic: with selectCalls 0 (coherent selection alone) no proposal is chosen by value, so a critic would never be asked');
   if (opts.critic) checkCritic(data, opts.critic, select.candidates);
-  else if (select.candidates > 1 && !data.trainer.withCrl) {
+  else if (select.candidates > 1 && select.calls > 0 && !data.trainer.withCrl) {
     throw new InferenceError(`candidates ${select.candidates}: value-guided selection needs the CRL critic, and this checkpoint's backbone was trained without CRL (or give a critic: another checkpoint's CRL critic)`);
   }
   const rt = opts.rt ?? (await openRuntime());

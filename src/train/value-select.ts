@@ -37,8 +37,9 @@ export function checkValueSelect(o: ValueSelectOptions): void {
     throw new ValueSelectError(`candidates must be an integer in 1..64, got ${o.candidates}`);
   }
   if (!(Number.isFinite(o.temperature) && o.temperature > 0)) throw new ValueSelectError(`temperature must be a positive number, got ${o.temperature}`);
-  if (!(o.calls === Infinity || (Number.isInteger(o.calls) && o.calls >= 1))) throw new ValueSelectError(`selectCalls must be a positive integer (or absent: every call), got ${o.calls}`);
+  if (!(o.calls === Infinity || (Number.isInteger(o.calls) && o.calls >= 0))) throw new ValueSelectError(`selectCalls must be a non-negative integer (or absent: every call), got ${o.calls}`);
   if (o.coherent !== undefined && typeof o.coherent !== 'boolean') throw new ValueSelectError(`coherent must be true or false, got ${JSON.stringify(o.coherent)}`);
+  if (o.calls === 0 && !o.coherent) throw new ValueSelectError('selectCalls 0 chooses nothing by value: it is coherent selection alone, so it needs coherent (or leave candidates at 1 for the plain policy)');
   if (o.coherent && o.candidates < 2) throw new ValueSelectError(`coherent: it chooses between proposals, so it needs candidates of 2 or more, got ${o.candidates}`);
   if (o.coherent && o.calls === Infinity) throw new ValueSelectError('coherent: it applies after the value-selected re-plans, so it needs selectCalls (the value chooses on every re-plan otherwise)');
 }

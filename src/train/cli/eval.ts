@@ -1,6 +1,7 @@
 /**
  * npm run eval -- --policy expert|random[:seed]|replay:<results.json>|checkpoint:<dir>[:dit|:ar]
  * npm run eval -- --checkpoint <dir | run.prts.zip> [--mode dit|ar] [...]   (= --policy checkpoint:<dir>[:mode])
+ * npm run eval -- --checkpoint public/demo/reach-cpu.demo.json [...]   (the shipped demo, acting as its record says)
  *                 [--suites spatial,goal | --tasks goal/open_drawer,...] [--states 0-9]
  *                 [--perturbations nominal,position_swap,... | all] [--envs 16] [--seed 0]
  *                 [--execute-steps N] [--max-steps N] [--camera 64] [--chunk H]
@@ -21,7 +22,7 @@ import { compareResults, renderComparisonMarkdown } from '../eval-compare';
 import { EVAL_AXES, type EvalAxis, type EvalOptions } from '../eval-plan';
 import { describeDiagnostics, renderMarkdown } from '../eval-report';
 import { parseResults } from '../eval-results';
-import { CHECKPOINT_OPTIONS, makePolicy, policyCamera, policySpec } from './policy-spec';
+import { CHECKPOINT_OPTIONS, expandDemoRecord, makePolicy, policyCamera, policySpec } from './policy-spec';
 
 const cli = defineCli({
   name: 'eval',
@@ -77,8 +78,11 @@ async function runCompare(files: string[], args: Args): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const args = cli.parse();
-  if (args.compare) return runCompare(args.compare, args);
+  const parsed = cli.parse();
+  if (parsed.compare) return runCompare(parsed.compare, parsed);
+  const demo = expandDemoRecord(parsed, fail);
+  if (demo) console.log(demo.note);
+  const args = demo?.args ?? parsed;
   const spec = policySpec(args, fail);
 
   const opts: EvalOptions = {};

@@ -16,7 +16,7 @@ import { defineCli } from '../../cli/args.ts';
 import { getTask, INIT_STATES_PER_TASK, listTasks, MAX_INIT_STATES_PER_TASK, SUITES } from '../../sim/index';
 import { probeGrounding, sceneInstructions } from '../grounding';
 import { goalObjects } from '../where';
-import { CHECKPOINT_OPTIONS, makePolicy, policyCamera, policySpec } from './policy-spec';
+import { CHECKPOINT_OPTIONS, expandDemoRecord, makePolicy, policyCamera, policySpec } from './policy-spec';
 
 const cli = defineCli({
   name: 'eval:grounding',
@@ -39,9 +39,12 @@ const cli = defineCli({
     out: { type: 'string', metavar: 'rows.json', help: 'the summary and every row, as JSON' },
   },
 });
-const args = cli.parse();
+const parsed = cli.parse();
 // Annotated so that TypeScript knows a call does not return.
 const fail: (message: string) => never = cli.fail;
+const demo = expandDemoRecord(parsed, fail);
+if (demo) console.log(demo.note);
+const args = demo?.args ?? parsed;
 
 const spec = policySpec(args, fail);
 if (spec.startsWith('replay:')) fail('--policy replay:<file> cannot be probed: a replay starts at step 0 and knows no other state');

@@ -388,6 +388,38 @@ describe('PRTS checkpoint policy', () => {
     }
   });
 
+  test('coherent alone (selectCalls 0): the greedy first chunk, then the proposal that best continues the plan; no critic, so a BC-only checkpoint may use it', async () => {
+    const noCrl = { ...preData, trainer: { ...preData.trainer, withCrl: false } };
+    const sel = { mode: 'ar' as const, rt, candidates: 4, temperature: 1.5, executeSteps: 2 };
+    const plain = await prtsPolicyFromCheckpoint(noCrl, { mode: 'ar', rt });
+    const alone = await prtsPolicyFromCheckpoint(noCrl, { ...sel, selectCalls: 0, coherent: true });
+    try {
+      await plain.reset(episodes([3, 4]));
+      await alone.reset(episodes([3, 4]));
+      const greedy = (await plain.act(inputs())).map((c) => Array.from(c));
+      const first = await alone.inference.propose(inputs());
+      // No plan yet: the plain policy's greedy chunk, no values asked for.
+      expect(first.chosen).toEqual([0, 0]);
+      expect(first.chunks.map((c) => Array.from(c))).toEqual([0, 0, 0, 0, 1, 1, 1, 1].map((b) => greedy[b]));
+      expect(Array.from(first.values!).every((v) => Number.isNaN(v))).toBe(true);
+      const second = await alone.inference.propose(inputs());
+      expect(second.chosen).toEqual(closestToPlan(second.chunks, 4, greedy, 2, ACTION_DIM));
+      expect(alone.inference.stats).toMatchObject({ valueSelected: 0, coherentSelected: 2 });
+      // A reset episode starts from the greedy chunk again.
+      await alone.reset(episodes([3]));
+      const mixed = await alone.inference.propose(inputs());
+      expect(mixed.chosen[0]).toBe(0);
+      expect(new Set(mixed.chunks.slice(0, 4).map((c) => Array.from(c).join(','))).size).toBe(1);
+      expect(alone.inference.stats.valueSelected).toBe(0);
+    } finally {
+      plain.dispose();
+      alone.dispose();
+    }
+    // A critic would never be asked; selectCalls 0 without coherent chooses nothing.
+    await expect(prtsPolicyFromCheckpoint(noCrl, { ...sel, selectCalls: 0, coherent: true, critic: preData })).rejects.toThrow(/critic: with selectCalls 0 .* a critic would never be asked/);
+    await expect(prtsPolicyFromCheckpoint(noCrl, { ...sel, selectCalls: 0 })).rejects.toThrow(/selectCalls 0 chooses nothing by value/);
+  });
+
   test('coherent is refused where it cannot apply, naming the field', async () => {
     const sel = { mode: 'ar' as const, rt, candidates: 4 };
     await expect(prtsPolicyFromCheckpoint(preData, { ...sel, coherent: true })).rejects.toThrow(/coherent: .* needs selectCalls/);
@@ -426,7 +458,8 @@ describe('PRTS checkpoint policy', () => {
     await expect(prtsPolicyFromCheckpoint(noCrl, { mode: 'ar', rt, candidates: 2 })).rejects.toThrow(/value-guided selection needs the CRL critic/);
     await expect(prtsPolicyFromCheckpoint(preData, { mode: 'ar', rt, candidates: 0 })).rejects.toThrow(/candidates must be an integer in 1..64, got 0/);
     await expect(prtsPolicyFromCheckpoint(preData, { mode: 'ar', rt, candidates: 2, temperature: -1 })).rejects.toThrow(/temperature must be a positive number, got -1/);
-    await expect(prtsPolicyFromCheckpoint(preData, { mode: 'ar', rt, candidates: 2, selectCalls: 0 })).rejects.toThrow(/selectCalls must be a positive integer \(or absent: every call\), got 0/);
+    await expect(prtsPolicyFromCheckpoint(preData, { mode: 'ar', rt, candidates: 2, selectCalls: 0 })).rejects.toThrow(/selectCalls 0 chooses nothing by value/);
+    await expect(prtsPolicyFromCheckpoint(preData, { mode: 'ar', rt, candidates: 2, selectCalls: -1 })).rejects.toThrow(/selectCalls must be a non-negative integer \(or absent: every call\), got -1/);
     // One candidate needs no critic: it is the plain policy.
     const p = await prtsPolicyFromCheckpoint(noCrl, { mode: 'ar', rt, candidates: 1 });
     p.dispose();

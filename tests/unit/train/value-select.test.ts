@@ -80,6 +80,9 @@ describe('closestToPlan', () => {
     expect(() => checkValueSelect({ candidates: 1, temperature: 1, calls: 1, coherent: true })).toThrow(/coherent: .* needs candidates of 2 or more, got 1/);
     expect(() => checkValueSelect({ candidates: 4, temperature: 1, calls: Infinity, coherent: true })).toThrow(/coherent: .* needs selectCalls/);
     expect(() => checkValueSelect({ candidates: 4, temperature: 1, calls: 1, coherent: true })).not.toThrow();
+    // selectCalls 0: coherent selection alone (no value phase at all), only with coherent.
+    expect(() => checkValueSelect({ candidates: 4, temperature: 1, calls: 0, coherent: true })).not.toThrow();
+    expect(() => checkValueSelect({ candidates: 4, temperature: 1, calls: 0 })).toThrow(/selectCalls 0 chooses nothing by value/);
   });
 });
 
@@ -124,7 +127,7 @@ test('checkValueSelect names the bad field', () => {
   expect(() => checkValueSelect({ candidates: 4, temperature: 0, calls: Infinity })).toThrow(/temperature must be a positive number, got 0/);
   expect(() => checkValueSelect({ candidates: 4, temperature: NaN, calls: Infinity })).toThrow(/temperature/);
   expect(() => checkValueSelect({ candidates: 4, temperature: 0.7, calls: Infinity })).not.toThrow();
-  expect(() => checkValueSelect({ candidates: 4, temperature: 1, calls: 0 })).toThrow(/selectCalls must be a positive integer \(or absent: every call\), got 0/);
+  expect(() => checkValueSelect({ candidates: 4, temperature: 1, calls: -1 })).toThrow(/selectCalls must be a non-negative integer \(or absent: every call\), got -1/);
   expect(() => checkValueSelect({ candidates: 4, temperature: 1, calls: 1.5 })).toThrow(/selectCalls/);
   expect(() => checkValueSelect({ candidates: 4, temperature: 1, calls: 2 })).not.toThrow();
 });
