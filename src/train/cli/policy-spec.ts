@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { OptionSpecs } from '../../cli/args.ts';
 import type { CheckpointData } from '../checkpoint';
-import { demoModeOf, parseDemoRecord, type DemoRecord } from '../demo-run';
+import { demoPolicyOptions, parseDemoRecord, type DemoRecord } from '../demo-run';
 import { parseResults } from '../eval-results';
 import { ExpertPolicy, RandomPolicy, ReplayPolicy, type Policy } from '../policy';
 
@@ -63,36 +63,43 @@ export function expandDemoRecord<T extends PolicyArgs>(args: T, fail: Fail, read
   if (path === undefined || !path.endsWith('.demo.json')) return null;
   const own = (['mode', 'candidates', 'temperature', 'select-calls', 'coherent', 'critic'] as const).filter((k) => args[k] !== undefined && args[k] !== false);
   if (own.length) fail(`--checkpoint ${path} acts as its demo record says; --${own[0]} would change that (give the archives themselves: --checkpoint <proposer>.prts.zip --critic <critic>.prts.zip ...)`);
-  let text: string;
-  try {
-    text = read(path);
-  } catch (e) {
-    fail(`--checkpoint ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-  }
-  let record: DemoRecord;
-  try {
-    record = parseDemoRecord(JSON.parse(text!), path);
-  } catch (e) {
-    fail(`--checkpoint ${e instanceof SyntaxError ? `${path}: not JSON (${e.message})` : (e as Error).message}`);
-  }
+  const record = readDemoRecord(path, fail, read);
   const dir = dirname(path);
-  const critic = join(dir, record!.archive);
-  const sel = record!.eval.select;
+  const critic = join(dir, record.archive);
+  // The same mapping the test that reproduces the recorded evaluation acts with.
+  const how = demoPolicyOptions(record);
+  const sel = record.eval.select;
   const out: T = {
     ...args,
-    checkpoint: record!.proposer ? join(dir, record!.proposer.archive) : critic,
-    ...(record!.proposer ? { critic } : {}),
-    mode: demoModeOf(record!),
-    ...(sel ? { candidates: sel.candidates, temperature: sel.temperature, 'select-calls': sel.selectCalls, ...(sel.coherent ? { coherent: true } : {}) } : {}),
-    ...(args['execute-steps'] === undefined && record!.eval.options?.executeSteps ? { 'execute-steps': record!.eval.options.executeSteps } : {}),
+    checkpoint: record.proposer ? join(dir, record.proposer.archive) : critic,
+    ...(record.proposer ? { critic } : {}),
+    mode: how.mode,
+    ...(how.candidates !== undefined ? { candidates: how.candidates, temperature: how.temperature, 'select-calls': how.selectCalls } : {}),
+    ...(how.coherent ? { coherent: true } : {}),
+    ...(args['execute-steps'] === undefined && record.eval.options?.executeSteps ? { 'execute-steps': record.eval.options.executeSteps } : {}),
   };
   const flags = [`--checkpoint ${out.checkpoint}`, out.critic ? `--critic ${out.critic}` : '', `--mode ${out.mode}`, sel ? `--candidates ${sel.candidates} --temperature ${sel.temperature} --select-calls ${sel.selectCalls}${sel.coherent ? ' --coherent' : ''}` : '', out['execute-steps'] !== undefined ? `--execute-steps ${out['execute-steps']}` : '']
     .filter(Boolean)
     .join(' ');
-  const o = record!.eval;
+  const o = record.eval;
   const st = o.options?.initStates ?? [];
   const states = st.length > 1 && st.every((x, i) => x === st[0] + i) ? `${st[0]}-${st[st.length - 1]}` : st.join(',');
   return { args: out, note: `demo record ${path} (recorded: ${o.successes}/${o.n} on ${o.options?.suites?.join(',') ?? '?'} states ${states || '?'}, seed ${o.options?.seed ?? '?'}) acts as ${flags}` };
+}
+
+/** A demo record from a file, or the CLI's failure naming the file and the problem. */
+function readDemoRecord(path: string, fail: Fail, read: (path: string) => string): DemoRecord {
+  let text: string;
+  try {
+    text = read(path);
+  } catch (e) {
+    return fail(`--checkpoint ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  try {
+    return parseDemoRecord(JSON.parse(text), path);
+  } catch (e) {
+    return fail(`--checkpoint ${e instanceof SyntaxError ? `${path}: not JSON (${e.message})` : (e as Error).message}`);
+  }
 }
 
 /** The policy spec as given (--checkpoint is short for --policy checkpoint:<dir>). */
