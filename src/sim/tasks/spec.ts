@@ -11,8 +11,8 @@ export type Vec3 = [number, number, number];
  * LIBERO-style suites for GPUs (spatial, object, goal, long) and `reach`, the suite sized
  * for a CPU (DESIGN.md 9): short touch tasks that need language and vision but no grasp.
  */
-export type Suite = 'spatial' | 'object' | 'goal' | 'long' | 'reach';
-export const SUITES: readonly Suite[] = ['spatial', 'object', 'goal', 'long', 'reach'];
+export type Suite = 'spatial' | 'object' | 'goal' | 'long' | 'reach' | 'reach4';
+export const SUITES: readonly Suite[] = ['spatial', 'object', 'goal', 'long', 'reach', 'reach4'];
 
 /** Object kinds. Blocks and cylinders are graspable; plates and trays are supports/containers. */
 export type ObjectKind = 'block' | 'cylinder' | 'plate' | 'tray';

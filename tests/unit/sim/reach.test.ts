@@ -85,6 +85,55 @@ describe('reach suite', () => {
   });
 });
 
+describe('reach4 suite (recalibrated for 45 CPU minutes)', () => {
+  test('four touch tasks share one scene of four 6 cm blocks on a 2 x 2 grid; the named block visits every slot', () => {
+    const tasks = listTasks('reach4');
+    expect(tasks.map((t) => t.id)).toEqual(['reach4/touch_red', 'reach4/touch_green', 'reach4/touch_blue', 'reach4/touch_yellow']);
+    for (const t of tasks) {
+      expect(t.instruction).toBe(`touch the ${t.id.replace('reach4/touch_', '')} block`);
+      expect(t.layoutKey).toBe('reach4');
+      expect(t.objects.map((o) => o.size)).toEqual(Array(4).fill([0.03, 0.03, 0.03]));
+    }
+    const task = tasks[0];
+    const slots = new Set<string>();
+    for (let i = 0; i < INIT_STATES_PER_TASK; i++) {
+      const at = task.objects.map((o) => slotOf(task, i, o.name));
+      expect(new Set(at).size).toBe(4);
+      slots.add(slotOf(task, i, 'red_block'));
+    }
+    expect(slots.size).toBe(4);
+    // Neighbouring blocks are further apart than on reach (17 cm sideways, 18 cm in depth).
+    const c = task.regions.map((r) => r.center);
+    const gaps = c.flatMap((a, i) => c.slice(i + 1).map((b) => Math.hypot(a[0] - b[0], a[1] - b[1])));
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(0.15);
+    // A training-only state is one scene for all four instructions.
+    const scenes = tasks.map((t) => getInitState(t, 123).objects);
+    for (const s of scenes) expect(s).toEqual(scenes[0]);
+  });
+
+  test('the expert touches each named block on benchmark and training-only states', async () => {
+    for (const t of listTasks('reach4')) {
+      const w = await World.create(t, { objects: t.objects, fixtures: t.fixtures });
+      try {
+        for (const i of [0, 7, 300]) {
+          const init = getInitState(t, i);
+          w.reset(init);
+          const r = runExpert(w, init);
+          expect(r.success, `${t.id}#${i}`).toBe(true);
+          expect(r.steps).toBeLessThan(40);
+          const name = t.goal[0].args[0];
+          const tip = w.physics.tcpPos()[2] - FINGERTIP_OFFSET;
+          const top = w.objectPos(name)[2] + 0.03;
+          expect(tip - top).toBeLessThanOrEqual(THRESHOLDS.touchAbove);
+          expect(tip - top).toBeGreaterThanOrEqual(-THRESHOLDS.touchBelow);
+        }
+      } finally {
+        w.delete();
+      }
+    }
+  });
+});
+
 describe('Touch predicate and the expert', () => {
   let task: TaskSpec;
   let w: World;
