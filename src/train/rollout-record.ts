@@ -36,7 +36,7 @@ export interface RolloutSpec {
   executeSteps?: number;
   /** Value-guided selection (src/train/value-select.ts): proposals per re-plan (default 1, the plain policy). */
   candidates?: number;
-  /** With candidates > 1: select on the first this-many re-plans only (default every re-plan). */
+  /** With candidates > 1: select on the first this-many re-plans only (default every re-plan); 0 with coherent: coherent selection alone, no critic. */
   selectCalls?: number;
   /** With selectCalls: afterwards execute the proposal that best continues the previous plan (PrtsPolicyOptions.coherent). */
   coherent?: boolean;
@@ -63,8 +63,10 @@ export function checkRolloutSpec(s: RolloutSpec): void {
   if (!isInt(s.seed) || s.seed < 0 || s.seed > 0xffffffff) throw new Error(`rollout seed must be an integer in [0, 2^32), got ${s.seed}`);
   if (s.executeSteps !== undefined && (!isInt(s.executeSteps) || s.executeSteps < 1)) throw new Error(`rollout executeSteps must be a positive integer, got ${s.executeSteps}`);
   if (s.candidates !== undefined && (!isInt(s.candidates) || s.candidates < 1 || s.candidates > 64)) throw new Error(`rollout candidates must be an integer in [1, 64], got ${s.candidates}`);
-  if (s.selectCalls !== undefined && (!isInt(s.selectCalls) || s.selectCalls < 1)) throw new Error(`rollout selectCalls must be a positive integer, got ${s.selectCalls}`);
+  if (s.selectCalls !== undefined && (!isInt(s.selectCalls) || s.selectCalls < 0)) throw new Error(`rollout selectCalls must be a non-negative integer, got ${s.selectCalls}`);
   if (s.coherent !== undefined && typeof s.coherent !== 'boolean') throw new Error(`rollout coherent must be true or false, got ${JSON.stringify(s.coherent)}`);
+  if (s.selectCalls === 0 && s.coherent !== true) throw new Error('rollout selectCalls 0 is coherent selection alone: it needs coherent true (or leave selectCalls out to select by value on every re-plan)');
+  if (s.selectCalls === 0 && s.critic !== undefined) throw new Error(`rollout critic: with selectCalls 0 (coherent selection alone) no proposal is chosen by value, so the critic ${JSON.stringify(s.critic)} would never be asked`);
   if (s.critic !== undefined && (typeof s.critic !== 'string' || !s.critic)) throw new Error(`rollout critic must be a checkpoint label, got ${JSON.stringify(s.critic)}`);
 }
 

@@ -8,8 +8,9 @@ export type Vec2 = [number, number];
 export type Vec3 = [number, number, number];
 
 /**
- * LIBERO-style suites for GPUs (spatial, object, goal, long) and `reach`, the suite sized
- * for a CPU (DESIGN.md 9): short touch tasks that need language and vision but no grasp.
+ * LIBERO-style suites for GPUs (spatial, object, goal, long) and the suites sized for a CPU
+ * (DESIGN.md 9): short touch tasks that need language and vision but no grasp; `reach`
+ * (six blocks) and `reach4` (four larger ones, calibrated to 45 minutes of CPU training).
  */
 export type Suite = 'spatial' | 'object' | 'goal' | 'long' | 'reach' | 'reach4';
 export const SUITES: readonly Suite[] = ['spatial', 'object', 'goal', 'long', 'reach', 'reach4'];

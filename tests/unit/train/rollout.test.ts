@@ -64,7 +64,10 @@ describe('checkpoint compatibility', () => {
     expect(() => checkRolloutSpec(spec({ perturb: ['wind' as never] }))).toThrow(/unknown kind "wind"/);
     expect(() => checkRolloutSpec(spec({ candidates: 0 }))).toThrow(/rollout candidates must be an integer in \[1, 64\], got 0/);
     expect(() => checkRolloutSpec(spec({ candidates: 65 }))).toThrow(/rollout candidates/);
-    expect(() => checkRolloutSpec(spec({ candidates: 4, selectCalls: 0 }))).toThrow(/rollout selectCalls must be a positive integer, got 0/);
+    expect(() => checkRolloutSpec(spec({ candidates: 4, selectCalls: -1 }))).toThrow(/rollout selectCalls must be a non-negative integer, got -1/);
+    expect(() => checkRolloutSpec(spec({ candidates: 4, selectCalls: 0 }))).toThrow(/rollout selectCalls 0 is coherent selection alone: it needs coherent true/);
+    expect(() => checkRolloutSpec(spec({ candidates: 4, selectCalls: 0, coherent: true, critic: 'crl' }))).toThrow(/rollout critic: with selectCalls 0 \(coherent selection alone\) no proposal is chosen by value, so the critic "crl" would never be asked/);
+    expect(() => checkRolloutSpec(spec({ candidates: 4, selectCalls: 0, coherent: true }))).not.toThrow();
   });
 
   test('a rollout of an incompatible checkpoint fails before running', async () => {
@@ -166,6 +169,13 @@ describe('rollout', () => {
     await expect(runRollout(rt, post.data, s, { label: 'post', critic: post.data })).rejects.toThrow(/a critic checkpoint was given but the spec names none/);
     expect(() => checkRolloutSpec(spec({ coherent: 'yes' as never }))).toThrow(/rollout coherent must be true or false/);
     expect(() => checkRolloutSpec(spec({ critic: '' }))).toThrow(/rollout critic must be a checkpoint label/);
+    // Coherent selection alone (the Sim tab's "select on" 0 with coherent): no critic asked,
+    // the greedy first chunk, reproducible, and its spec survives the record.
+    const alone = { ...s, selectCalls: 0, coherent: true };
+    const c = await runRollout(rt, post.data, alone, { label: 'post' });
+    const d = await runRollout(rt, post.data, alone, { label: 'post' });
+    expect(Array.from(d.actions)).toEqual(Array.from(c.actions));
+    expect(decodeRollout(JSON.parse(JSON.stringify(encodeRollout(c)))).spec).toMatchObject({ candidates: 3, selectCalls: 0, coherent: true });
   });
 
   test("without an executeSteps of its own a rollout re-plans at the checkpoint's model.executeSteps, as the evaluation does", async () => {

@@ -2,7 +2,7 @@
 import { describe, expect, test } from 'vitest';
 import { PRESETS } from '../../../src/model/config.ts';
 import { decodeRollout, encodeRollout, frameAtStep, ROLLOUT_SCHEMA, type CheckpointPeek, type RolloutResult } from '../../../src/train/rollout-record.ts';
-import { checkpointLabel, modeChoice, parsePolicyParams, policyParamUpdates, rolloutMatches, rolloutSpecFor } from '../../../src/ui/tabs/sim/policyParams.ts';
+import { checkpointLabel, modeChoice, parsePolicyParams, policyParamUpdates, rolloutMatches, rolloutSpecFor, usesCritic } from '../../../src/ui/tabs/sim/policyParams.ts';
 
 const sel = { suite: 'goal', task: 'goal/red_on_plate', state: 2, perturb: ['lighting' as const], seed: 4 };
 /** A config the simulation can run: 8-D state, 7-D actions, the agentview camera. */
@@ -20,7 +20,10 @@ describe('policy URL state', () => {
     // One proposal is the plain policy: neither it nor a selection budget, coherence or critic goes into the URL.
     expect(policyParamUpdates({ ...p, cand: 1 })).toMatchObject({ cand: null, selcalls: null, coh: null, critic: null });
     // Coherence applies after a selection budget only.
-    expect(policyParamUpdates({ ...p, selcalls: 0 })).toMatchObject({ coh: null, critic: 'run-b' });
+    // Every re-plan by value (selcalls 0, not coherent) asks the critic; coherent selection alone asks none.
+    expect(policyParamUpdates({ ...p, selcalls: 0, coh: false })).toMatchObject({ selcalls: null, coh: null, critic: 'run-b' });
+    expect(policyParamUpdates({ ...p, selcalls: 0 })).toMatchObject({ selcalls: null, coh: 1, critic: null });
+    expect(parsePolicyParams({ cand: '8', coh: '1' })).toMatchObject({ cand: 8, selcalls: 0, coh: true });
   });
 });
 
@@ -55,7 +58,13 @@ describe('rollout spec and replay matching', () => {
     expect(rolloutSpecFor(sel, { ...pol, cand: 8 }, 'ar')).not.toHaveProperty('selectCalls');
     expect(rolloutSpecFor(sel, { ...pol, cand: 1, selcalls: 3 }, 'ar')).not.toHaveProperty('candidates');
     expect(rolloutSpecFor(sel, { ...pol, cand: 8, selcalls: 1, coh: true }, 'ar')).toMatchObject({ candidates: 8, selectCalls: 1, coherent: true });
-    expect(rolloutSpecFor(sel, { ...pol, cand: 8, coh: true }, 'ar')).not.toHaveProperty('coherent');
+    // selcalls 0 with coherent: coherent selection alone (the spec says selectCalls 0).
+    expect(rolloutSpecFor(sel, { ...pol, cand: 8, coh: true }, 'ar')).toMatchObject({ candidates: 8, selectCalls: 0, coherent: true });
+    expect(rolloutSpecFor(sel, { ...pol, cand: 1, coh: true }, 'ar')).not.toHaveProperty('coherent');
+    expect(usesCritic({ cand: 8, selcalls: 0, coh: true })).toBe(false);
+    expect(usesCritic({ cand: 8, selcalls: 0, coh: false })).toBe(true);
+    expect(usesCritic({ cand: 8, selcalls: 2, coh: true })).toBe(true);
+    expect(usesCritic({ cand: 1, selcalls: 2, coh: false })).toBe(false);
     // The critic travels beside the spec (the worker labels it), not in it.
     expect(rolloutSpecFor(sel, { ...pol, cand: 8, critic: 'run-b' }, 'ar')).not.toHaveProperty('critic');
   });
@@ -81,6 +90,10 @@ describe('rollout spec and replay matching', () => {
     expect(rolloutMatches(withCritic, sel, { ...pol, cand: 8, selcalls: 1, coh: true, critic: 'dropped:crl-run' })).toBe(true);
     expect(rolloutMatches(withCritic, sel, { ...pol, cand: 8, selcalls: 1, coh: true })).toBe(false);
     expect(rolloutMatches(s8, sel, { ...pol, cand: 8, selcalls: 1, critic: 'crl-run' })).toBe(false);
+    // Coherent selection alone ignores a critic left in the picker: it is never asked.
+    const alone = { checkpoint: 'ckpt', spec: rolloutSpecFor(sel, { ...pol, cand: 8, coh: true }, 'ar') };
+    expect(rolloutMatches(alone, sel, { ...pol, cand: 8, coh: true, critic: 'crl-run' })).toBe(true);
+    expect(rolloutMatches(alone, sel, { ...pol, cand: 8, selcalls: 1, coh: true })).toBe(false);
   });
 });
 

@@ -15,7 +15,7 @@ import { peekCheckpointFiles, type CheckpointPeek } from '../../../train/rollout
 import { CheckpointDrop } from '../value/CheckpointDrop.tsx';
 import { sourceFor, useCheckpoints } from '../value/checkpoints.ts';
 import { JobBar } from './JobBar.tsx';
-import { modeChoice, rolloutSpecFor, runPeek, type PolicySelection } from './policyParams.ts';
+import { modeChoice, rolloutSpecFor, runPeek, usesCritic, type PolicySelection } from './policyParams.ts';
 import type { SimSelection } from './simParams.ts';
 import type { useServiceJob } from './useJob.ts';
 
@@ -63,7 +63,8 @@ export function PolicyPanel({ sel, pol, setPol, job }: {
     : null;
   const source = pol.policy ? sourceFor(pol.policy, dropped) : null;
   const knownRun = runs.some((r) => r.name === pol.policy) || pol.policy in dropped;
-  const useCritic = pol.cand > 1 && !!pol.critic;
+  const critic = usesCritic(pol);
+  const useCritic = critic && !!pol.critic;
   const criticSource = useCritic ? sourceFor(pol.critic, dropped) : null;
   const criticProblem = useCritic && !criticSource ? `the critic "${pol.critic}" is not in this browser: choose another or the policy's own` : null;
 
@@ -109,36 +110,36 @@ export function PolicyPanel({ sel, pol, setPol, job }: {
             <label htmlFor="sim-policy-cand">proposals</label>
             <div className="field">
               <input id="sim-policy-cand" type="number" min={0} max={64} value={pol.cand} onChange={(e) => setPol({ cand: Math.max(0, Math.min(64, Math.round(Number(e.target.value) || 0))) })} disabled={job.running} data-testid="sim-policy-cand" />
-              <span className="hint">value-guided selection: propose this many chunks and execute the one the CRL critic rates highest; 0 or 1 = the plain policy{current?.peek && !current.peek.config.train.lambdaCrl && !pol.critic ? ' (this checkpoint has no CRL critic: choose another run as the critic)' : ''}</span>
+              <span className="hint">value-guided selection: propose this many chunks and execute the one the CRL critic rates highest; 0 or 1 = the plain policy{critic && current?.peek && !current.peek.config.train.lambdaCrl && !pol.critic ? ' (this checkpoint has no CRL critic: choose another run as the critic, or coherent selection alone)' : ''}</span>
             </div>
             {pol.cand > 1 && (
               <>
                 <label htmlFor="sim-policy-selcalls">select on</label>
                 <div className="field">
                   <input id="sim-policy-selcalls" type="number" min={0} value={pol.selcalls} onChange={(e) => setPol({ selcalls: Math.max(0, Math.round(Number(e.target.value) || 0)) })} disabled={job.running} data-testid="sim-policy-selcalls" />
-                  <span className="hint">the first this-many re-plans, then the plain policy; 0 = every re-plan</span>
+                  <span className="hint">choose by the critic on the first this-many re-plans, then the plain policy; 0 = every re-plan (with coherent: never, no critic asked)</span>
                 </div>
-                {pol.selcalls > 0 && (
+                <label htmlFor="sim-policy-coh">{pol.selcalls > 0 ? 'then' : 'choose'}</label>
+                <div className="field">
+                  <label>
+                    <input id="sim-policy-coh" type="checkbox" checked={pol.coh} onChange={(e) => setPol({ coh: e.target.checked })} disabled={job.running} data-testid="sim-policy-coh" /> coherent
+                  </label>
+                  <span className="hint">{pol.selcalls > 0 ? 'keep proposing and execute the chunk that best continues the previous plan (unchecked: the plain policy)' : 'coherent selection alone: the greedy first chunk, then the proposal that best continues the previous plan; no critic is asked (unchecked: the critic chooses at every re-plan)'}</span>
+                </div>
+                {critic && (
                   <>
-                    <label htmlFor="sim-policy-coh">then</label>
+                    <label htmlFor="sim-policy-critic">critic</label>
                     <div className="field">
-                      <label>
-                        <input id="sim-policy-coh" type="checkbox" checked={pol.coh} onChange={(e) => setPol({ coh: e.target.checked })} disabled={job.running} data-testid="sim-policy-coh" /> coherent
-                      </label>
-                      <span className="hint">keep proposing and execute the chunk that best continues the previous plan (unchecked: the plain policy)</span>
+                      <select id="sim-policy-critic" value={pol.critic} onChange={(e) => setPol({ critic: e.target.value })} disabled={job.running} data-testid="sim-policy-critic">
+                        <option value="">the policy's own</option>
+                        {runs.filter((r) => r.name !== pol.policy).map((r) => <option key={r.name} value={r.name}>{r.name}</option>)}
+                        {Object.keys(dropped).filter((id) => id !== pol.policy).map((id) => <option key={id} value={id}>{id}</option>)}
+                        {pol.critic && !runs.some((r) => r.name === pol.critic) && !(pol.critic in dropped) && <option value={pol.critic}>{pol.critic} (not in this browser)</option>}
+                      </select>
+                      <span className="hint">another checkpoint's CRL critic scores the proposals (same tokenizers and cameras); the policy may be trained without CRL</span>
                     </div>
                   </>
                 )}
-                <label htmlFor="sim-policy-critic">critic</label>
-                <div className="field">
-                  <select id="sim-policy-critic" value={pol.critic} onChange={(e) => setPol({ critic: e.target.value })} disabled={job.running} data-testid="sim-policy-critic">
-                    <option value="">the policy's own</option>
-                    {runs.filter((r) => r.name !== pol.policy).map((r) => <option key={r.name} value={r.name}>{r.name}</option>)}
-                    {Object.keys(dropped).filter((id) => id !== pol.policy).map((id) => <option key={id} value={id}>{id}</option>)}
-                    {pol.critic && !runs.some((r) => r.name === pol.critic) && !(pol.critic in dropped) && <option value={pol.critic}>{pol.critic} (not in this browser)</option>}
-                  </select>
-                  <span className="hint">another checkpoint's CRL critic scores the proposals (same tokenizers and cameras); the policy may be trained without CRL</span>
-                </div>
               </>
             )}
             <label htmlFor="sim-policy-seed">rollout seed</label>

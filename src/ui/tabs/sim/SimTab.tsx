@@ -126,7 +126,7 @@ function RolloutView({ job, sel, pol }: { job: ServiceJob; sel: SimSelection; po
     return (
       <Player key={job.id ?? 'rollout'} title={`${r.checkpoint} (${r.spec.mode})`} open={() => ReplayEpisode.create(r)} outcome={outcome}>
         <p className="hint mono" data-testid="sim-rollout-summary">
-          {r.policy}: {r.actCalls} chunks of {r.chunkSize} (execute {r.executeSteps}){(r.spec.candidates ?? 1) > 1 && `, best of ${r.spec.candidates} by ${r.spec.critic ? `${r.spec.critic}'s` : 'its'} CRL value ${r.spec.selectCalls ? `on the first ${r.spec.selectCalls} re-plan(s)${r.spec.coherent ? ', then the most coherent proposal' : ''}` : 'at every re-plan'}`}, seed {r.spec.seed}, final state {r.finalStateHash}
+          {r.policy}: {r.actCalls} chunks of {r.chunkSize} (execute {r.executeSteps}){(r.spec.candidates ?? 1) > 1 && (r.spec.selectCalls === 0 ? `, the greedy first chunk, then the most coherent of ${r.spec.candidates} proposals (no critic)` : `, best of ${r.spec.candidates} by ${r.spec.critic ? `${r.spec.critic}'s` : 'its'} CRL value ${r.spec.selectCalls ? `on the first ${r.spec.selectCalls} re-plan(s)${r.spec.coherent ? ', then the most coherent proposal' : ''}` : 'at every re-plan'}`)}, seed {r.spec.seed}, final state {r.finalStateHash}
           {r.arFailures > 0 && <> · <span className="field-error">{r.arFailures} AR chunk(s) did not decode and ran as zero actions ({r.lastArFailure})</span></>}
         </p>
       </Player>

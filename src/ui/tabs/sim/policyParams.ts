@@ -53,8 +53,18 @@ export function parsePolicyParams(params: Record<string, string>): PolicySelecti
   };
 }
 
+/**
+ * Whether the settings ask a CRL critic: proposals chosen by value on the first `selcalls`
+ * re-plans, or on every one (selcalls 0). With selcalls 0 and coherent, no proposal is
+ * chosen by value (coherent selection alone, PrtsPolicyOptions.selectCalls 0), so a
+ * BC-only checkpoint needs no critic.
+ */
+export function usesCritic(p: Pick<PolicySelection, 'cand' | 'selcalls' | 'coh'>): boolean {
+  return p.cand > 1 && !(p.selcalls === 0 && p.coh);
+}
+
 export function policyParamUpdates(p: PolicySelection): Record<string, string | number | null> {
-  return { policy: p.policy || null, mode: p.mode, steps: p.steps || null, pseed: p.pseed || null, exec: p.exec || null, cand: p.cand > 1 ? p.cand : null, selcalls: p.cand > 1 && p.selcalls ? p.selcalls : null, coh: p.cand > 1 && p.selcalls && p.coh ? 1 : null, critic: p.cand > 1 && p.critic ? p.critic : null };
+  return { policy: p.policy || null, mode: p.mode, steps: p.steps || null, pseed: p.pseed || null, exec: p.exec || null, cand: p.cand > 1 ? p.cand : null, selcalls: p.cand > 1 && p.selcalls ? p.selcalls : null, coh: p.cand > 1 && p.coh ? 1 : null, critic: usesCritic(p) && p.critic ? p.critic : null };
 }
 
 export interface ModeChoice {
@@ -93,7 +103,7 @@ export function rolloutSpecFor(sel: SimSelection, p: PolicySelection, mode: Roll
     seed: p.pseed,
     ...(p.steps ? { maxSteps: p.steps } : {}),
     ...(p.exec ? { executeSteps: p.exec } : {}),
-    ...(p.cand > 1 ? { candidates: p.cand, ...(p.selcalls ? { selectCalls: p.selcalls, ...(p.coh ? { coherent: true } : {}) } : {}) } : {}),
+    ...(p.cand > 1 ? { candidates: p.cand, ...(p.selcalls ? { selectCalls: p.selcalls, ...(p.coh ? { coherent: true } : {}) } : p.coh ? { selectCalls: 0, coherent: true } : {}) } : {}),
   };
 }
 
@@ -122,7 +132,7 @@ export function rolloutMatches(r: { checkpoint: string; spec: RolloutSpec }, sel
     a.candidates === want.candidates &&
     a.selectCalls === want.selectCalls &&
     (a.coherent ?? false) === (want.coherent ?? false) &&
-    (a.critic ?? '') === (want.candidates && want.candidates > 1 && p.critic ? checkpointLabel(p.critic) : '')
+    (a.critic ?? '') === (usesCritic(p) && p.critic ? checkpointLabel(p.critic) : '')
   );
 }
 
