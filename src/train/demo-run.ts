@@ -1,17 +1,17 @@
 /**
  * The pre-trained demo run shipped with the app (issue 10 item 5, DESIGN.md 9): a PRTS
- * policy trained on the CPU-sized reach suite with the `cpu` preset, made by one command
+ * policy trained on the CPU-sized reach4 suite with the `cpu` preset, made by one command
  * (`npm run demo:train`, src/twin/cli/demo-train.ts). On first open the Sim, Value and
  * Embeddings tabs preselect it and its held-out dataset, so a newcomer sees a policy
  * succeed, a rising value curve and separated t-SNE clusters without training anything.
  *
  * What ships (public/demo/, served by the app and the server):
- *   reach-cpu.prts.zip      the PRTS checkpoint (BC + CRL), weights only (no optimizer state):
+ *   reach4-cpu.prts.zip     the PRTS checkpoint (BC + CRL), weights only (no optimizer state):
  *                           the Value and Embeddings tabs read its critic
- *   reach-cpu-policy.prts.zip  with the twin recipe, the BC-only proposer whose chunks that
- *                           critic chooses between (DemoRecord.proposer; docs/results.md round 12)
- *   reach-cpu.demo.json     DemoRecord: how it was made and its recorded evaluation
- *   datasets/demo-reach/    held-out expert episodes (initial states 0-9, never trained on)
+ *   reach4-cpu-policy.prts.zip  when the demo acts as a pair, the BC-only proposer whose
+ *                           chunks that critic chooses between (DemoRecord.proposer; round 12)
+ *   reach4-cpu.demo.json    DemoRecord: how it was made and its recorded evaluation
+ *   datasets/demo-reach4/   held-out expert episodes (initial states 0-9, never trained on)
  * A unit test re-runs the recorded evaluation on the shipped weights and requires the same
  * success on every episode.
  */
@@ -22,27 +22,33 @@ import { packCheckpoint } from './checkpoint-archive.ts';
 import type { EvalOptions } from './eval-plan.ts';
 import type { EvalResults } from './eval-results.ts';
 
-export const DEMO_NAME = 'reach-cpu';
+/**
+ * The suite the demo trains and is evaluated on: reach4, the touch tasks recalibrated to 45
+ * minutes of this CPU (docs/results.md round 14). Until round 14 the demo was `reach-cpu`
+ * on the six-block reach suite (50% on its recorded evaluation; git history has it).
+ */
+export const DEMO_SUITE = 'reach4' as const;
+export const DEMO_NAME = 'reach4-cpu';
 export const DEMO_ARCHIVE = `${DEMO_NAME}.prts.zip`;
 /** The proposer's archive (twin recipe): a run trained without CRL, acting with DEMO_ARCHIVE as its critic. */
 export const DEMO_PROPOSER_ARCHIVE = `${DEMO_NAME}-policy.prts.zip`;
 export const DEMO_RECORD = `${DEMO_NAME}.demo.json`;
-export const DEMO_DATASET = 'demo-reach';
+export const DEMO_DATASET = 'demo-reach4';
 /** Where the shipped files live in the repository (and under the app's root URL as /demo/). */
 export const DEMO_DIR = 'public/demo';
 export const DEMO_RECORD_SCHEMA = 'prts-workbench/demo-run@1';
 
-/** The recorded evaluation: held-out initial states of every reach task, nominal. */
+/** The recorded evaluation: held-out initial states of every task of the demo's suite, nominal. */
 export const DEMO_EVAL: Required<Pick<EvalOptions, 'suites' | 'initStates' | 'perturbations' | 'seed'>> = {
-  suites: ['reach'],
+  suites: [DEMO_SUITE],
   initStates: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
   perturbations: ['nominal'],
   seed: 0,
 };
 
 /**
- * The two ways demo:train makes the demo. 'twin' (the default; issue 10 rounds 8-10):
- * the reach suite with every instruction shown in every training scene, the `cpu` preset
+ * The two ways demo:train makes the demo. 'twin' (the default; issue 10 rounds 8-14):
+ * the demo's suite with every instruction shown in every training scene, the `cpu` preset
  * with 4 px patches, patch positions and the instruction at <|action_start|>, trained by
  * the PyTorch twin at batch 48 (four accumulated batches of 12), where the CRL critic
  * learns (it never did at batch 12), acting with value-guided selection on the first
@@ -51,9 +57,9 @@ export const DEMO_EVAL: Required<Pick<EvalOptions, 'suites' | 'initStates' | 'pe
  */
 export type DemoRecipe = 'twin' | 'engine';
 
-/** The twin recipe's data, training and acting (docs/results.md round 10). */
+/** The twin recipe's data, training and acting (docs/results.md rounds 10 and 14). */
 export const DEMO_TWIN = {
-  /** Training split: initial states 50-409 of each reach task; from state 50 the six tasks share one scene per index (TaskSpec.layoutKey). */
+  /** Training split: initial states 50-409 of each task; from state 50 the four tasks share one scene per index (TaskSpec.layoutKey). */
   firstState: 50,
   episodesPerTask: 360,
   /** Optimizer steps, each averaging the gradients of `accum` exported batches (48 samples). */
@@ -62,29 +68,29 @@ export const DEMO_TWIN = {
   /** Value-guided selection: best of 8 AR proposals by the CRL value, on each episode's first re-plan only. */
   select: { candidates: 8, temperature: 1, selectCalls: 1 },
   /**
-   * The proposer: the same data, steps and batches with lambda_CRL 0, train.seed 1 (the
-   * seed-0 run of round 10 was lost with a machine; both seeds measured alike, round 11).
-   * It moves better than the CRL run; the CRL run's critic chooses its first chunk, and
-   * coherent selection keeps the motion afterwards (round 12).
+   * The proposer: the same data, steps and batches with lambda_CRL 0 and the same
+   * train.seed. On reach it moved better than the CRL run, and the CRL run's critic
+   * choosing its first chunk, coherent selection after, was the best way of acting (round
+   * 12); demo:train evaluates it beside the CRL run alone and ships the better.
    */
-  proposerSeed: 1,
+  proposerSeed: 0,
   pairSelect: { candidates: 8, temperature: 1, selectCalls: 1, coherent: true },
 } as const;
 
-/** The proposer's config: the twin config without CRL (`docs/configs/reach-goal-bc.json` with train.seed 1). */
+/** The proposer's config: the twin config without CRL (`docs/configs/reach4-bc.json`). */
 export function demoProposerConfig(seed: number = DEMO_TWIN.proposerSeed): WorkbenchConfig {
   const c = demoTwinConfig(seed);
   return { ...c, name: `${DEMO_NAME}-policy`, train: { ...c.train, lambdaCrl: 0 } };
 }
 
-/** The twin recipe's config: `docs/configs/reach-goal-crl.json` (a test keeps the two equal). */
+/** The twin recipe's config: `docs/configs/reach4-crl.json` (a test keeps the two equal): batches of 12 hold 3 samples of each of the 4 tasks. */
 export function demoTwinConfig(seed = 0): WorkbenchConfig {
   const cpu = PRESETS.cpu;
   return {
     ...cpu,
     name: DEMO_NAME,
     model: { ...cpu.model, patchSize: 4, patchPositions: true, actionStartGoal: true },
-    train: { ...cpu.train, steps: DEMO_TWIN.steps, startFrames: { steps: 1, weight: 8 }, seed },
+    train: { ...cpu.train, steps: DEMO_TWIN.steps, samplesPerTask: 3, startFrames: { steps: 1, weight: 8 }, seed },
   };
 }
 
@@ -172,8 +178,8 @@ export function demoPolicyOptions(record: Pick<DemoRecord, 'eval'>): { mode: Dem
 
 /** The evaluation part of a DemoRecord from the harness's results. */
 export function demoEvalOf(res: EvalResults): DemoRecord['eval'] {
-  const all = res.aggregates.find((a) => a.suite === 'reach' && a.perturbation === 'nominal');
-  if (!all) throw new Error('demo evaluation: the results have no reach/nominal aggregate');
+  const all = res.aggregates.find((a) => a.suite === DEMO_SUITE && a.perturbation === 'nominal');
+  if (!all) throw new Error(`demo evaluation: the results have no ${DEMO_SUITE}/nominal aggregate`);
   return {
     options: { ...DEMO_EVAL, executeSteps: res.executeSteps, maxSteps: res.config.maxSteps, camera: res.config.camera },
     policy: res.policy,

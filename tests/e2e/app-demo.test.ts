@@ -1,13 +1,13 @@
 /**
  * A newcomer's first open with the demo run that ships in public/demo (made by
  * `npm run demo:train`; scripts/app-stack.ts: real server serving its built-in
- * demo-reach dataset, Vite, Chromium with WebGPU on SwiftShader). A fresh browser
- * profile imports the archive as the browser run "reach-cpu-demo" (once: a reload adds
- * no copy); the Value tab, entered with no choices, has the run and demo-reach selected
+ * demo-reach4 dataset, Vite, Chromium with WebGPU on SwiftShader). A fresh browser
+ * profile imports the archive as the browser run "reach4-cpu-demo" (once: a reload adds
+ * no copy); the Value tab, entered with no choices, has the run and demo-reach4 selected
  * and plots both value curves; the Embeddings tab has them selected and shows the t-SNE
  * panel; the Sim tab has the run, the recorded episode and its evaluation seed selected,
  * and the rollout ends as the recorded evaluation says: with the success badge. When the
- * demo acts as a pair (DemoRecord.proposer), the proposer is imported too ("reach-cpu-
+ * demo acts as a pair (DemoRecord.proposer), the proposer is imported too ("reach4-cpu-
  * policy-demo") and the Sim tab rolls it out with the demo run as its critic.
  * Kept short for 2 cores: one value episode, two episodes per task at stride 4 and 50
  * t-SNE iterations, one rollout of a ~20-step episode.

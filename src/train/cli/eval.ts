@@ -1,7 +1,7 @@
 /**
  * npm run eval -- --policy expert|random[:seed]|replay:<results.json>|checkpoint:<dir>[:dit|:ar]
  * npm run eval -- --checkpoint <dir | run.prts.zip> [--mode dit|ar] [...]   (= --policy checkpoint:<dir>[:mode])
- * npm run eval -- --checkpoint public/demo/reach-cpu.demo.json [...]   (the shipped demo, acting as its record says)
+ * npm run eval -- --checkpoint public/demo/reach4-cpu.demo.json [...]   (the shipped demo, acting as its record says)
  *                 [--suites spatial,goal | --tasks goal/open_drawer,...] [--states 0-9]
  *                 [--perturbations nominal,position_swap,... | all] [--envs 16] [--seed 0]
  *                 [--execute-steps N] [--max-steps N] [--camera 64] [--chunk H]

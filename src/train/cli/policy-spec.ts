@@ -14,7 +14,7 @@ import { ExpertPolicy, RandomPolicy, ReplayPolicy, type Policy } from '../policy
 
 /** The checkpoint options of a CLI that runs a policy (after its --policy option), as eval and eval:grounding write them. */
 export const CHECKPOINT_OPTIONS = {
-  checkpoint: { type: 'string', metavar: 'dir', help: 'short for --policy checkpoint:<dir> (a run directory or a .prts.zip archive); a <name>.demo.json record (public/demo/reach-cpu.demo.json) acts as the shipped demo does' },
+  checkpoint: { type: 'string', metavar: 'dir', help: 'short for --policy checkpoint:<dir> (a run directory or a .prts.zip archive); a <name>.demo.json record (public/demo/reach4-cpu.demo.json) acts as the shipped demo does' },
   mode: { type: 'string', choices: ['dit', 'ar'], help: "with --checkpoint: the DiT action expert or AR FAST decoding (default dit when the checkpoint has one)" },
   candidates: { type: 'int', min: 1, max: 64, metavar: 'N', help: 'with --checkpoint: propose N chunks per observation and execute the one with the highest CRL value phi(s,a).psi(l) (default 1, the plain policy; docs/evaluation.md)' },
   temperature: { type: 'number', above: 0, metavar: 'T', help: 'with --candidates: AR sampling temperature of the proposals after the first (default 1)' },

@@ -1,30 +1,31 @@
 /**
- * npm run demo:train [-- --recipe twin|engine --data-dir data --runs runs/demo-reach-<recipe> --out public/demo --seed 0]
+ * npm run demo:train [-- --recipe twin|engine --data-dir data --runs runs/demo-reach4-<recipe> --out public/demo --seed 0]
  *
  * Remakes the demo run shipped with the app (src/train/demo-run.ts, issue 10 item 5) in
  * one command, every phase resumable (rerun the same command after an interruption).
  * The twin recipe (default; needs python3 with torch, as `npm run twin:check` does):
- *   1. data: the reach suite's expert demonstrations from initial states 50-409 of every
- *      task (each scene with all six instructions), 32 px, into <data-dir>/reach-shared360
- *      (the same dataset as `npm run gen -- --suite reach --episodes 360 --first-state 50
- *      --size 32 --file-mb 8`), and the held-out split (states 0-9) into
- *      <out>/datasets/demo-reach (it ships: the Value and Embeddings tabs show it);
+ *   1. data: the reach4 suite's expert demonstrations from initial states 50-409 of every
+ *      task (each scene with all four instructions), 32 px, into <data-dir>/reach4-shared360
+ *      (the same episodes as `npm run gen -- --suite reach4 --episodes 360 --first-state 50
+ *      --size 32`), and the held-out split (states 0-9) into <out>/datasets/demo-reach4
+ *      (it ships: the Value and Embeddings tabs show it);
  *   2. the first 6000 batches of demoTwinConfig()'s pre-training stream as shards (npm run
- *      export-shards; 4.2 GB) into <runs>/shards;
+ *      export-shards; ~4 GB) into <runs>/shards;
  *   3. PRTS pre-training (BC + InfoNCE) by the PyTorch twin, 6000 steps of 4 accumulated
  *      batches of 12 (the shards read four times over), one CPU thread (the same run on any
  *      machine), into <runs>/pretrain;
- *   3b. the proposer: the same data, batches and steps without CRL (demoProposerConfig,
- *      train.seed 1) into <runs>/shards-policy and <runs>/policy;
- *   4. the recorded evaluation (every reach task from the held-out states 0-9, nominal,
+ *   3b. the proposer: the same data, batches and steps without CRL (demoProposerConfig)
+ *      into <runs>/shards-policy and <runs>/policy (the two runs may train side by side:
+ *      run them by hand as docs/results.md round 14 does, then this command reuses them);
+ *   4. the recorded evaluation (every reach4 task from the held-out states 0-9, nominal,
  *      seed 0) of the AR policy: the CRL run plain, with value-guided selection on the
  *      first re-plan (best of 8 by the CRL value), the same then coherent selection, and
  *      the pair (the proposer's chunks, the CRL run's critic choosing on the first
  *      re-plan, coherent selection after); the demo acts with the one that succeeds most
  *      often (the earlier on a tie);
- *   5. <out>/reach-cpu.prts.zip (the CRL run, weights only), <out>/reach-cpu-policy.prts.zip
- *      (the proposer, when the pair acts) and <out>/reach-cpu.demo.json.
- * The engine recipe (round 3's; no PyTorch needed): 240 training episodes (states
+ *   5. <out>/reach4-cpu.prts.zip (the CRL run, weights only), <out>/reach4-cpu-policy.prts.zip
+ *      (the proposer, when the pair acts) and <out>/reach4-cpu.demo.json.
+ * The engine recipe (round 3's; no PyTorch needed): 160 training episodes (states
  * 10-49), the `cpu` preset pre-trained by the WebGPU engine into <runs>/pretrain, a DiT
  * post-training into <runs>/posttrain, and the better of the DiT and AR heads.
  * The last line is a JSON summary. It lives with the twin (layer 5, DESIGN.md 1) because
@@ -51,6 +52,7 @@ import {
   DEMO_PROPOSER_ARCHIVE,
   DEMO_RECORD,
   DEMO_RECORD_SCHEMA,
+  DEMO_SUITE,
   DEMO_TWIN,
   demoEvalOf,
   demoProposerConfig,
@@ -75,11 +77,11 @@ export const DEMO_POSTTRAIN = { steps: 600, freezeBackbone: true } as const;
 const cli = defineCli({
   name: 'demo:train',
   command: 'npm run demo:train --',
-  description: 'Remakes the demo run shipped with the app (reach suite): data, pre-training (the PyTorch twin by default), the recorded evaluation and the weights-only archive. Resumable; the last line is a JSON summary.',
+  description: 'Remakes the demo run shipped with the app (reach4 suite): data, pre-training (the PyTorch twin by default), the recorded evaluation and the weights-only archive. Resumable; the last line is a JSON summary.',
   options: {
     recipe: { type: 'string', choices: ['twin', 'engine'], default: 'twin', help: 'twin: 2160 episodes, batch 48 by the PyTorch twin, value-guided selection (needs python3 with torch); engine: round 3\'s cpu preset trained by the WebGPU engine, plus a DiT' },
-    'data-dir': { type: 'string', default: 'data', metavar: 'dir', help: 'where the training split goes (reach-shared360, or reach-train for the engine recipe)' },
-    runs: { type: 'string', metavar: 'dir', help: 'run directories: shards and pretrain (twin), pretrain and posttrain (engine); default runs/demo-reach-<recipe>' },
+    'data-dir': { type: 'string', default: 'data', metavar: 'dir', help: 'where the training split goes (reach4-shared360, or reach4-train for the engine recipe)' },
+    runs: { type: 'string', metavar: 'dir', help: 'run directories: shards and pretrain (twin), pretrain and posttrain (engine); default runs/demo-reach4-<recipe>' },
     out: { type: 'string', default: 'public/demo', metavar: 'dir', help: 'where the shipped files go' },
     seed: { type: 'int', min: 0, default: 0, help: 'train.seed' },
     steps: { type: 'int', min: 1, metavar: 'N', help: 'pre-training steps (default 6000 for twin, the cpu preset\'s train.steps for engine)' },
@@ -91,7 +93,7 @@ const cli = defineCli({
 const args = cli.parse();
 const recipe = args.recipe as DemoRecipe;
 const dataDir = args['data-dir'];
-const runsDir = args.runs ?? `runs/demo-reach-${recipe}`;
+const runsDir = args.runs ?? `runs/demo-${DEMO_SUITE}-${recipe}`;
 const outDir = args.out;
 const log = (m: string) => console.error(m);
 const t0 = performance.now();
@@ -107,20 +109,21 @@ const config: WorkbenchConfig =
         const c = demoTwinConfig(args.seed);
         return args.steps ? { ...c, train: { ...c.train, steps: args.steps } } : c;
       })()
-    : { ...PRESETS.cpu, name: DEMO_NAME, train: { ...PRESETS.cpu.train, seed: args.seed, ...(args.steps ? { steps: args.steps } : {}) } };
+    : // batches of 12 hold 3 samples of each of reach4's 4 tasks, as the twin recipe's do
+      { ...PRESETS.cpu, name: DEMO_NAME, train: { ...PRESETS.cpu.train, samplesPerTask: 3, seed: args.seed, ...(args.steps ? { steps: args.steps } : {}) } };
 const rt = await openRuntime();
 const engineAdapter = `${rt.info.vendor} ${rt.info.architecture} (${rt.info.description})`;
 log(`adapter: ${engineAdapter}`);
 
 // 1. data
-const tasks = listTasks('reach');
+const tasks = listTasks(DEMO_SUITE);
 const trainSplit =
   recipe === 'twin'
-    ? { dir: join(dataDir, 'reach-shared360'), firstState: DEMO_TWIN.firstState, episodes: DEMO_TWIN.episodesPerTask, repoId: 'prts/reach', fileMb: 8 }
-    : { dir: join(dataDir, 'reach-train'), firstState: 10, episodes: 40, repoId: 'prts/reach-train', fileMb: undefined };
+    ? { dir: join(dataDir, `${DEMO_SUITE}-shared360`), firstState: DEMO_TWIN.firstState, episodes: DEMO_TWIN.episodesPerTask, repoId: `prts/${DEMO_SUITE}`, fileMb: undefined }
+    : { dir: join(dataDir, `${DEMO_SUITE}-train`), firstState: 10, episodes: 40, repoId: `prts/${DEMO_SUITE}-train`, fileMb: undefined };
 const heldDir = join(outDir, 'datasets', DEMO_DATASET);
 for (const split of [trainSplit, { dir: heldDir, firstState: 0, episodes: 10, repoId: `prts/${DEMO_DATASET}`, fileMb: undefined }]) {
-  log(`data: ${split.dir} (initial states ${split.firstState}-${split.firstState + split.episodes - 1} of every reach task)`);
+  log(`data: ${split.dir} (initial states ${split.firstState}-${split.firstState + split.episodes - 1} of every ${DEMO_SUITE} task)`);
   await generateDemos(nodeIO(split.dir), {
     tasks,
     episodes: split.episodes,
@@ -281,7 +284,7 @@ const ways: Way[] =
 const successesOf = (r: EvalResults) => r.episodes.filter((e) => e.success).length;
 const results: EvalResults[] = [];
 for (const w of ways) {
-  log(`evaluating ${label(w)} on held-out initial states ${DEMO_EVAL.initStates.join(',')} of every reach task`);
+  log(`evaluating ${label(w)} on held-out initial states ${DEMO_EVAL.initStates.join(',')} of every ${DEMO_SUITE} task`);
   const policy = w.pair
     ? await prtsPolicyFromCheckpoint(proposer!.checkpoint, { rt, mode: w.mode, name: `${DEMO_NAME} (${label(w)})`, ...w.select, critic: trained.checkpoint })
     : await prtsPolicyFromCheckpoint(trained.checkpoint, { rt, mode: w.mode, name: `${DEMO_NAME} (${label(w)})`, ...(w.select ?? {}) });

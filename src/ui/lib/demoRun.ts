@@ -15,7 +15,7 @@ import { useEffect, useRef } from 'react';
 import { create } from 'zustand';
 import { listRuns, type RunSummary } from '../../../worker/jobs/runs.ts';
 import { isZipBytes } from '../../train/checkpoint-archive.ts';
-import { DEMO_ARCHIVE, DEMO_DATASET, DEMO_DIR, DEMO_NAME, DEMO_RECORD, demoModeOf, parseDemoRecord, type DemoRecord } from '../../train/demo-run.ts';
+import { DEMO_ARCHIVE, DEMO_DATASET, DEMO_DIR, DEMO_NAME, DEMO_RECORD, DEMO_SUITE, demoModeOf, parseDemoRecord, type DemoRecord } from '../../train/demo-run.ts';
 import { importRunArchive } from '../tabs/train/runArchive.ts';
 import { useCheckpoints } from '../tabs/value/checkpoints.ts';
 import { replaceParams } from './useRoute.ts';
@@ -27,10 +27,11 @@ export const DEMO_POLICY_RUN = `${DEMO_NAME}-policy-demo`;
 /** The demo folder's URL, relative to the app (public/demo is served as demo/). */
 export const DEMO_URL = `${DEMO_DIR.replace(/^public\//, '')}/`;
 /** The episode the Sim tab shows unless the recorded evaluation says it failed. */
-export const DEMO_PREFERRED = { task: 'reach/touch_red', state: 0 } as const;
-// v2: the demo became a pair (a proposer beside the critic run); a profile that imported
-// the single run before imports the proposer once more (and the critic run only if gone).
-export const MARKER_KEY = 'prts.demoRun.v2';
+export const DEMO_PREFERRED = { task: `${DEMO_SUITE}/touch_red`, state: 0 } as const;
+// v2: the demo became a pair (a proposer beside the critic run); v3: the demo moved to the
+// reach4 suite under new run names (reach4-cpu-demo), so a profile that imported the reach
+// demo imports the new one once (the old runs stay until the user deletes them).
+export const MARKER_KEY = 'prts.demoRun.v3';
 const LOCK = 'prts-demo-run-import';
 
 /** What the tabs preselect: the run, its dataset and, for the Sim tab, a recorded episode. */
@@ -54,7 +55,7 @@ export type DemoStatus = { status: 'checking' } | { status: 'ready'; defaults: D
 export const useDemoRun = create<DemoStatus>(() => ({ status: 'checking' }));
 
 /**
- * The Sim tab's episode: the preferred one (reach/touch_red from initial state 0) when the
+ * The Sim tab's episode: the preferred one (reach4/touch_red from initial state 0) when the
  * recorded evaluation scored it a success or there is no record, else the first recorded
  * success, so "Roll out" shows the policy succeeding; the preferred one when none did.
  */

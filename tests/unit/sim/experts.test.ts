@@ -8,7 +8,7 @@ const STATES = [0, 1];
 describe.each(SUITES)('scripted experts: %s suite', (suite) => {
   test('succeed from fixed initial states, and the success check agrees with the goal predicates', async () => {
     const tasks = listTasks(suite);
-    expect(tasks.length).toBeGreaterThanOrEqual(6);
+    expect(tasks.length).toBeGreaterThanOrEqual(4); // reach4 has four; every other suite six or more
     for (const task of tasks) {
       const w = await World.create(task, { objects: task.objects, fixtures: task.fixtures });
       for (const i of STATES) {

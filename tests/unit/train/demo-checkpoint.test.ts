@@ -41,7 +41,7 @@ describe('expandDemoRecord', () => {
     // The same policy spec as the flags it prints, written by hand.
     expect(policySpec(e.args, fail)).toBe(`checkpoint:${join('demo', shipped.proposer.archive)}:${shipped.eval.mode}`);
     expect(e.note).toContain(`--checkpoint ${join('demo', shipped.proposer.archive)} --critic ${join('demo', shipped.archive)} --mode ${shipped.eval.mode} --candidates ${sel.candidates}`);
-    expect(e.note).toContain(`recorded: ${shipped.eval.successes}/${shipped.eval.n} on reach states 0-9, seed 0`);
+    expect(e.note).toContain(`recorded: ${shipped.eval.successes}/${shipped.eval.n} on reach4 states 0-9, seed 0`);
   });
 
   it('a single run: the archive alone, plain when the record has no selection; an explicit --execute-steps stays', () => {

@@ -9,7 +9,7 @@ import { describe, expect, test } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { DEMO_ARCHIVE, DEMO_PROPOSER_ARCHIVE, DEMO_DATASET, DEMO_RECORD, DEMO_RECORD_SCHEMA, DEMO_TWIN, demoModeOf, demoPolicyOptions, demoProposerConfig, demoTwinConfig, parseDemoRecord, type DemoEpisode, type DemoRecord } from '../../../src/train/demo-run.ts';
 import { episodeSeed } from '../../../src/train/eval-plan.ts';
-import { DEMO_POLICY_RUN, DEMO_RUN, DEMO_URL, demoEpisode, ensureDemoRun, parseMarker, type DemoDefaults, type DemoDeps } from '../../../src/ui/lib/demoRun.ts';
+import { DEMO_POLICY_RUN, DEMO_RUN, DEMO_URL, MARKER_KEY, demoEpisode, ensureDemoRun, parseMarker, type DemoDefaults, type DemoDeps } from '../../../src/ui/lib/demoRun.ts';
 import { demoSimParams, parsePolicyParams } from '../../../src/ui/tabs/sim/policyParams.ts';
 import { parseSimParams } from '../../../src/ui/tabs/sim/simParams.ts';
 import { listSuites } from '../../../src/sim/index.ts';
@@ -18,10 +18,10 @@ import type { RunSummary } from '../../../worker/jobs/runs.ts';
 const ZIP = Uint8Array.from([0x50, 0x4b, 3, 4, 1, 2, 3]);
 
 function record(episodes: Partial<DemoEpisode>[]): DemoRecord {
-  const eps = episodes.map((e) => ({ taskId: 'reach/touch_red', initState: 0, success: true, steps: 12, finalStateHash: 'h', ...e }));
+  const eps = episodes.map((e) => ({ taskId: 'reach4/touch_red', initState: 0, success: true, steps: 12, finalStateHash: 'h', ...e }));
   return {
     schema: DEMO_RECORD_SCHEMA,
-    name: 'reach-cpu',
+    name: 'reach4-cpu',
     archive: DEMO_ARCHIVE,
     dataset: DEMO_DATASET,
     command: 'npm run demo:train',
@@ -71,9 +71,9 @@ describe('demo run import', () => {
   test('a fresh profile imports the archive once and preselects the recorded episode', async () => {
     const w = world({ [DEMO_URL + DEMO_ARCHIVE]: archive, [DEMO_URL + DEMO_RECORD]: json(record([{ success: true }])) });
     const st = await ensureDemoRun(w.deps);
-    expect(st).toEqual({ status: 'ready', defaults: { run: DEMO_RUN, dataset: DEMO_DATASET, task: 'reach/touch_red', state: 0, mode: 'dit' } });
+    expect(st).toEqual({ status: 'ready', defaults: { run: DEMO_RUN, dataset: DEMO_DATASET, task: 'reach4/touch_red', state: 0, mode: 'dit' } });
     expect(w.imports).toEqual([ZIP.length]);
-    expect(DEMO_RUN).toBe('reach-cpu-demo');
+    expect(DEMO_RUN).toBe('reach4-cpu-demo');
     expect(DEMO_URL).toBe('demo/');
     // The next open: the marker says it was done; nothing is fetched or imported.
     w.fetched.length = 0;
@@ -86,7 +86,7 @@ describe('demo run import', () => {
     const pairRecord = { ...record([{ success: true }]), proposer: { archive: DEMO_PROPOSER_ARCHIVE }, eval: { ...record([{ success: true }]).eval, mode: 'ar', select: { candidates: 8, temperature: 1, selectCalls: 1, coherent: true } } };
     const w = world({ [DEMO_URL + DEMO_ARCHIVE]: archive, [DEMO_URL + DEMO_PROPOSER_ARCHIVE]: archive, [DEMO_URL + DEMO_RECORD]: json(pairRecord) });
     const st = await ensureDemoRun(w.deps);
-    expect(st).toEqual({ status: 'ready', defaults: { run: DEMO_RUN, dataset: DEMO_DATASET, task: 'reach/touch_red', state: 0, mode: 'ar', candidates: 8, selectCalls: 1, coherent: true, policyRun: DEMO_POLICY_RUN } });
+    expect(st).toEqual({ status: 'ready', defaults: { run: DEMO_RUN, dataset: DEMO_DATASET, task: 'reach4/touch_red', state: 0, mode: 'ar', candidates: 8, selectCalls: 1, coherent: true, policyRun: DEMO_POLICY_RUN } });
     expect(w.targets).toEqual([{ file: DEMO_ARCHIVE, name: DEMO_RUN }, { file: DEMO_PROPOSER_ARCHIVE, name: DEMO_POLICY_RUN }]);
     // The Sim tab rolls out the proposer with the critic run choosing, coherent afterwards.
     const p = demoSimParams((st as { defaults: DemoDefaults }).defaults);
@@ -95,8 +95,8 @@ describe('demo run import', () => {
     // Without the proposer's file the critic run acts alone, as the plain policy.
     const alone = world({ [DEMO_URL + DEMO_ARCHIVE]: archive, [DEMO_URL + DEMO_RECORD]: json(pairRecord) });
     const st2 = await ensureDemoRun(alone.deps);
-    expect(st2).toEqual({ status: 'ready', defaults: { run: DEMO_RUN, dataset: DEMO_DATASET, task: 'reach/touch_red', state: 0, mode: 'ar' } });
-    expect(alone.notes.join('\n')).toMatch(/reach-cpu-policy\.prts\.zip is not served here/);
+    expect(st2).toEqual({ status: 'ready', defaults: { run: DEMO_RUN, dataset: DEMO_DATASET, task: 'reach4/touch_red', state: 0, mode: 'ar' } });
+    expect(alone.notes.join('\n')).toMatch(/reach4-cpu-policy\.prts\.zip is not served here/);
   });
 
   test('a deleted demo run stays deleted in this profile', async () => {
@@ -120,13 +120,13 @@ describe('demo run import', () => {
     expect((await ensureDemoRun(w.deps)).status).toBe('ready');
     expect(w.imports).toEqual([]);
     expect(w.fetched).not.toContain(DEMO_URL + DEMO_ARCHIVE);
-    expect(parseMarker(w.store.get('prts.demoRun.v2') ?? null)?.run).toBe(DEMO_RUN);
+    expect(parseMarker(w.store.get(MARKER_KEY) ?? null)?.run).toBe(DEMO_RUN);
   });
 
   test.each([
-    ['a 404', new Response('{"error":"not_found"}', { status: 404 }), /reach-cpu\.prts\.zip is not served here \(HTTP 404\)/],
-    ['a host answering index.html', undefined, /reach-cpu\.prts\.zip is not served here \(not the file\)/],
-    ['offline', new TypeError('Failed to fetch'), /reach-cpu\.prts\.zip could not be fetched \(Failed to fetch\)/],
+    ['a 404', new Response('{"error":"not_found"}', { status: 404 }), /reach4-cpu\.prts\.zip is not served here \(HTTP 404\)/],
+    ['a host answering index.html', undefined, /reach4-cpu\.prts\.zip is not served here \(not the file\)/],
+    ['offline', new TypeError('Failed to fetch'), /reach4-cpu\.prts\.zip could not be fetched \(Failed to fetch\)/],
   ])('%s: nothing imported, a quiet note, tried again on the next open', async (_what, answer, note) => {
     const w = world(answer === undefined ? {} : { [DEMO_URL + DEMO_ARCHIVE]: answer });
     const st = await ensureDemoRun(w.deps);
@@ -139,10 +139,10 @@ describe('demo run import', () => {
   test('an archive that does not import (corrupt) is noted, not thrown, and not marked done', async () => {
     const w = world({ [DEMO_URL + DEMO_ARCHIVE]: archive });
     w.deps.importRun = async () => {
-      throw new Error('reach-cpu.prts.zip: step-00000010/model.safetensors: sha256 mismatch');
+      throw new Error('reach4-cpu.prts.zip: step-00000010/model.safetensors: sha256 mismatch');
     };
     const st = await ensureDemoRun(w.deps);
-    expect(st).toEqual({ status: 'absent', why: 'reach-cpu.prts.zip: step-00000010/model.safetensors: sha256 mismatch' });
+    expect(st).toEqual({ status: 'absent', why: 'reach4-cpu.prts.zip: step-00000010/model.safetensors: sha256 mismatch' });
     expect(w.notes.join('\n')).toMatch(/demo run: not imported: .*sha256 mismatch/);
     expect(w.store.size).toBe(0);
   });
@@ -150,8 +150,8 @@ describe('demo run import', () => {
   test('a broken record is noted and the preferred episode is used', async () => {
     const w = world({ [DEMO_URL + DEMO_ARCHIVE]: archive, [DEMO_URL + DEMO_RECORD]: json({ schema: 'other' }) });
     const st = await ensureDemoRun(w.deps);
-    expect(st).toMatchObject({ status: 'ready', defaults: { task: 'reach/touch_red', state: 0 } });
-    expect(w.notes.join('\n')).toMatch(/reach-cpu\.demo\.json: field 'schema' must be/);
+    expect(st).toMatchObject({ status: 'ready', defaults: { task: 'reach4/touch_red', state: 0 } });
+    expect(w.notes.join('\n')).toMatch(/reach4-cpu\.demo\.json: field 'schema' must be/);
   });
 
   test('a marker that does not parse counts as none', () => {
@@ -165,32 +165,32 @@ describe('demo run import', () => {
 });
 
 describe('the Sim tab shows an episode the demo succeeded on', () => {
-  test('reach/touch_red from state 0 unless the record says it failed', () => {
-    expect(demoEpisode(null)).toEqual({ task: 'reach/touch_red', state: 0 });
-    expect(demoEpisode(record([{ success: true }, { taskId: 'reach/touch_blue', success: true }]))).toEqual({ task: 'reach/touch_red', state: 0 });
-    const failedRed = record([{ success: false }, { taskId: 'reach/touch_red', initState: 1, success: false }, { taskId: 'reach/touch_blue', initState: 3, success: true }]);
-    expect(demoEpisode(failedRed)).toEqual({ task: 'reach/touch_blue', state: 3 });
-    expect(demoEpisode(record([{ success: false }, { taskId: 'reach/touch_blue', success: false }]))).toEqual({ task: 'reach/touch_red', state: 0 });
+  test('reach4/touch_red from state 0 unless the record says it failed', () => {
+    expect(demoEpisode(null)).toEqual({ task: 'reach4/touch_red', state: 0 });
+    expect(demoEpisode(record([{ success: true }, { taskId: 'reach4/touch_blue', success: true }]))).toEqual({ task: 'reach4/touch_red', state: 0 });
+    const failedRed = record([{ success: false }, { taskId: 'reach4/touch_red', initState: 1, success: false }, { taskId: 'reach4/touch_blue', initState: 3, success: true }]);
+    expect(demoEpisode(failedRed)).toEqual({ task: 'reach4/touch_blue', state: 3 });
+    expect(demoEpisode(record([{ success: false }, { taskId: 'reach4/touch_blue', success: false }]))).toEqual({ task: 'reach4/touch_red', state: 0 });
   });
 
   test("the demo URL selects the run, the scene and the recorded evaluation's episode seed", () => {
-    const p = demoSimParams({ run: DEMO_RUN, dataset: DEMO_DATASET, task: 'reach/touch_red', state: 0 });
+    const p = demoSimParams({ run: DEMO_RUN, dataset: DEMO_DATASET, task: 'reach4/touch_red', state: 2 });
     const params = Object.fromEntries(Object.entries(p).filter(([, v]) => v !== null).map(([k, v]) => [k, String(v)]));
-    const seed = episodeSeed(0, 'reach/touch_red', 0, 'nominal');
+    const seed = episodeSeed(0, 'reach4/touch_red', 2, 'nominal');
     expect(seed).toBeGreaterThan(2 ** 31); // past the old URL clamp: the full 32-bit range is kept
-    expect(params).toEqual({ suite: 'reach', task: 'reach/touch_red', policy: DEMO_RUN, pseed: String(seed) });
+    expect(params).toEqual({ suite: 'reach4', task: 'reach4/touch_red', state: '2', policy: DEMO_RUN, pseed: String(seed) });
     expect(parsePolicyParams(params)).toEqual({ policy: DEMO_RUN, mode: null, steps: 0, pseed: seed, exec: 0, cand: 0, selcalls: 0, coh: false, critic: '' });
-    expect(parseSimParams(params, listSuites())).toMatchObject({ suite: 'reach', task: 'reach/touch_red', state: 0, perturb: [] });
+    expect(parseSimParams(params, listSuites())).toMatchObject({ suite: 'reach4', task: 'reach4/touch_red', state: 2, perturb: [] });
   });
 
   test('the demo URL asks for the head the recorded evaluation used', () => {
-    const p = demoSimParams({ run: DEMO_RUN, dataset: DEMO_DATASET, task: 'reach/touch_red', state: 0, mode: 'ar' });
+    const p = demoSimParams({ run: DEMO_RUN, dataset: DEMO_DATASET, task: 'reach4/touch_red', state: 0, mode: 'ar' });
     const params = Object.fromEntries(Object.entries(p).filter(([, v]) => v !== null).map(([k, v]) => [k, String(v)]));
     expect(parsePolicyParams(params).mode).toBe('ar');
   });
 
   test('the demo URL asks for the recorded value-guided selection', () => {
-    const p = demoSimParams({ run: DEMO_RUN, dataset: DEMO_DATASET, task: 'reach/touch_red', state: 0, mode: 'ar', candidates: 8, selectCalls: 1 });
+    const p = demoSimParams({ run: DEMO_RUN, dataset: DEMO_DATASET, task: 'reach4/touch_red', state: 0, mode: 'ar', candidates: 8, selectCalls: 1 });
     const params = Object.fromEntries(Object.entries(p).filter(([, v]) => v !== null).map(([k, v]) => [k, String(v)]));
     expect(parsePolicyParams(params)).toMatchObject({ mode: 'ar', cand: 8, selcalls: 1 });
   });
@@ -226,21 +226,21 @@ describe('the demo record names its head', () => {
     expect(() => parseDemoRecord({ ...r, recipe: 'cloud' })).toThrow(/field 'recipe' must be 'twin' or 'engine', got "cloud"/);
   });
 
-  test("the twin recipe's config is docs/configs/reach-goal-crl.json (round 9's) but for its name", () => {
-    const doc = JSON.parse(readFileSync('docs/configs/reach-goal-crl.json', 'utf8'));
+  test("the twin recipe's config is docs/configs/reach4-crl.json but for its name", () => {
+    const doc = JSON.parse(readFileSync('docs/configs/reach4-crl.json', 'utf8'));
     const c = demoTwinConfig(0);
     expect({ model: c.model, train: c.train }).toEqual({ model: doc.model, train: doc.train });
     expect(demoTwinConfig(3).train.seed).toBe(3);
     expect(DEMO_TWIN.steps).toBe(c.train.steps);
   });
 
-  test("the proposer's config is docs/configs/reach-goal-bc.json (lambda_CRL 0) with train.seed 1, and differs from the critic's in those two fields only", () => {
-    const doc = JSON.parse(readFileSync('docs/configs/reach-goal-bc.json', 'utf8'));
+  test("the proposer's config is docs/configs/reach4-bc.json (lambda_CRL 0), and differs from the critic's in that field only", () => {
+    const doc = JSON.parse(readFileSync('docs/configs/reach4-bc.json', 'utf8'));
     const p = demoProposerConfig();
-    expect({ model: p.model, train: p.train }).toEqual({ model: doc.model, train: { ...doc.train, seed: 1 } });
+    expect({ model: p.model, train: p.train }).toEqual({ model: doc.model, train: doc.train });
     expect(p.train.seed).toBe(DEMO_TWIN.proposerSeed);
-    const c = demoTwinConfig(0);
-    expect({ ...p.train, lambdaCrl: c.train.lambdaCrl, seed: c.train.seed }).toEqual(c.train);
+    const c = demoTwinConfig(DEMO_TWIN.proposerSeed);
+    expect({ ...p.train, lambdaCrl: c.train.lambdaCrl }).toEqual(c.train);
     expect(p.model).toEqual(c.model);
   });
 
