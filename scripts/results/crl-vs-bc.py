@@ -3,14 +3,8 @@ import json, math, os, sys
 # Usage: python3 scripts/results/crl-vs-bc.py <dir with {c0,c1,c2,n0,n1,n2}-{plain,coh,lang,vis}.eval.json and <run>.value.json> (docs/results.md round 13)
 O = sys.argv[1] if len(sys.argv) > 1 else 'scratch/r14'
 RUNS = {'crl': ['c0', 'c1', 'c2'], 'bc': ['n0', 'n1', 'n2']}
-def wilson(k, n, z=1.959964):
-    if n == 0: return (float('nan'),) * 2
-    p = k / n; d = 1 + z * z / n; c = (p + z * z / (2 * n)) / d; h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return c - h, c + h
-def newcombe(k1, n1, k2, n2):
-    p1, p2 = k1 / n1, k2 / n2; l1, u1 = wilson(k1, n1); l2, u2 = wilson(k2, n2)
-    d = p1 - p2
-    return d, d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from stats import newcombe, wilson  # noqa: E402
 def load(tag):
     f = f'{O}/{tag}.eval.json'
     if not os.path.exists(f): return None
