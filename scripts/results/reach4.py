@@ -20,6 +20,7 @@ WAYS = {
     'n-plain': 'BC-only run, plain',
     'n-coh': 'BC-only run: coherent selection alone (8 proposals, no critic)',
     'pair': 'BC-only run proposes, the CRL run\'s critic picks, coherent after',
+    'c1-plain': 'CRL run, training seed 1, plain',
     'c1-coh': 'CRL run, training seed 1: its critic picks, coherent after',
 }
 rows = {}
