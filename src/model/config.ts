@@ -137,6 +137,14 @@ export const TrainConfigSchema = z
     // docs/training.md lists them); optional so the presets and saved configs stay valid.
     /** Samples of each task in a batch (positives of L_l->sa); batchSize / samplesPerTask tasks per batch. Default 4, or 2 for batches under 8. */
     samplesPerTask: pos('samples per task').max(4096, 'samples per task is at most 4096').optional(),
+    /**
+     * Batches per optimizer step, their gradients averaged (gradient accumulation): the
+     * step sees accumulate x batchSize samples while memory holds one batch. Each batch
+     * keeps its own InfoNCE (its own negatives), as the PyTorch twin's --accum does. The
+     * CRL critic of the reach configs learns at 4 x 12 and not at 12 (docs/results.md
+     * round 9). Default 1.
+     */
+    accumulate: pos('accumulate').max(64, 'accumulate is at most 64').optional(),
     /** Keep the CRL blocks in the sequence even when lambdaCrl = 0 (cost measurements, phi/psi read-out). Default: lambdaCrl > 0. */
     crlBlocks: z.boolean({ error: 'CRL blocks must be true or false' }).optional(),
     /** Cosine floor as a fraction of lr. Default 0.1. */

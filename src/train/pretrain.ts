@@ -24,6 +24,7 @@ import { backward, zeroGrad } from '../engine/autograd.ts';
 import { readInfoNCEDiagnostics } from '../engine/ops/infonce.ts';
 import { AdamW } from '../engine/optim.ts';
 import type { Runtime } from '../engine/runtime.ts';
+import { scale } from '../engine/ops/elementwise.ts';
 import { Scope } from '../engine/tensor.ts';
 import type { ImageFrame, LeRobotReader } from '../data/index.ts';
 import { buildBatch, decodeFrames, SampleIndex, shareGoals, startFrameMultiplicity, TaskBalancedSampler, type PackedBatch, type Sample } from '../model/batch.ts';
@@ -56,6 +57,42 @@ export interface ResolvedTrainOptions {
   checkpointEvery: number;
   /** Seed of the batch stream (the model init uses train.seed itself). */
   samplerSeed: number;
+  /** Batches whose gradients one optimizer step averages (train.accumulate). */
+  accumulate: number;
+}
+
+/** One batch's loss terms, read back (PretrainStepMetrics averages them over the step's batches). */
+export interface MicroBatchLosses {
+  total: number;
+  bc: number;
+  saL: number | null;
+  lSa: number | null;
+  accuracy: number | null;
+  temperature: number | null;
+  grounding: number | null;
+  groundingAccuracy: number | null;
+  hasGrounding: boolean;
+}
+
+function meanLosses(parts: readonly MicroBatchLosses[]): Omit<MicroBatchLosses, 'temperature' | 'hasGrounding'> {
+  const mean = (f: (p: MicroBatchLosses) => number | null): number | null => {
+    let s = 0;
+    for (const p of parts) {
+      const v = f(p);
+      if (v === null) return null;
+      s += v;
+    }
+    return s / parts.length;
+  };
+  return {
+    total: mean((p) => p.total)!,
+    bc: mean((p) => p.bc)!,
+    saL: mean((p) => p.saL),
+    lSa: mean((p) => p.lSa),
+    accuracy: mean((p) => p.accuracy),
+    grounding: mean((p) => p.grounding),
+    groundingAccuracy: mean((p) => p.groundingAccuracy),
+  };
 }
 
 export function resolveTrainOptions(cfg: WorkbenchConfig, steps = cfg.train.steps): ResolvedTrainOptions {
@@ -76,6 +113,7 @@ export function resolveTrainOptions(cfg: WorkbenchConfig, steps = cfg.train.step
     checkpointEvery: t.checkpointEvery ?? 100,
     // Distinct from the init seed so the batch order and the weights are not drawn from one stream.
     samplerSeed: (t.seed + 1) >>> 0,
+    accumulate: t.accumulate ?? 1,
   };
 }
 
@@ -313,70 +351,97 @@ export class Pretrainer {
     return this.assemble(noise > 0 ? jitterStates(samples, this.bundle.proprio, noise, augmentRng(this.options.samplerSeed, drawn.step)) : samples);
   }
 
-  /** One optimizer step; returns its metrics (also appended to `history`). */
+  /**
+   * One optimizer step on train.accumulate batches of the stream (default 1); returns its
+   * metrics (also appended to `history`).
+   */
   async step(): Promise<PretrainStepMetrics> {
     if (this.disposed) throw new PretrainError('step(): the trainer was disposed');
     if (this.done) throw new PretrainError(`step(): the run is complete (${this.options.steps} steps)`);
     const t0 = performance.now();
-    const batch = await this.nextBatch();
-    return this.stepOn(batch, t0);
+    const batches: PackedBatch[] = [];
+    for (let k = 0; k < this.options.accumulate; k++) batches.push(await this.nextBatch());
+    return this.stepOn(batches, t0);
   }
 
   /**
-   * One optimizer step on a given batch (step() = nextBatch() + stepOn()). Public for
-   * the benchmark, which times the CRL and BC-only layouts of the same samples; `t0` is
-   * when batch assembly started (its time counts into `ms` and `dataMs`).
+   * Adds `weight` x the gradient of one batch's loss to the parameters' gradients (they
+   * accumulate until the optimizer step zeroes them) and reads its loss terms back.
    */
-  async stepOn(batch: PackedBatch, t0 = performance.now()): Promise<PretrainStepMetrics> {
-    if (this.disposed) throw new PretrainError('stepOn(): the trainer was disposed');
-    const dataMs = performance.now() - t0;
-    const step = this.stepIndex;
-    const lr = lrAt(step, this.schedule);
-    const { model, optimizer } = this;
+  async backwardOn(batch: PackedBatch, weight = 1): Promise<MicroBatchLosses> {
+    const { model } = this;
     const map = model.blockMap(batch);
     const scope = new Scope();
     try {
       const out = scope.run(() => {
         const L = model.losses(batch, map);
-        backward(L.total);
-        optimizer.step(lr);
+        backward(weight === 1 ? L.total : scale(L.total, weight));
         return L;
       });
       const crl = out.crl;
       const g = out.grounding;
-      const [total, bc, saL, lSa, diag, gradNorm, grounding, groundingAccuracy] = await Promise.all([
+      const [total, bc, saL, lSa, diag, grounding, groundingAccuracy] = await Promise.all([
         out.total.item(),
         out.bc.item(),
         crl ? crl.lossSaL.item() : null,
         crl ? crl.lossLSa.item() : null,
         crl ? readInfoNCEDiagnostics(crl.diagnostics) : null,
-        optimizer.lastGradNorm(),
         g ? g.loss.item() : null,
         g ? g.logits.read().then((l) => argmaxAccuracy(l as Float32Array, g.labels)) : null,
       ]);
-      if (!Number.isFinite(total)) throw new PretrainError(`step ${step}: the loss is ${total} (bc ${bc}); lower train.lr or check the data`);
+      return { total, bc, saL, lSa, accuracy: diag?.accuracy ?? null, temperature: diag?.temperature ?? null, grounding, groundingAccuracy, hasGrounding: g !== null && g !== undefined };
+    } finally {
+      scope.dispose();
+      map.release();
+    }
+  }
+
+  /**
+   * One optimizer step on given batches (step() = nextBatch() x accumulate + stepOn()):
+   * the gradient is the mean of the batches' gradients, as the PyTorch twin's --accum
+   * averages them, and the logged losses are their means. Public for the benchmark, which
+   * times the CRL and BC-only layouts of the same samples, and for twin:check; `t0` is
+   * when batch assembly started (its time counts into `ms` and `dataMs`).
+   */
+  async stepOn(batchOrBatches: PackedBatch | readonly PackedBatch[], t0 = performance.now()): Promise<PretrainStepMetrics> {
+    if (this.disposed) throw new PretrainError('stepOn(): the trainer was disposed');
+    const batches = Array.isArray(batchOrBatches) ? (batchOrBatches as readonly PackedBatch[]) : [batchOrBatches as PackedBatch];
+    if (batches.length === 0) throw new PretrainError('stepOn(): no batch given');
+    const dataMs = performance.now() - t0;
+    const step = this.stepIndex;
+    const lr = lrAt(step, this.schedule);
+    const { optimizer } = this;
+    try {
+      const parts: MicroBatchLosses[] = [];
+      for (const b of batches) parts.push(await this.backwardOn(b, 1 / batches.length));
+      optimizer.step(lr);
+      const gradNorm = await optimizer.lastGradNorm();
+      const L = meanLosses(parts);
+      if (!Number.isFinite(L.total)) throw new PretrainError(`step ${step}: the loss is ${L.total} (bc ${L.bc}); lower train.lr or check the data`);
       const ms = performance.now() - t0;
-      const tokens = batch.n - batch.padTokens;
+      const sum = (f: (b: PackedBatch) => number) => batches.reduce((a, b) => a + f(b), 0);
+      const tokens = sum((b) => b.n - b.padTokens);
       this.meter.update(ms / 1000, tokens);
       this.stepIndex++;
       this.tokensSeen += tokens;
       this.secondsSpent += ms / 1000;
+      const withCrl = parts[0].saL !== null;
       const m: PretrainStepMetrics = {
         step,
         lr,
-        total,
-        bc,
-        saL,
-        lSa,
-        lSaFloor: crl ? lSaFloor(batch, this.config.train.gamma) : null,
-        accuracy: diag?.accuracy ?? null,
-        temperature: diag?.temperature ?? null,
-        ...(g ? { grounding, groundingAccuracy } : {}),
+        total: L.total,
+        bc: L.bc,
+        saL: L.saL,
+        lSa: L.lSa,
+        lSaFloor: withCrl ? sum((b) => lSaFloor(b, this.config.train.gamma)) / batches.length : null,
+        accuracy: L.accuracy,
+        temperature: parts[parts.length - 1].temperature,
+        ...(parts[0].hasGrounding ? { grounding: L.grounding, groundingAccuracy: L.groundingAccuracy } : {}),
         gradNorm,
         tokens,
-        packedTokens: batch.n,
-        samples: batch.samples,
-        goals: batch.goals,
+        packedTokens: sum((b) => b.n),
+        samples: sum((b) => b.samples),
+        goals: sum((b) => b.goals),
         ms,
         dataMs,
         tokensPerSec: this.meter.tokensPerSec,
@@ -385,8 +450,6 @@ export class Pretrainer {
       this.history.push(m);
       return m;
     } finally {
-      scope.dispose();
-      map.release();
       zeroGrad(this.optimizer.params);
     }
   }

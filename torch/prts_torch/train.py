@@ -60,7 +60,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", required=True, help="run directory (workbench checkpoint layout)")
     ap.add_argument("--init", help="starting checkpoint (default <shards>/init)")
     ap.add_argument("--steps", type=int, help="optimizer steps (default: as many as the shards allow)")
-    ap.add_argument("--accum", type=int, default=1, help="micro-batches (shards) per rank per step")
+    ap.add_argument("--accum", type=int, help="micro-batches (shards) per rank per step (default: the config's train.accumulate divided over the processes, else 1)")
     ap.add_argument("--checkpoint-every", type=int, default=100)
     ap.add_argument("--keep", type=int, default=2, help="step directories to keep")
     ap.add_argument("--resume", action="store_true", help="continue the run in --out")
@@ -71,7 +71,7 @@ def main(argv=None) -> int:
     ap.add_argument("--log-every", type=int, default=10)
     ap.add_argument("--cycle", action="store_true", help="reuse the shards from the start when they run out (otherwise the run stops there)")
     a = ap.parse_args(argv)
-    if a.accum < 1 or a.checkpoint_every < 1:
+    if (a.accum is not None and a.accum < 1) or a.checkpoint_every < 1:
         ap.error("--accum and --checkpoint-every must be >= 1")
     threads = set_cpu_threads(a.threads) if a.threads else None
 
@@ -90,6 +90,13 @@ def main(argv=None) -> int:
         if start_ck.trainer.get("kind") != "pretrain":
             raise SystemExit("prts_torch.train: the starting checkpoint is a post-training one; the twin pre-trains from pre-training checkpoints")
         config = start_ck.config
+        if a.accum is None:
+            # train.accumulate is the global number of batches per step (the engine's), so
+            # N processes split it; a split that does not come out even is refused.
+            total = int(config["train"].get("accumulate", 1))
+            if total % world != 0:
+                raise SystemExit(f"prts_torch.train: train.accumulate ({total}) is not a multiple of the {world} processes; pass --accum per process")
+            a.accum = total // world
         per_step = world * a.accum
         done = int(start_ck.trainer["step"])
         # Shards this run has consumed: the trainer's samplerStep counts stream batches, and

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { zeroGrad } from '../../../src/engine/autograd.ts';
 import { Runtime } from '../../../src/engine/runtime.ts';
 import { Role } from '../../../src/engine/roles.ts';
 import { Pretrainer } from '../../../src/train/pretrain.ts';
@@ -142,6 +143,82 @@ describe('PRTS pre-training', () => {
       a.dispose();
       b.dispose();
     }
+  });
+});
+
+describe('train.accumulate (gradient accumulation)', () => {
+  /** Every parameter's current gradient, flattened in store order (zeros where none). */
+  async function grads(tr: Pretrainer): Promise<Float32Array[]> {
+    const out: Float32Array[] = [];
+    for (const [, t] of tr.model.store.tensors) out.push(t.grad ? Float32Array.from((await t.grad.read()) as Float32Array) : new Float32Array(t.size));
+    return out;
+  }
+  const worstDiff = (a: Float32Array[], b: Float32Array[]) => {
+    let worst = 0;
+    let norm = 0;
+    a.forEach((x, i) => x.forEach((v, j) => {
+      worst = Math.max(worst, Math.abs(v - b[i][j]));
+      norm = Math.max(norm, Math.abs(b[i][j]));
+    }));
+    return worst / Math.max(norm, 1e-12);
+  };
+
+  test('the accumulated gradient is the mean of the batches\' gradients, and one step of 2 batches is stepOn of both', async () => {
+    const [a, b] = [await Pretrainer.create(rt, tinyConfig({ steps: 3, accumulate: 2 }), fx.reader), await Pretrainer.create(rt, tinyConfig({ steps: 3 }), fx.reader)];
+    try {
+      expect(a.options.accumulate).toBe(2);
+      expect(b.options.accumulate).toBe(1);
+      // The same config but accumulate: the same init and the same batch stream.
+      const [b0, b1] = [await b.nextBatch(), await b.nextBatch()];
+      const l0 = await b.backwardOn(b0);
+      const g0 = await grads(b);
+      zeroGrad(b.optimizer.params);
+      const l1 = await b.backwardOn(b1);
+      const g1 = await grads(b);
+      zeroGrad(b.optimizer.params);
+      await b.backwardOn(b0, 0.5);
+      await b.backwardOn(b1, 0.5);
+      const gm = await grads(b);
+      zeroGrad(b.optimizer.params);
+      expect(worstDiff(gm, g0.map((x, i) => x.map((v, j) => (v + g1[i][j]) / 2)))).toBeLessThan(1e-5);
+      expect(worstDiff(g0, g1)).toBeGreaterThan(1e-3); // two different batches: the mean is not either one
+
+      // step() with accumulate 2 draws both batches and takes one optimizer step on their mean.
+      const m = await a.step();
+      const mb = await b.stepOn([b0, b1]);
+      expect(a.state().samplerStep).toBe(2);
+      expect(m.step).toBe(0);
+      expect(m.total).toBeCloseTo((l0.total + l1.total) / 2, 5);
+      expect(m.bc).toBeCloseTo((l0.bc + l1.bc) / 2, 5);
+      expect(m.saL!).toBeCloseTo((l0.saL! + l1.saL!) / 2, 5);
+      expect(m.samples).toBe(b0.samples + b1.samples);
+      expect(m.tokens).toBe(b0.n - b0.padTokens + b1.n - b1.padTokens);
+      const norm = Math.sqrt(gm.reduce((s, x) => s + x.reduce((t, v) => t + v * v, 0), 0));
+      expect(m.gradNorm).toBeCloseTo(norm, 4);
+      for (const k of ['total', 'bc', 'saL', 'lSa', 'gradNorm'] as const) expect(mb[k]!).toBeCloseTo(m[k]!, 5);
+      const [pa, pb] = [await a.parameters(), await b.parameters()];
+      pa.forEach((t, i) => {
+        let worst = 0;
+        for (let j = 0; j < t.data.length; j++) worst = Math.max(worst, Math.abs(t.data[j] - pb[i].data[j]));
+        expect(worst, t.name).toBeLessThan(1e-6);
+      });
+      // The gradients were zeroed after the step: the next one starts clean.
+      expect(Math.max(...(await grads(a)).map((x) => x.reduce((s, v) => Math.max(s, Math.abs(v)), 0)))).toBe(0);
+      await expect(a.stepOn([])).rejects.toThrow(/no batch given/);
+    } finally {
+      a.dispose();
+      b.dispose();
+    }
+  });
+
+  test('the config refuses an accumulate that is not a positive integer, by name', async () => {
+    const { validateConfig } = await import('../../../src/model/config.ts');
+    for (const bad of [0, 1.5, 65]) {
+      const r = validateConfig(tinyConfig({ accumulate: bad }));
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.errors.map((e) => `${e.path} ${e.message}`).join('; ')).toMatch(/train\.accumulate .*accumulate/);
+    }
+    expect(validateConfig(tinyConfig({ accumulate: 4 })).ok).toBe(true);
   });
 });
 

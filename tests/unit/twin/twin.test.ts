@@ -169,6 +169,38 @@ describe('the twin', () => {
     expect(c.moment_rel_max).toBeLessThan(1e-6);
   });
 
+  test('train.accumulate: the engine and the twin (its --accum defaulting to the config) take the same accumulated steps', async () => {
+    const acc = join(dir, 'accumulate');
+    const base = twinCheckConfig(3);
+    const config = { ...base, train: { ...base.train, accumulate: 2 } };
+    const reader = await twinCheckReader(config);
+    // Two trainers of one config draw the same stream: one writes the shards, the other trains.
+    const [writer, engine] = [await Pretrainer.create(rt, config, reader, { steps: 3 }), await Pretrainer.create(rt, config, reader, { steps: 3 })];
+    try {
+      await saveCheckpoint(await nodeCheckpointIO(join(acc, 'shards', 'init')), await writer.checkpoint());
+      await exportShards(writer, nodeIO(join(acc, 'shards')), { batches: 6 });
+      const curve: number[] = [];
+      while (!engine.done) curve.push((await engine.step()).total);
+      expect(engine.state().samplerStep).toBe(6);
+      const r = await twin(['-m', 'prts_torch.train', '--shards', join(acc, 'shards'), '--out', join(acc, 'twin'), '--steps', '3', '--threads', '1', '--dtype', 'float64', '--log-every', '1']);
+      expect(r.code, r.err).toBe(0);
+      expect(lastJson(r.out)).toMatchObject({ steps: 3, world: 1, accum: 2 });
+      const got = await loadCheckpoint(await nodeCheckpointIO(join(acc, 'twin')));
+      expect(got.trainer.samplerStep).toBe(6);
+      const twinCurve = got.metrics.map((m) => m.total);
+      expect(twinCurve.length).toBe(3);
+      twinCurve.forEach((t, k) => expect(Math.abs(t - curve[k]) / Math.abs(curve[k]), `step ${k}: twin ${t}, engine ${curve[k]}`).toBeLessThan(1e-3));
+      // Accumulating is not one batch: the twin without it (--accum 1) follows another curve.
+      const one = await twin(['-m', 'prts_torch.train', '--shards', join(acc, 'shards'), '--out', join(acc, 'twin1'), '--steps', '3', '--accum', '1', '--threads', '1', '--dtype', 'float64']);
+      expect(one.code, one.err).toBe(0);
+      const other = (await loadCheckpoint(await nodeCheckpointIO(join(acc, 'twin1')))).metrics.map((m) => m.total);
+      expect(Math.abs(other[2] - curve[2]) / Math.abs(curve[2])).toBeGreaterThan(1e-3);
+    } finally {
+      writer.dispose();
+      engine.dispose();
+    }
+  });
+
   test('--threads sizes OpenBLAS\'s own pool too (Debian\'s torch multiplies through it; torch.set_num_threads alone leaves it at the core count)', async () => {
     const code = 'import json, sys; from prts_torch.threads import set_cpu_threads; print(json.dumps({"runs": [set_cpu_threads(int(n)) for n in sys.argv[1:]]}))';
     const r = await twin(['-c', code, '2', '1']);

@@ -61,6 +61,7 @@ export const FIELD_GROUPS: FieldGroup[] = [
     title: 'Training',
     fields: [
       { path: 'train.batchSize', label: 'batch size', kind: 'int' },
+      { path: 'train.accumulate', label: 'accumulate', kind: 'int', hint: 'batches per optimizer step, gradients averaged (the reach4 critic needs 4 x 12)', optional: true },
       { path: 'train.lr', label: 'learning rate', kind: 'number', step: 0.0001 },
       { path: 'train.warmupSteps', label: 'warmup steps', kind: 'int' },
       { path: 'train.steps', label: 'steps', kind: 'int' },
