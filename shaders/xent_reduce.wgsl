@@ -1,6 +1,9 @@
 // Mean over counted rows: loss = sum(w * nll) / sum(w), and 1 / sum(w) kept for the
 // backward (0 when no row counts, so an all-ignored batch gives loss 0, not NaN).
+// SUM: loss = sum(w * nll) and the backward's factor 1 (signed weights, e.g. the
+// per-token coefficients of a policy-gradient surrogate, whose sum may be ~0).
 // One workgroup; rows are few thousand at most per batch.
+override SUM: bool = false;
 struct P { rows: u32 }
 @group(0) @binding(0) var<storage, read> rowLoss: array<vec2f>;
 @group(0) @binding(1) var<storage, read_write> loss: array<f32>;
@@ -22,7 +25,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u) {
   }
   if (t == 0u) {
     let total = part[0];
-    let inv = select(0.0, 1.0 / total.y, total.y != 0.0);
+    var inv = select(0.0, 1.0 / total.y, total.y != 0.0);
+    if (SUM) { inv = 1.0; }
     loss[0] = total.x * inv;
     invCount[0] = inv;
   }

@@ -27,16 +27,22 @@ export const xentKernels: { variant: 'auto' | 'rows' | 'workgroup' } = { variant
 export interface CrossEntropyOptions {
   /** Per-row weights, shaped like the targets (e.g. 0/1 loss masks or importance weights). */
   weights?: Tensor;
+  /**
+   * 'mean' (default): sum_i w_i nll_i / sum_i w_i. 'sum': sum_i w_i nll_i, for signed
+   * weights whose sum carries no meaning (a policy gradient's per-token coefficients).
+   */
+  reduction?: 'mean' | 'sum';
 }
 
 /**
- * Mean cross-entropy of logits [..., V] against targets [...] (int32; -1 = ignore), as
- * a scalar. Targets given as an Int32Array are range-checked on the CPU; targets
+ * Mean (or, with reduction 'sum', summed) cross-entropy of logits [..., V] against
+ * targets [...] (int32; -1 = ignore), as a scalar. Targets given as an Int32Array are range-checked on the CPU; targets
  * already on the GPU that fall outside [0, V) are treated as ignored.
  */
 export function crossEntropy(logits: Tensor, targets: Tensor | Int32Array, opts: CrossEntropyOptions = {}): Tensor {
   assertDType('crossEntropy', 'logits', logits, 'f32');
   assertRank('crossEntropy', 'logits', logits, 1);
+  if (opts.reduction !== undefined && opts.reduction !== 'sum' && opts.reduction !== 'mean') throw new RangeError(`crossEntropy: reduction must be 'mean' or 'sum', got ${String(opts.reduction)}`);
   const { rows, cols: V } = rowsOf(logits);
   const lead = logits.shape.slice(0, -1);
   let t: Tensor;
@@ -78,9 +84,11 @@ export function crossEntropy(logits: Tensor, targets: Tensor | Int32Array, opts:
       workgroups: perRow ? grid1d(rows, 64) : gridRows(rows),
     });
   }
+  const sum = opts.reduction === 'sum';
   rt.dispatch({
     kernel: 'xent.reduce',
     code: reduceCode,
+    constants: { SUM: sum ? 1 : 0 },
     buffers: [rowLoss.buffer, loss.buffer, invCount.buffer],
     uniform: uniform(rows),
     workgroups: [1],

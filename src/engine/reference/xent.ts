@@ -1,9 +1,10 @@
-/** Float64 reference for ops/xent.ts: weighted mean NLL over rows with 0 <= target < V. */
+/** Float64 reference for ops/xent.ts: weighted mean (or sum) NLL over rows with 0 <= target < V. */
 export function refCrossEntropy(
   logits: ArrayLike<number>,
   targets: ArrayLike<number>,
   V: number,
   weights?: ArrayLike<number>,
+  reduction: 'mean' | 'sum' = 'mean',
 ): number {
   let total = 0;
   let count = 0;
@@ -18,5 +19,6 @@ export function refCrossEntropy(
     total += w * (m + Math.log(s) - logits[r * V + t]);
     count += w;
   }
+  if (reduction === 'sum') return total;
   return count === 0 ? 0 : total / count;
 }

@@ -13,11 +13,11 @@ beforeAll(async () => {
 });
 afterAll(() => rt?.destroy());
 
-async function lossAndGrad(logits: Float32Array, shape: number[], targets: Int32Array, weights?: Float32Array) {
+async function lossAndGrad(logits: Float32Array, shape: number[], targets: Int32Array, weights?: Float32Array, reduction?: 'mean' | 'sum') {
   const p = parameter(rt, logits, shape);
   const loss = tidy(() => {
     const w = weights ? fromArray(rt, weights, [targets.length]) : undefined;
-    const l = crossEntropy(p, fromArray(rt, targets, shape.slice(0, -1), 'i32'), { weights: w });
+    const l = crossEntropy(p, fromArray(rt, targets, shape.slice(0, -1), 'i32'), { weights: w, reduction });
     backward(l);
     return l;
   });
@@ -69,6 +69,35 @@ describe.each(['rows', 'workgroup'] as const)('crossEntropy (%s forward kernel)'
     const r = await lossAndGrad(logits, [B, T, V], targets, weights);
     expectClose([r.value], f([Float64Array.from(logits)]), { atol: 1e-5, rtol: 1e-5 });
     expectClose(r.grad, numericGrad(f, [logits], [1])[0], { atol: 1e-5, rtol: 1e-3 });
+  });
+
+  test("reduction 'sum' with signed weights summing to 0 (a policy gradient's coefficients): the weighted sum and its gradient", async () => {
+    const rng = new Rng(17);
+    for (const [N, V] of [
+      [6, 7],
+      [19, 41],
+    ]) {
+      const logits = randn(rng, N * V);
+      const targets = randInt(rng, N, V);
+      targets[2] = -1;
+      const weights = new Float32Array(N).map(() => rng.uniform(-1, 1));
+      // Make the counted weights sum to exactly 0, where the mean reduction would divide by 0.
+      let s = 0;
+      for (let i = 0; i < N; i++) if (targets[i] >= 0 && i !== 0) s += weights[i];
+      weights[0] = -s;
+      const f = ([x]: Float64Array[]) => [refCrossEntropy(x, targets, V, weights, 'sum')];
+      const r = await lossAndGrad(logits, [N, V], targets, weights, 'sum');
+      expectClose([r.value], f([Float64Array.from(logits)]), { atol: 1e-5, rtol: 1e-5 });
+      expectClose(r.grad, numericGrad(f, [logits], [1])[0], { atol: 1e-5, rtol: 1e-3 });
+      // Unweighted, 'sum' is the mean times the counted rows.
+      const mean = await lossAndGrad(logits, [N, V], targets);
+      const total = await lossAndGrad(logits, [N, V], targets, undefined, 'sum');
+      expect(total.value).toBeCloseTo(mean.value * (N - 1), 4);
+    }
+    tidy(() => {
+      const x = fromArray(rt, new Float32Array(6), [2, 3]);
+      expect(() => crossEntropy(x, new Int32Array([0, 1]), { reduction: 'max' as never })).toThrow(/reduction must be 'mean' or 'sum', got max/);
+    });
   });
 
   test('stable for huge logits; an all-ignored batch gives 0, not NaN', async () => {
