@@ -15,8 +15,8 @@
  *      batches of 12 (the shards read four times over), one CPU thread (the same run on any
  *      machine), into <runs>/pretrain;
  *   3b. the proposer: the same data, batches and steps without CRL (demoProposerConfig)
- *      into <runs>/shards-policy and <runs>/policy (the two runs may train side by side:
- *      run them by hand as docs/results.md round 14 does, then this command reuses them);
+ *      into <runs>/shards-policy and <runs>/policy; the two runs train side by side, one
+ *      core each, where the machine has two (31 min on this 2-core machine, round 14);
  *   4. the recorded evaluation (every reach4 task from the held-out states 0-9, nominal,
  *      seed 0) of the AR policy: the CRL run plain, with value-guided selection on the
  *      first re-plan (best of 8 by the CRL value), the same then coherent selection, and
@@ -32,6 +32,7 @@
  * its default recipe drives the twin; the engine recipe only needs src/train.
  */
 import { existsSync, rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { defineCli } from '../../cli/args.ts';
 import { LeRobotReader } from '../../data/index.ts';
@@ -87,6 +88,7 @@ const cli = defineCli({
     steps: { type: 'int', min: 1, metavar: 'N', help: 'pre-training steps (default 6000 for twin, the cpu preset\'s train.steps for engine)' },
     'post-steps': { type: 'int', min: 1, default: DEMO_POSTTRAIN.steps, metavar: 'N', help: 'engine recipe: post-training steps' },
     'log-every': { type: 'int', min: 1, default: 50, metavar: 'L', help: 'print every L-th training step' },
+    sequential: { type: 'boolean', help: 'twin recipe: train the CRL run and the proposer one after the other (default: side by side, one CPU thread each, where the machine has 2 or more cores)' },
     mode: { type: 'string', choices: ['best', 'dit', 'ar'], default: 'best', help: 'engine recipe: the head the demo acts with (best: evaluate both, keep the one with more successes, the DiT on a tie)' },
   },
 });
@@ -155,13 +157,30 @@ function trainingDiffers(a: WorkbenchConfig, b: WorkbenchConfig): string | null 
   return null;
 }
 
-async function trainWithTwin(config: WorkbenchConfig, shardsDir: string, preDir: string): Promise<Trained> {
+/** A twin run of the recipe: its config, where its shards and checkpoints go, and what is there already. */
+interface TwinJob {
+  label: string;
+  config: WorkbenchConfig;
+  shardsDir: string;
+  preDir: string;
+  have: CheckpointData | null;
+}
+
+/** Checks what `preDir` holds and exports the shards a run still needs (engine work, one job at a time). */
+async function prepareTwin(label: string, config: WorkbenchConfig, shardsDir: string, preDir: string): Promise<TwinJob> {
   const preIO = await nodeCheckpointIO(preDir);
   const have = (await preIO.exists('latest.json')) ? await loadCheckpoint(preIO) : null;
   const differs = have && trainingDiffers(have.config, config);
   if (differs) cli.fail(`${preDir} holds a run of another config (${differs}); remove it or pass another --runs`);
-  if (!have || have.trainer.step < config.train.steps) await runTwinTraining(config, shardsDir, preDir, have);
-  const checkpoint = await loadCheckpoint(preIO);
+  const job = { label, config, shardsDir, preDir, have };
+  if (needsTraining(job)) await exportTwinShards(config, shardsDir);
+  return job;
+}
+
+const needsTraining = (job: TwinJob) => !job.have || job.have.trainer.step < job.config.train.steps;
+
+async function loadTrained(preDir: string): Promise<Trained> {
+  const checkpoint = await loadCheckpoint(await nodeCheckpointIO(preDir));
   const last = checkpoint.metrics.at(-1) as { bc?: number; engine?: string } | undefined;
   return {
     checkpoint,
@@ -179,38 +198,75 @@ async function trainWithTwin(config: WorkbenchConfig, shardsDir: string, preDir:
   };
 }
 
-/** Exports the shards (unless there) and trains or resumes the twin run; a finished run needs neither. */
-async function runTwinTraining(config: WorkbenchConfig, shardsDir: string, preDir: string, have: CheckpointData | null): Promise<void> {
+/** Exports the first train.steps batches of the config's pre-training stream, unless they are there. */
+async function exportTwinShards(config: WorkbenchConfig, shardsDir: string): Promise<void> {
   const shardsIO = await nodeCheckpointIO(shardsDir);
   // One batch per step, read DEMO_TWIN.accum times over (--cycle): 4.2 GB of shards rather than 17.
   const batches = config.train.steps;
-  if (!(await shardsIO.exists('shards.json'))) {
-    log(`shards: ${batches} batches of the pre-training stream into ${shardsDir}`);
-    const trainer = await Pretrainer.create(rt, config, reader, { onProgress: log });
-    try {
-      await saveCheckpoint(await nodeCheckpointIO(join(shardsDir, 'init')), await trainer.checkpoint());
-      let last = 0;
-      await exportShards(trainer, shardsIO, {
-        batches,
-        onProgress: (done, total) => {
-          if (performance.now() - last > 10_000 || done === total) {
-            last = performance.now();
-            log(`  shard ${done}/${total}`);
-          }
-        },
-      });
-    } finally {
-      trainer.dispose();
-    }
+  if (await shardsIO.exists('shards.json')) return;
+  log(`shards: ${batches} batches of the pre-training stream into ${shardsDir}`);
+  const trainer = await Pretrainer.create(rt, config, reader, { onProgress: log });
+  try {
+    await saveCheckpoint(await nodeCheckpointIO(join(shardsDir, 'init')), await trainer.checkpoint());
+    let last = 0;
+    await exportShards(trainer, shardsIO, {
+      batches,
+      onProgress: (done, total) => {
+        if (performance.now() - last > 10_000 || done === total) {
+          last = performance.now();
+          log(`  shard ${done}/${total}`);
+        }
+      },
+    });
+  } finally {
+    trainer.dispose();
   }
-  log(`pre-training by the PyTorch twin: ${config.train.steps} steps of ${DEMO_TWIN.accum} batches of ${config.train.batchSize}${have ? ` from step ${have.trainer.step}` : ''} into ${preDir}`);
-  const code = await runTwin(
-    ['-m', 'prts_torch.train', '--shards', shardsDir, '--out', preDir, '--steps', String(config.train.steps), '--accum', String(DEMO_TWIN.accum), '--cycle', '--threads', '1', '--checkpoint-every', '250', '--log-every', String(args['log-every']), ...(have ? ['--resume'] : [])],
-    { inherit: true },
-  );
-  if (code !== 0) {
-    log(`demo:train: the twin's training exited with code ${code}; rerun the same command to resume from its last checkpoint`);
-    process.exit(code);
+}
+
+/**
+ * Trains or resumes one twin run (one CPU thread). With `prefix` its output goes line by
+ * line with that prefix, so two runs side by side stay readable. Returns the exit code.
+ */
+async function runTwinTraining(job: TwinJob, prefix: string | null): Promise<number> {
+  const { config, shardsDir, preDir, have } = job;
+  log(`${prefix ?? ''}pre-training by the PyTorch twin: ${config.train.steps} steps of ${DEMO_TWIN.accum} batches of ${config.train.batchSize}${have ? ` from step ${have.trainer.step}` : ''} into ${preDir}`);
+  const argv = ['-m', 'prts_torch.train', '--shards', shardsDir, '--out', preDir, '--steps', String(config.train.steps), '--accum', String(DEMO_TWIN.accum), '--cycle', '--threads', '1', '--checkpoint-every', '250', '--log-every', String(args['log-every']), ...(have ? ['--resume'] : [])];
+  if (prefix === null) return runTwin(argv, { inherit: true });
+  const lines = (write: (s: string) => void) => {
+    let rest = '';
+    return {
+      push: (chunk: string) => {
+        const parts = (rest + chunk).split('\n');
+        rest = parts.pop() ?? '';
+        for (const l of parts) write(prefix + l + '\n');
+      },
+      flush: () => rest && write(prefix + rest + '\n'),
+    };
+  };
+  const out = lines((l) => process.stdout.write(l));
+  const err = lines((l) => process.stderr.write(l));
+  const code = await runTwin(argv, { onStdout: out.push, onStderr: err.push });
+  out.flush();
+  err.flush();
+  return code;
+}
+
+/**
+ * Trains the jobs that still need it: side by side, one core each, where the machine has
+ * two or more (the CRL run and the proposer take 31 and 23 min together on 2 cores,
+ * docs/results.md round 14, instead of 54 one after the other), else one after the other.
+ */
+async function trainTwinJobs(jobs: TwinJob[]): Promise<void> {
+  const todo = jobs.filter(needsTraining);
+  const together = !args.sequential && todo.length > 1 && availableParallelism() >= 2;
+  if (together) log(`training ${todo.map((j) => j.label).join(' and ')} side by side (one CPU thread each; --sequential trains them one after the other)`);
+  const codes = together
+    ? await Promise.all(todo.map((j) => runTwinTraining(j, `[${j.label}] `)))
+    : await todo.reduce<Promise<number[]>>(async (acc, j) => [...(await acc), await runTwinTraining(j, null)], Promise.resolve([]));
+  const failed = todo.filter((_, k) => codes[k] !== 0);
+  if (failed.length > 0) {
+    log(`demo:train: the twin's training of ${failed.map((j) => `${j.label} (exit code ${codes[todo.indexOf(j)]})`).join(' and ')} failed; rerun the same command to resume from the last checkpoints`);
+    process.exit(codes.find((c) => c !== 0) ?? 1);
   }
 }
 
@@ -257,7 +313,6 @@ async function trainWithEngine(): Promise<Trained> {
   return { checkpoint, training };
 }
 
-const trained = recipe === 'twin' ? await trainWithTwin(config, join(runsDir, 'shards'), join(runsDir, 'pretrain')) : await trainWithEngine();
 // The twin recipe's proposer: the same data and steps without CRL (docs/results.md rounds 10-12).
 const proposerConfig: WorkbenchConfig | null =
   recipe === 'twin'
@@ -266,7 +321,16 @@ const proposerConfig: WorkbenchConfig | null =
         return args.steps ? { ...c, train: { ...c.train, steps: args.steps } } : c;
       })()
     : null;
-const proposer = proposerConfig ? await trainWithTwin(proposerConfig, join(runsDir, 'shards-policy'), join(runsDir, 'policy')) : null;
+let trained: Trained;
+let proposer: Trained | null = null;
+if (recipe === 'twin') {
+  const jobs = [await prepareTwin('critic', config, join(runsDir, 'shards'), join(runsDir, 'pretrain')), await prepareTwin('proposer', proposerConfig!, join(runsDir, 'shards-policy'), join(runsDir, 'policy'))];
+  await trainTwinJobs(jobs);
+  trained = await loadTrained(jobs[0].preDir);
+  proposer = await loadTrained(jobs[1].preDir);
+} else {
+  trained = await trainWithEngine();
+}
 
 // 4. the recorded evaluation: every way of acting the recipe offers, the best one ships
 interface Way {
