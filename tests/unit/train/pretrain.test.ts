@@ -18,6 +18,16 @@ afterAll(() => rt?.destroy());
 
 const mean = (xs: PretrainStepMetrics[], f: (m: PretrainStepMetrics) => number) => xs.reduce((a, m) => a + f(m), 0) / xs.length;
 
+/** Every parameter of two trainers agrees within `atol`, element by element. */
+async function expectSameParameters(a: Pretrainer, b: Pretrainer, atol: number): Promise<void> {
+  const [pa, pb] = [await a.parameters(), await b.parameters()];
+  pa.forEach((t, i) => {
+    let worst = 0;
+    for (let j = 0; j < t.data.length; j++) worst = Math.max(worst, Math.abs(t.data[j] - pb[i].data[j]));
+    expect(worst, t.name).toBeLessThan(atol);
+  });
+}
+
 describe('PRTS pre-training', () => {
   test('a short run lowers BC, L_sa->l and L_l->sa (minus its floor)', async () => {
     const cfg = tinyConfig();
@@ -133,12 +143,7 @@ describe('PRTS pre-training', () => {
       const [ms, mf] = [await a.stepOn(shared), await b.stepOn(full)];
       expect(ms.tokens).toBeLessThan(mf.tokens);
       for (const k of ['total', 'bc', 'saL', 'lSa', 'gradNorm'] as const) expect(ms[k]!).toBeCloseTo(mf[k]!, 5);
-      const [pa, pb] = [await a.parameters(), await b.parameters()];
-      pa.forEach((t, i) => {
-        let worst = 0;
-        for (let j = 0; j < t.data.length; j++) worst = Math.max(worst, Math.abs(t.data[j] - pb[i].data[j]));
-        expect(worst, t.name).toBeLessThan(1e-5);
-      });
+      await expectSameParameters(a, b, 1e-5);
     } finally {
       a.dispose();
       b.dispose();
@@ -196,12 +201,7 @@ describe('train.accumulate (gradient accumulation)', () => {
       const norm = Math.sqrt(gm.reduce((s, x) => s + x.reduce((t, v) => t + v * v, 0), 0));
       expect(m.gradNorm).toBeCloseTo(norm, 4);
       for (const k of ['total', 'bc', 'saL', 'lSa', 'gradNorm'] as const) expect(mb[k]!).toBeCloseTo(m[k]!, 5);
-      const [pa, pb] = [await a.parameters(), await b.parameters()];
-      pa.forEach((t, i) => {
-        let worst = 0;
-        for (let j = 0; j < t.data.length; j++) worst = Math.max(worst, Math.abs(t.data[j] - pb[i].data[j]));
-        expect(worst, t.name).toBeLessThan(1e-6);
-      });
+      await expectSameParameters(a, b, 1e-6);
       // The gradients were zeroed after the step: the next one starts clean.
       expect(Math.max(...(await grads(a)).map((x) => x.reduce((s, v) => Math.max(s, Math.abs(v)), 0)))).toBe(0);
       await expect(a.stepOn([])).rejects.toThrow(/no batch given/);

@@ -137,7 +137,7 @@ export function PretrainFields({ form }: { form: Forms['pretrain'] }) {
       {s.mode === 'new' ? (
         <p className="muted" data-testid="prts-config">
           Model tab config {cfg.ok ? <b>{cfg.value.name}</b> : <b>(invalid)</b>}
-          {cfg.ok && <> · λ<sub>crl</sub> {cfg.value.train.lambdaCrl} · γ {cfg.value.train.gamma} · batch {cfg.value.train.batchSize} · lr {cfg.value.train.lr} (warmup {cfg.value.train.warmupSteps})</>}.{' '}
+          {cfg.ok && <> · λ<sub>crl</sub> {cfg.value.train.lambdaCrl} · γ {cfg.value.train.gamma} · batch {cfg.value.train.batchSize}{(cfg.value.train.accumulate ?? 1) > 1 && <> x {cfg.value.train.accumulate} accumulated</>} · lr {cfg.value.train.lr} (warmup {cfg.value.train.warmupSteps})</>}.{' '}
           Cameras, image size and state/action dims follow the dataset. <a href="#/model">Edit it</a>.
         </p>
       ) : (
