@@ -60,7 +60,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", required=True, help="run directory (workbench checkpoint layout)")
     ap.add_argument("--init", help="starting checkpoint (default <shards>/init)")
     ap.add_argument("--steps", type=int, help="optimizer steps (default: as many as the shards allow)")
-    ap.add_argument("--accum", type=int, help="micro-batches (shards) per rank per step (default: the config's train.accumulate divided over the processes, else 1)")
+    ap.add_argument("--accum", type=int, help="micro-batches (shards) per rank per step (default: the config's train.accumulate divided over the processes; 1 where the config does not set it)")
     ap.add_argument("--checkpoint-every", type=int, default=100)
     ap.add_argument("--keep", type=int, default=2, help="step directories to keep")
     ap.add_argument("--resume", action="store_true", help="continue the run in --out")
@@ -91,12 +91,16 @@ def main(argv=None) -> int:
             raise SystemExit("prts_torch.train: the starting checkpoint is a post-training one; the twin pre-trains from pre-training checkpoints")
         config = start_ck.config
         if a.accum is None:
-            # train.accumulate is the global number of batches per step (the engine's), so
-            # N processes split it; a split that does not come out even is refused.
-            total = int(config["train"].get("accumulate", 1))
-            if total % world != 0:
+            # A config that sets train.accumulate names the global number of batches per step
+            # (the engine's), so N processes split it and a split that does not come out even
+            # is refused. Without it each process takes one shard per step, as before.
+            total = config["train"].get("accumulate")
+            if total is None:
+                a.accum = 1
+            elif int(total) % world != 0:
                 raise SystemExit(f"prts_torch.train: train.accumulate ({total}) is not a multiple of the {world} processes; pass --accum per process")
-            a.accum = total // world
+            else:
+                a.accum = int(total) // world
         per_step = world * a.accum
         done = int(start_ck.trainer["step"])
         # Shards this run has consumed: the trainer's samplerStep counts stream batches, and

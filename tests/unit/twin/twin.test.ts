@@ -195,6 +195,12 @@ describe('the twin', () => {
       expect(one.code, one.err).toBe(0);
       const other = (await loadCheckpoint(await nodeCheckpointIO(join(acc, 'twin1')))).metrics.map((m) => m.total);
       expect(Math.abs(other[2] - curve[2]) / Math.abs(curve[2])).toBeGreaterThan(1e-3);
+      // Under torchrun the config's 2 are split over the processes; 3 over 2 is refused by name.
+      const odd = join(acc, 'odd');
+      await saveCheckpoint(await nodeCheckpointIO(odd), { ...(await loadCheckpoint(await nodeCheckpointIO(join(acc, 'shards', 'init')))), config: { ...config, train: { ...config.train, accumulate: 3 } } });
+      const bad = await twin(['-m', 'torch.distributed.run', '--redirects', '2', '--tee', '2', '--log_dir', join(acc, 'logs'), '--nproc_per_node', '2', '-m', 'prts_torch.train', '--shards', join(acc, 'shards'), '--init', odd, '--out', join(acc, 'odd-run'), '--steps', '1', '--threads', '1']);
+      expect(bad.code).not.toBe(0);
+      expect(bad.out + bad.err).toMatch(/train\.accumulate \(3\) is not a multiple of the 2 processes/);
     } finally {
       writer.dispose();
       engine.dispose();
