@@ -366,9 +366,12 @@ export class Pretrainer {
 
   /**
    * Adds `weight` x the gradient of one batch's loss to the parameters' gradients (they
-   * accumulate until the optimizer step zeroes them) and reads its loss terms back.
+   * accumulate until the optimizer step zeroes them) and reads its loss terms back. The
+   * readbacks are queued before the batch's tensors are freed and awaited by the caller,
+   * so a step waits on the GPU once, after its optimizer update, however many batches it
+   * accumulates.
    */
-  async backwardOn(batch: PackedBatch, weight = 1): Promise<MicroBatchLosses> {
+  backwardOn(batch: PackedBatch, weight = 1): Promise<MicroBatchLosses> {
     const { model } = this;
     const map = model.blockMap(batch);
     const scope = new Scope();
@@ -380,7 +383,7 @@ export class Pretrainer {
       });
       const crl = out.crl;
       const g = out.grounding;
-      const [total, bc, saL, lSa, diag, grounding, groundingAccuracy] = await Promise.all([
+      return Promise.all([
         out.total.item(),
         out.bc.item(),
         crl ? crl.lossSaL.item() : null,
@@ -388,8 +391,9 @@ export class Pretrainer {
         crl ? readInfoNCEDiagnostics(crl.diagnostics) : null,
         g ? g.loss.item() : null,
         g ? g.logits.read().then((l) => argmaxAccuracy(l as Float32Array, g.labels)) : null,
-      ]);
-      return { total, bc, saL, lSa, accuracy: diag?.accuracy ?? null, temperature: diag?.temperature ?? null, grounding, groundingAccuracy, hasGrounding: g !== null && g !== undefined };
+      ]).then(([total, bc, saL, lSa, diag, grounding, groundingAccuracy]) => ({
+        total, bc, saL, lSa, accuracy: diag?.accuracy ?? null, temperature: diag?.temperature ?? null, grounding, groundingAccuracy, hasGrounding: g !== null && g !== undefined,
+      }));
     } finally {
       scope.dispose();
       map.release();
@@ -412,10 +416,9 @@ export class Pretrainer {
     const lr = lrAt(step, this.schedule);
     const { optimizer } = this;
     try {
-      const parts: MicroBatchLosses[] = [];
-      for (const b of batches) parts.push(await this.backwardOn(b, 1 / batches.length));
+      const pending = batches.map((b) => this.backwardOn(b, 1 / batches.length));
       optimizer.step(lr);
-      const gradNorm = await optimizer.lastGradNorm();
+      const [parts, gradNorm] = await Promise.all([Promise.all(pending), optimizer.lastGradNorm()]);
       const L = meanLosses(parts);
       if (!Number.isFinite(L.total)) throw new PretrainError(`step ${step}: the loss is ${L.total} (bc ${L.bc}); lower train.lr or check the data`);
       const ms = performance.now() - t0;

@@ -257,15 +257,15 @@ async function runTwinTraining(job: TwinJob, prefix: string | null): Promise<num
  * docs/results.md round 14, instead of 54 one after the other), else one after the other.
  */
 async function trainTwinJobs(jobs: TwinJob[]): Promise<void> {
-  const todo = jobs.filter(needsTraining);
-  const together = !args.sequential && todo.length > 1 && availableParallelism() >= 2;
-  if (together) log(`training ${todo.map((j) => j.label).join(' and ')} side by side (one CPU thread each; --sequential trains them one after the other)`);
-  const codes = together
-    ? await Promise.all(todo.map((j) => runTwinTraining(j, `[${j.label}] `)))
-    : await todo.reduce<Promise<number[]>>(async (acc, j) => [...(await acc), await runTwinTraining(j, null)], Promise.resolve([]));
-  const failed = todo.filter((_, k) => codes[k] !== 0);
+  const pending = jobs.filter(needsTraining);
+  const together = !args.sequential && pending.length > 1 && availableParallelism() >= 2;
+  if (together) log(`training ${pending.map((j) => j.label).join(' and ')} side by side (one CPU thread each; --sequential trains them one after the other)`);
+  const codes: number[] = [];
+  if (together) codes.push(...(await Promise.all(pending.map((j) => runTwinTraining(j, `[${j.label}] `)))));
+  else for (const j of pending) codes.push(await runTwinTraining(j, null));
+  const failed = pending.filter((_, k) => codes[k] !== 0);
   if (failed.length > 0) {
-    log(`demo:train: the twin's training of ${failed.map((j) => `${j.label} (exit code ${codes[todo.indexOf(j)]})`).join(' and ')} failed; rerun the same command to resume from the last checkpoints`);
+    log(`demo:train: the twin's training of ${failed.map((j) => `${j.label} (exit code ${codes[pending.indexOf(j)]})`).join(' and ')} failed; rerun the same command to resume from the last checkpoints`);
     process.exit(codes.find((c) => c !== 0) ?? 1);
   }
 }
